@@ -1,0 +1,25 @@
+"""The one place that reads the wall clock; everything else takes ``now`` as an argument."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def parse_now(value: str | None) -> datetime:
+    """``--now`` for commands: an ISO date or timestamp (UTC when no offset), else the wall clock."""
+    if not value:
+        return utcnow()
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC at the start of ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

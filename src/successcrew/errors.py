@@ -1,0 +1,42 @@
+"""Exceptions that carry a user-facing message and the exit code the command line maps them to."""
+
+from __future__ import annotations
+
+
+class SuccessCrewError(Exception):
+    """Base class: ``str(err)`` is written for the person who has to act on it."""
+
+    exit_code = 1
+
+
+class ConfigError(SuccessCrewError):
+    """A configuration file is missing, unreadable or invalid (exit 2)."""
+
+    exit_code = 2
+
+
+class InputError(SuccessCrewError):
+    """User input (an import file, a command argument) is invalid (exit 2)."""
+
+    exit_code = 2
+
+
+class ImportRejected(InputError):
+    """An import file had invalid rows; nothing was written. ``errors`` lists ``line N, field F: problem``."""
+
+    def __init__(self, path: str, errors: list[str], total: int) -> None:
+        self.path = path
+        self.errors = errors
+        self.total = total
+        shown = "\n".join(f"  {e}" for e in errors)
+        more = f"\n  ... and {total - len(errors)} more" if total > len(errors) else ""
+        super().__init__(
+            f"{path}: rejected, {total} invalid row value(s); nothing was imported.\n{shown}{more}\n"
+            "Fix the listed lines and import the file again."
+        )
+
+
+class LockHeld(SuccessCrewError):
+    """Another run holds the run lock (exit 75, EX_TEMPFAIL)."""
+
+    exit_code = 75

@@ -1,0 +1,407 @@
+"""The relational schema (SQLAlchemy 2 declarative). Migrations in ``migrations/`` build it.
+
+Identifiers are integers; the outside world's ids live in ``external_id`` columns (unique) and, for
+accounts known to several systems, in ``account_sources``. Every timestamp is UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from successcrew.store.types import JsonType, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL for tables that grow without bound; SQLite needs plain INTEGER for rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints the same way."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType, datetime: UTCDateTime}
+
+
+class Account(Base):
+    """A customer company."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    segment: Mapped[str | None] = mapped_column(String(100))
+    plan: Mapped[str | None] = mapped_column(String(100))
+    arr: Mapped[float | None] = mapped_column(Numeric(14, 2))
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    started_at: Mapped[date | None] = mapped_column(Date)
+    churned_at: Mapped[date | None] = mapped_column(Date)
+    renewal_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        Index("ix_accounts_segment", "segment"),
+        Index("ix_accounts_churned_at", "churned_at"),
+    )
+
+
+class AccountSource(Base):
+    """The id an account has in an outside system (hubspot, salesforce, intercom, ...)."""
+
+    __tablename__ = "account_sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(50))
+    source_id: Mapped[str] = mapped_column(String(200))
+    synced_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_account_sources_source_id"),
+        UniqueConstraint("account_id", "source", name="uq_account_sources_account_source"),
+    )
+
+
+class Contact(Base):
+    """A person at a customer; consent flags decide what they may be sent."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(300))
+    role: Mapped[str | None] = mapped_column(String(100))
+    email_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribed_at: Mapped[datetime | None]
+    survey_consent: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        Index("ix_contacts_account_id", "account_id"),
+        Index("ix_contacts_email", "email"),
+    )
+
+
+class UsageEvent(Base):
+    """One raw usage event. ``event_key`` is a digest of the natural key: re-imports are no-ops."""
+
+    __tablename__ = "usage_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime]
+    day: Mapped[date] = mapped_column(Date)
+    __table_args__ = (
+        # The roll-up reads one day at a time; scoring never reads raw events.
+        Index("ix_usage_events_day_account", "day", "account_id"),
+    )
+
+
+class UsageDaily(Base):
+    """Daily total per account and metric: imported directly or rolled up from raw events."""
+
+    __tablename__ = "usage_daily"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_usage_daily_metric_day", "metric", "day"),)
+
+
+class Ticket(Base):
+    """A support ticket."""
+
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    csat: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        Index("ix_tickets_account_opened", "account_id", "opened_at"),
+        CheckConstraint("priority IN ('low','normal','high','urgent')", name="priority"),
+        CheckConstraint("csat IS NULL OR (csat BETWEEN 1 AND 5)", name="csat"),
+    )
+
+
+class Invoice(Base):
+    """An invoice; overdue ones feed the billing component of the health score."""
+
+    __tablename__ = "invoices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    amount: Mapped[float] = mapped_column(Numeric(14, 2))
+    due_at: Mapped[date] = mapped_column(Date)
+    issued_at: Mapped[date | None] = mapped_column(Date)
+    paid_at: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    __table_args__ = (
+        Index("ix_invoices_account_due", "account_id", "due_at"),
+        CheckConstraint("status IN ('paid','open','overdue','void')", name="status"),
+    )
+
+
+class NpsResponse(Base):
+    """An NPS answer. ``natural_key`` identifies rows imported without an external id."""
+
+    __tablename__ = "nps_responses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    natural_key: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(50))
+    responded_at: Mapped[datetime]
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    categories: Mapped[list[Any] | None]
+    categories_manual: Mapped[list[Any] | None]
+    __table_args__ = (
+        Index("ix_nps_responses_account_responded", "account_id", "responded_at"),
+        Index("ix_nps_responses_responded_at", "responded_at"),
+        CheckConstraint("score BETWEEN 0 AND 10", name="score"),
+    )
+
+
+class HealthSnapshot(Base):
+    """A health score for one account as of one date, with its components and model version."""
+
+    __tablename__ = "health_snapshots"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    as_of: Mapped[date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    computed_score: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(20))
+    components: Mapped[dict[str, Any]]
+    missing_components: Mapped[list[Any]]
+    model_version: Mapped[str] = mapped_column(String(50))
+    override_id: Mapped[int | None] = mapped_column(ForeignKey("score_overrides.id"))
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("account_id", "as_of", name="uq_health_snapshots_account_as_of"),
+        Index("ix_health_snapshots_as_of_band", "as_of", "band"),
+    )
+
+
+class ScoreOverride(Base):
+    """A manual score set by a customer-success lead; automation never overwrites it silently."""
+
+    __tablename__ = "score_overrides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_score_overrides_account", "account_id", "created_at"),
+        CheckConstraint("score BETWEEN 0 AND 100", name="score"),
+    )
+
+
+class TriggerDefinition(Base):
+    """A trigger as synced from ``triggers/*.yaml``; evaluation reads it from here."""
+
+    __tablename__ = "trigger_definitions"
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    scope: Mapped[str] = mapped_column(String(20))
+    metric: Mapped[str] = mapped_column(String(100))
+    comparator: Mapped[str] = mapped_column(String(5))
+    threshold: Mapped[str] = mapped_column(String(200))
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    cooldown_hours: Mapped[int] = mapped_column(Integer, default=0)
+    severity: Mapped[str] = mapped_column(String(20))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    actions: Mapped[list[Any]]
+    definition: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class TriggerEvent(Base):
+    """One episode of a trigger's condition being true (per account where account-scoped)."""
+
+    __tablename__ = "trigger_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(ForeignKey("trigger_definitions.code"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    definition_version: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[dict[str, Any]]
+    fired_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_trigger_events_code_subject_status", "code", "subject", "status"),
+        Index("ix_trigger_events_fired_at", "fired_at"),
+    )
+
+
+class OutboxMessage(Base):
+    """An external effect waiting to happen, exactly once where the provider lets us check."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    trigger_event_id: Mapped[int | None] = mapped_column(ForeignKey("trigger_events.id"))
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        # The dispatcher's claim query: due rows by status and time.
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        CheckConstraint(
+            "status IN ('pending','sending','delivered','dead','held')", name="status"
+        ),
+    )
+
+
+class Escalation(Base):
+    """A decision or notice for the chairman, with its lifecycle."""
+
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    trigger_event_id: Mapped[int | None] = mapped_column(ForeignKey("trigger_events.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    context: Mapped[dict[str, Any]]
+    proposed_action: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    carried_out_at: Mapped[datetime | None]
+    __table_args__ = (Index("ix_escalations_status", "status", "created_at"),)
+
+
+class CrewRun(Base):
+    """One ``successcrew run`` tick."""
+
+    __tablename__ = "crew_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    simulated_now: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[dict[str, Any] | None]
+
+
+class TaskRun(Base):
+    """One task inside a crew run."""
+
+    __tablename__ = "task_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_run_id: Mapped[int] = mapped_column(ForeignKey("crew_runs.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(100))
+    agent: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    __table_args__ = (Index("ix_task_runs_task_started", "task", "started_at"),)
+
+
+class SetupProgress(Base):
+    """Durable state of one step of the 30-day setup flow."""
+
+    __tablename__ = "setup_progress"
+    step_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    substage: Mapped[str] = mapped_column(String(20))
+    day_offset: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class ComponentCheck(Base):
+    """One system-health check of one component (for RETENTION-004 and uptime)."""
+
+    __tablename__ = "component_checks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    component: Mapped[str] = mapped_column(String(50))
+    checked_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None]
+    __table_args__ = (Index("ix_component_checks_component_at", "component", "checked_at"),)
+
+
+class PauseFlag(Base):
+    """Whether a part of the automation is paused, by whom and why."""
+
+    __tablename__ = "pause_flags"
+    scope: Mapped[str] = mapped_column(String(50), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    set_by: Mapped[str | None] = mapped_column(String(200))
+    set_at: Mapped[datetime]
+
+
+class AuditLog(Base):
+    """Append-only record of every action; database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any] | None]
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
