@@ -1,0 +1,68 @@
+"""The ``successcrew`` command line (Typer).
+
+Heavy modules (SQLAlchemy, httpx, the store) are imported inside the commands so that
+``successcrew --help`` stays fast. Each group of commands lives in ``successcrew.commands.*``
+and registers itself on ``app``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import typer
+
+from successcrew.errors import SuccessCrewError
+
+app = typer.Typer(
+    name="successcrew",
+    help="Self-hosted customer-success and retention crew: health scores, retention triggers, "
+    "playbooks, NPS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Modules under successcrew.commands, each with ``register(app)``.
+COMMAND_MODULES = ("setup",)
+
+
+@app.callback()
+def _validate_configuration(ctx: typer.Context) -> None:
+    """Every command starts by validating the configuration, so a broken file stops it (exit 2)."""
+    if ctx.resilient_parsing or "--help" in sys.argv:
+        return
+    from successcrew.runtime import Runtime
+
+    ctx.obj = Runtime.load()
+    ctx.call_on_close(ctx.obj.close)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"successcrew.commands.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, 1, 2 or 75, see ARCHITECTURE.md)."""
+    from successcrew.console import err_console
+
+    try:
+        result = app(args=argv, prog_name="successcrew", standalone_mode=False)
+    except SuccessCrewError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command groups of the ``successcrew`` CLI; each module exposes ``register(app)``."""
