@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup",)
+COMMAND_MODULES = ("setup", "imports", "status", "demo")
 
 
 @app.callback()
@@ -45,12 +45,12 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1, 2 or 75, see ARCHITECTURE.md)."""
-    from successcrew.console import err_console
+    from successcrew.console import err_console, plain
 
     try:
         result = app(args=argv, prog_name="successcrew", standalone_mode=False)
     except SuccessCrewError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {plain(str(exc))}", soft_wrap=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
