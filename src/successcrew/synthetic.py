@@ -259,7 +259,7 @@ def generate(
         data.contacts.extend(contacts)
 
         first = max(started, history_start)
-        last = min(churn or end, end - timedelta(days=1))
+        last = min(churn - timedelta(days=1) if churn else end, end - timedelta(days=1))
         engagement = rng.uniform(0.45, 0.85) * (1 - 0.35 * propensity)
         day = first
         while day <= last:

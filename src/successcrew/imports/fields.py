@@ -20,6 +20,9 @@ _FALSE = {"false", "0", "no", "n", "f"}
 
 
 def _text(value: Any) -> str:
+    if value is None:
+        # Only reached for required fields: optional ones accept None before any parser runs.
+        raise ValueError("is required but missing")
     return value if isinstance(value, str) else str(value)
 
 
@@ -53,6 +56,8 @@ def parse_timestamp(value: Any) -> datetime:
 
 def parse_number(value: Any) -> float:
     """A finite decimal number."""
+    if value is None:
+        raise ValueError("is required but missing")
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
     if isinstance(value, int | float):

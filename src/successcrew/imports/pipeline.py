@@ -157,7 +157,7 @@ def _describe(err: ValidationError) -> list[tuple[str, str]]:
         if cause is not None and hasattr(cause, "field"):
             name = cause.field
         kind = problem["type"]
-        if kind == "missing":
+        if kind == "missing" or problem.get("input", "") is None:
             message = "is required but missing"
         elif kind == "string_too_long":
             message = f"is longer than {problem['ctx']['max_length']} characters"

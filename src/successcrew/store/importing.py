@@ -432,23 +432,23 @@ def _merge_invoices(st: Staging, now: datetime, present: set[str]) -> dict[str, 
 
 def _merge_nps(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
-    account_id = _account_id(st.table)
+    account = ACCOUNTS.alias("account")
     contact_id = (
         select(func.min(CONTACTS.c.id))
-        .where(CONTACTS.c.email == s.contact_email, CONTACTS.c.account_id == account_id)
+        .where(CONTACTS.c.email == s.contact_email, CONTACTS.c.account_id == account.c.id)
         .scalar_subquery()
     )
     source = select(
         s.natural_key,
         s.external_id,
-        account_id.label("account_id"),
+        account.c.id.label("account_id"),
         contact_id.label("contact_id"),
         s.contact_email,
         s.score,
         s.comment,
         s.channel,
         s.responded_at,
-    )
+    ).join_from(st.table, account, account.c.external_id == s.account_external_id)
     updatable = ["score", "contact_id", *_optional(present, ["comment", "channel"])]
     counts = _count_and_upsert(
         st.conn, NpsResponse.__table__, source, key=["natural_key"], updatable=updatable

@@ -30,13 +30,12 @@ def data_summary(conn: Connection, *, today: date) -> dict[str, Any]:
             func.coalesce(func.sum(case((a.churned_at.is_(None), a.arr), else_=0)), 0),
         )
     ).one()
-    by_segment = dict(
-        conn.execute(
-            select(func.coalesce(a.segment, "(none)"), func.count())
-            .where(a.churned_at.is_(None))
-            .group_by(func.coalesce(a.segment, "(none)"))
-        ).all()
-    )
+    by_segment = {
+        segment or "(none)": n
+        for segment, n in conn.execute(
+            select(a.segment, func.count()).where(a.churned_at.is_(None)).group_by(a.segment)
+        )
+    }
     c = Contact.__table__.c
     contacts = conn.execute(
         select(func.count(), func.count().filter(c.email_opt_out.is_(True)))
