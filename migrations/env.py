@@ -1,4 +1,4 @@
-"""Alembic environment: run against the engine successcrew hands over, or SUCCESSCREW_DATABASE_URL."""
+"""Alembic environment: the engine successcrew hands over, else SUCCESSCREW_DATABASE_URL."""
 
 from __future__ import annotations
 

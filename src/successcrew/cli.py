@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from successcrew.errors import SuccessCrewError
 
@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup",)
+COMMAND_MODULES = ("setup", "imports", "status", "demo")
 
 
 @app.callback()
@@ -45,21 +45,27 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1, 2 or 75, see ARCHITECTURE.md)."""
-    from successcrew.console import err_console
+    from successcrew.console import err_console, plain
 
     try:
         result = app(args=argv, prog_name="successcrew", standalone_mode=False)
     except SuccessCrewError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {plain(str(exc))}", soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except typer.Abort:
         err_console.print("aborted")
         return 1
+    except TyperException as exc:
+        # Typer's (vendored click) usage errors: bad option, missing argument. They print
+        # themselves and carry exit code 2.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"error: {plain(str(exc))}", soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2) or 2)
     return result if isinstance(result, int) else 0
 
 

@@ -11,10 +11,17 @@ def utcnow() -> datetime:
 
 
 def parse_now(value: str | None) -> datetime:
-    """``--now`` for commands: an ISO date or timestamp (UTC when no offset), else the wall clock."""
+    """``--now``: an ISO date or timestamp (UTC when no offset), else the wall clock."""
     if not value:
         return utcnow()
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        from successcrew.errors import InputError
+
+        raise InputError(
+            f"--now {value!r} is not an ISO date or timestamp (e.g. 2026-11-25T09:00:00Z)"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -22,7 +22,10 @@ class InputError(SuccessCrewError):
 
 
 class ImportRejected(InputError):
-    """An import file had invalid rows; nothing was written. ``errors`` lists ``line N, field F: problem``."""
+    """An import file had invalid rows; nothing was written.
+
+    ``errors`` lists ``line N, field F: problem`` (capped); ``total`` counts them all.
+    """
 
     def __init__(self, path: str, errors: list[str], total: int) -> None:
         self.path = path
@@ -31,7 +34,8 @@ class ImportRejected(InputError):
         shown = "\n".join(f"  {e}" for e in errors)
         more = f"\n  ... and {total - len(errors)} more" if total > len(errors) else ""
         super().__init__(
-            f"{path}: rejected, {total} invalid row value(s); nothing was imported.\n{shown}{more}\n"
+            f"{path}: rejected, {total} problem(s) found; nothing was imported.\n"
+            f"{shown}{more}\n"
             "Fix the listed lines and import the file again."
         )
 

@@ -15,7 +15,7 @@ _CHECKOUT_DIR = _PACKAGE_DIR.parent.parent
 
 
 def project_dir() -> Path:
-    """The directory holding ``config/``, ``triggers/``, ``agents/``, ``crews/``, ``migrations/``."""
+    """The directory holding ``config/``, ``triggers/``, ``agents/`` and ``crews/``."""
     override = os.environ.get("SUCCESSCREW_PROJECT_DIR")
     if override:
         return Path(override).expanduser().resolve()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from successcrew.store.models import AuditLog
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     *,
     at: datetime,
     actor: str,

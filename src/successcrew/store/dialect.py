@@ -1,19 +1,56 @@
-"""Small SQL constructs that are spelled differently on SQLite and PostgreSQL.
-
-Query builders use these so there is one code path; only the final spelling differs.
-"""
+"""The few statements that differ between SQLite and PostgreSQL, behind one interface."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Table, cast, literal
+from sqlalchemy import Connection, Float, Integer, String, Table, cast, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import expression
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import JSON
+
+
+def upsert(conn: Connection, table: Table) -> Any:
+    """``INSERT ... ON CONFLICT`` for the connection's dialect (same API on both)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def bulk_load(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Append rows to ``table``: COPY on PostgreSQL, executemany on SQLite. Returns the count."""
+    if conn.dialect.name == "postgresql":
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        count = 0
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        with (
+            dbapi.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    batch = [dict(zip(columns, row, strict=True)) for row in rows]
+    if batch:
+        conn.execute(table.insert(), batch)
+    return len(batch)
+
+
+def insert_ignore(conn: Connection, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on any conflicting unique key."""
+    return upsert(conn, table).on_conflict_do_nothing()
+
+
+# --- expressions spelled differently per dialect (one query builder for both) ---
 
 
 class json_object(FunctionElement[Any]):
@@ -95,12 +132,3 @@ def text_value(value: str) -> expression.ColumnElement[str]:
 def float_value(value: float) -> expression.ColumnElement[float]:
     """A float parameter with its type spelled out."""
     return cast(literal(float(value), Float()), Float())
-
-
-def upsert(dialect_name: str, table: Table | Any) -> Any:
-    """An INSERT that supports ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-    if dialect_name == "postgresql":
-        return postgresql.insert(table)
-    if dialect_name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for the {dialect_name} database")

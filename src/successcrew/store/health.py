@@ -195,9 +195,7 @@ def _raw_stage(model: ResolvedModel, as_of: date, overridden: list[str]) -> Any:
                 *((Ticket.priority == p, w) for p, w in c.spec.priority_weights.items()),
                 else_=1.0,
             )
-            ticket_cols.append(
-                func.sum(case((is_open, weight), else_=0.0)).label(f"t_{c.name}")
-            )
+            ticket_cols.append(func.sum(case((is_open, weight), else_=0.0)).label(f"t_{c.name}"))
         tickets = (
             select(Ticket.account_id.label("account_id"), *ticket_cols)
             .where(Ticket.opened_at < end_ts)
@@ -319,9 +317,7 @@ def scoring_select(
         *(_normalised(c, raw).label(f"n_{c.name}") for c in comps),
     ).cte("norm")
 
-    present = {
-        c.name: case((norm.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight) for c in comps
-    }
+    present = {c.name: case((norm.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight) for c in comps}
     weight_sum = sum(present.values(), start=literal(0.0, Float()))
     weighted = sum(
         (func.coalesce(norm.c[f"n_{c.name}"], 0.0) * c.weight for c in comps),
@@ -486,13 +482,14 @@ def score_accounts(
     session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
-    dialect = session.get_bind().dialect.name
     overridden = sorted(model.segments)
     for resolved in model.models():
         query = scoring_select(
             resolved, as_of, bands, overridden_segments=overridden, now=now, with_overrides=True
         )
-        stmt = upsert(dialect, HealthSnapshot.__table__).from_select(list(SNAPSHOT_COLUMNS), query)
+        stmt = upsert(session.connection(), HealthSnapshot.__table__).from_select(
+            list(SNAPSHOT_COLUMNS), query
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["account_id", "as_of"],
             set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
@@ -554,7 +551,6 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
 
     Snapshots already stored for ``as_of`` stand (ON CONFLICT DO NOTHING). Returns rows copied.
     """
-    dialect = session.get_bind().dialect.name
     latest = (
         select(HealthSnapshot.account_id, func.max(HealthSnapshot.as_of).label("as_of"))
         .where(HealthSnapshot.as_of < as_of, HealthSnapshot.stale.is_(False))
@@ -586,7 +582,7 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
         .where(eligible_accounts(as_of))
     )
     stmt = (
-        upsert(dialect, HealthSnapshot.__table__)
+        upsert(session.connection(), HealthSnapshot.__table__)
         .from_select(list(SNAPSHOT_COLUMNS), source)
         .on_conflict_do_nothing(index_elements=["account_id", "as_of"])
     )

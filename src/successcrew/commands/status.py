@@ -1,0 +1,90 @@
+"""``successcrew status``: what the database holds and what state the crew is in."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import typer
+
+from successcrew.console import console, plain, print_json
+
+#: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
+#: later parts (outbox, system health, setup progress).
+STATUS_SECTIONS: tuple[str, ...] = ()
+
+
+def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
+    """The whole status document."""
+    from successcrew.store.db import redacted_url
+    from successcrew.store.migrate import current_revision
+    from successcrew.store.summary import data_summary, last_audit, pause_summary
+
+    engine = runtime.ready_engine()
+    document: dict[str, Any] = {
+        "database": redacted_url(engine),
+        "schema": current_revision(engine),
+        "as_of": now.isoformat(),
+    }
+    with engine.connect() as conn:
+        document["data"] = data_summary(conn, today=now.date())
+        document["paused"] = pause_summary(conn)
+        document["recent_actions"] = last_audit(conn)
+        for section in STATUS_SECTIONS:
+            module, _, name = section.partition(":")
+            document.update(getattr(importlib.import_module(module), name)(conn, runtime, now))
+    return document
+
+
+def render(document: dict[str, Any]) -> None:
+    """Print the status document for a person."""
+    data = document["data"]
+    acc = data["accounts"]
+    console.print(f"[bold]database[/] {plain(document['database'])} (schema {document['schema']})")
+    segments = ", ".join(f"{k} {v}" for k, v in sorted(acc["active_by_segment"].items()))
+    console.print(
+        f"accounts  {acc['active']} active ({segments or 'none'}), {acc['churned']} churned; "
+        f"active ARR {acc['active_arr']:,.0f}"
+    )
+    console.print(
+        f"contacts  {data['contacts']['total']} ({data['contacts']['opted_out']} opted out)"
+    )
+    usage = data["usage"]
+    span = f"{usage['first_day']} .. {usage['last_day']}" if usage["first_day"] else "no data"
+    console.print(
+        f"usage     {usage['daily_rows']} daily rows, {usage['raw_events']} raw events ({span})"
+    )
+    console.print(
+        f"tickets   {data['tickets']['total']} ({data['tickets']['open']} open); "
+        f"invoices {data['invoices']['total']} ({data['invoices']['overdue']} overdue)"
+    )
+    nps = data["nps"]
+    value = "no data" if nps["nps_all_time"] is None else f"{nps['nps_all_time']:+.1f}"
+    console.print(f"nps       {nps['responses']} responses, NPS all time {value}")
+    if document["paused"]:
+        for flag in document["paused"]:
+            console.print(
+                f"[bold yellow]paused[/]    {flag['scope']} since {flag['since']} by "
+                f"{plain(flag['by'] or '?')}: {plain(flag['reason'] or '')}"
+            )
+    else:
+        console.print("paused    nothing")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status`` to ``app``."""
+
+    @app.command()
+    def status(
+        ctx: typer.Context,
+        now: str = typer.Option(None, "--now", help="Clock for the report (ISO date or time)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Show what the database holds and the state of the crew."""
+        from successcrew.clock import parse_now
+
+        document = collect_status(ctx.obj, parse_now(now))
+        if as_json:
+            print_json(document)
+        else:
+            render(document)

@@ -1,0 +1,109 @@
+"""What the database holds, in a few set-based queries (for ``status`` and ``demo``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from successcrew.store.models import (
+    Account,
+    AuditLog,
+    Contact,
+    Invoice,
+    NpsResponse,
+    PauseFlag,
+    Ticket,
+    UsageDaily,
+    UsageEvent,
+)
+
+
+def data_summary(conn: Connection, *, today: date) -> dict[str, Any]:
+    """Counts per kind of data, the usage date range, and open/overdue items as of ``today``."""
+    a = Account.__table__.c
+    accounts = conn.execute(
+        select(
+            func.count(),
+            func.count(a.churned_at),
+            func.coalesce(func.sum(case((a.churned_at.is_(None), a.arr), else_=0)), 0),
+        )
+    ).one()
+    by_segment = {
+        segment or "(none)": n
+        for segment, n in conn.execute(
+            select(a.segment, func.count()).where(a.churned_at.is_(None)).group_by(a.segment)
+        )
+    }
+    c = Contact.__table__.c
+    contacts = conn.execute(
+        select(func.count(), func.count().filter(c.email_opt_out.is_(True)))
+    ).one()
+    u = UsageDaily.__table__.c
+    usage = conn.execute(select(func.count(), func.min(u.day), func.max(u.day))).one()
+    events = conn.execute(select(func.count()).select_from(UsageEvent.__table__)).scalar_one()
+    t = Ticket.__table__.c
+    tickets = conn.execute(select(func.count(), func.count().filter(t.closed_at.is_(None)))).one()
+    i = Invoice.__table__.c
+    overdue = (i.paid_at.is_(None)) & (i.status != "void") & (i.due_at < today)
+    invoices = conn.execute(select(func.count(), func.count().filter(overdue))).one()
+    n = NpsResponse.__table__.c
+    nps = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(n.score >= 9),
+            func.count().filter(n.score <= 6),
+            func.min(n.responded_at),
+            func.max(n.responded_at),
+        )
+    ).one()
+    nps_value = round(100 * (nps[1] - nps[2]) / nps[0], 1) if nps[0] else None
+    return {
+        "accounts": {
+            "total": accounts[0],
+            "active": accounts[0] - accounts[1],
+            "churned": accounts[1],
+            "active_arr": float(accounts[2] or 0),
+            "active_by_segment": by_segment,
+        },
+        "contacts": {"total": contacts[0], "opted_out": contacts[1]},
+        "usage": {
+            "daily_rows": usage[0],
+            "raw_events": events,
+            "first_day": usage[1].isoformat() if usage[1] else None,
+            "last_day": usage[2].isoformat() if usage[2] else None,
+        },
+        "tickets": {"total": tickets[0], "open": tickets[1]},
+        "invoices": {"total": invoices[0], "overdue": invoices[1]},
+        "nps": {
+            "responses": nps[0],
+            "nps_all_time": nps_value,
+            "first": nps[3].isoformat() if nps[3] else None,
+            "last": nps[4].isoformat() if nps[4] else None,
+        },
+    }
+
+
+def pause_summary(conn: Connection) -> list[dict[str, Any]]:
+    """Every paused scope with who paused it, when and why."""
+    p = PauseFlag.__table__.c
+    rows = conn.execute(
+        select(p.scope, p.reason, p.set_by, p.set_at).where(p.paused.is_(True)).order_by(p.scope)
+    )
+    return [
+        {"scope": s, "reason": r, "by": b, "since": at.isoformat() if at else None}
+        for s, r, b, at in rows
+    ]
+
+
+def last_audit(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
+    """The newest audit entries."""
+    l_ = AuditLog.__table__.c
+    rows = conn.execute(
+        select(l_.at, l_.actor, l_.action, l_.subject).order_by(l_.id.desc()).limit(limit)
+    )
+    return [
+        {"at": at.isoformat(), "actor": actor, "action": action, "subject": subject}
+        for at, actor, action, subject in rows
+    ]

@@ -1,0 +1,110 @@
+"""The command line as a newcomer uses it: demo, status, init, exit codes, --json."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from successcrew.store.models import Account, UsageDaily
+from tests.clirunner import run_cli
+
+
+def test_demo_fills_the_database_and_a_second_run_changes_nothing(
+    env: dict[str, str], engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("demo", "--accounts", "40", "--days", "90", "--data-dir", str(tmp_path / "demo"))
+    first = run_cli(capsys, *args)
+    assert first.code == 0, first.err
+    assert "what the database holds now" in first.out
+    assert "accounts " in first.out and "churned" in first.out
+    with engine.connect() as conn:
+        accounts = conn.execute(select(func.count()).select_from(Account)).scalar_one()
+        usage = conn.execute(select(func.count()).select_from(UsageDaily)).scalar_one()
+    assert accounts == 40 and usage > 1000
+    assert (tmp_path / "demo" / "ground_truth.csv").is_file()
+
+    second = run_cli(capsys, *args, "--json")
+    assert second.code == 0
+    document = second.json()
+    assert all(i["inserted"] == 0 and i["updated"] == 0 for i in document["demo"]["imports"])
+    assert document["status"]["data"]["accounts"]["total"] == 40
+
+
+def test_demo_refuses_to_mix_into_real_data(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "init").code == 0
+    real = tmp_path / "accounts.csv"
+    real.write_text("external_id,name\ncust-1,Real Customer\n")
+    assert run_cli(capsys, "import", "accounts", str(real)).code == 0
+    result = run_cli(capsys, "demo", "--accounts", "10", "--days", "60")
+    assert result.code == 2
+    assert "not demo accounts" in result.err
+
+
+def test_status_json_is_one_document_and_init_is_needed_first(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = run_cli(capsys, "status", "--json")
+    if status.code == 2:  # a fresh PostgreSQL database from the fixture is migrated already
+        pytest.fail(status.err)
+    document = status.json()
+    assert document["data"]["accounts"]["total"] == 0
+    assert document["paused"] == []
+
+
+def test_uninitialised_database_says_run_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUCCESSCREW_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    result = run_cli(capsys, "status")
+    assert result.code == 2
+    assert "the database is empty; run `successcrew init` first." in result.err
+    assert run_cli(capsys, "init").code == 0
+    assert run_cli(capsys, "status").code == 0
+
+
+def test_bad_database_url_is_a_clear_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUCCESSCREW_DATABASE_URL", "mysql://user:hunter2@db/x")
+    result = run_cli(capsys, "status")
+    assert result.code == 2
+    assert "not supported" in result.err
+    assert "hunter2" not in result.err + result.out
+
+
+def test_bad_option_is_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "status", "--now", "yesterday").code == 2
+    assert run_cli(capsys, "import").code == 2
+
+
+def test_installed_command_help_is_fast_and_lists_commands(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("successcrew")
+    env = {**os.environ, "SUCCESSCREW_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    proc = subprocess.run(
+        [str(exe), "--help"], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert proc.returncode == 0
+    for command in ("init", "import", "status", "demo"):
+        assert command in proc.stdout
+    # --help must not import the database stack (keeps cron and shell completion snappy).
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from successcrew.cli import main; main(['--help']); "
+            "print('sqlalchemy' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert probe.stdout.strip().endswith("False")
