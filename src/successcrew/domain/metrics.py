@@ -214,7 +214,7 @@ class GateResult:
 
 
 def retention_gate(figures: RetentionFigures, improvement_gate_pct: float) -> GateResult:
-    """"Retention improving": 1-month logo retention up by at least the gate, relative."""
+    """ "Retention improving": 1-month logo retention up by at least the gate, relative."""
     change = figures.mom_change_pct
     cur, prev = figures.current, figures.previous
     detail = (
@@ -229,7 +229,7 @@ def retention_gate(figures: RetentionFigures, improvement_gate_pct: float) -> Ga
 
 
 def nps_gate(figures: NpsFigures, gate: float) -> GateResult:
-    """"NPS positive": rolling NPS at or above the gate; no answers cannot pass."""
+    """ "NPS positive": rolling NPS at or above the gate; no answers cannot pass."""
     value = figures.nps
     detail = (
         f"NPS over {figures.window_days} days to {figures.as_of}: "

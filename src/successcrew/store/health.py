@@ -632,6 +632,15 @@ def snapshot_pair(
     return current, previous
 
 
+def snapshot_of(session: Session, account_id: int, as_of: date) -> HealthSnapshot | None:
+    """The account's snapshot for exactly ``as_of``."""
+    return session.scalar(
+        select(HealthSnapshot).where(
+            HealthSnapshot.account_id == account_id, HealthSnapshot.as_of == as_of
+        )
+    )
+
+
 def explain(session: Session, account_id: int, as_of: date) -> Explanation | None:
     """What moved the account's score up to ``as_of`` (None when it has no snapshot yet)."""
     current, previous = snapshot_pair(session, account_id, as_of)
