@@ -39,8 +39,8 @@ def _component_line(name: str, comp: dict[str, Any]) -> str:
     if raw is None:
         return f"  {name:<18} no data (left out)"
     return (
-        f"  {name:<18} raw {raw:>10.3g}  normalised {comp.get('normalised', 0):.2f}  "
-        f"weight {comp.get('weight', 0):5.1f}  {comp.get('contribution', 0):+6.1f} points"
+        f"  {name:<18} raw {raw:>8.3g}  norm {comp.get('normalised', 0):.2f}  "
+        f"w {comp.get('weight', 0):4.1f}  {comp.get('contribution', 0):+5.1f} pts"
     )
 
 
