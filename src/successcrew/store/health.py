@@ -669,7 +669,7 @@ def list_snapshots(
     )
     if band is not None:
         query = query.where(HealthSnapshot.band == band)
-    return [(a, s) for a, s in session.execute(query).tuples()]
+    return [(a, s) for a, s in session.execute(query)]
 
 
 # --- manual overrides --------------------------------------------------------------------------
