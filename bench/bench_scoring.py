@@ -126,11 +126,14 @@ def populate(engine: Engine, accounts: int, events: int, days: int) -> None:
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE usage_daily DROP CONSTRAINT pk_usage_daily"))
         conn.execute(text("DROP INDEX ix_usage_daily_metric_day"))
+        # Day by day, as the daily roll-up fills the table in production: rows of one day end
+        # up together on disk, which is what makes reading "the last 60 days" cheap.
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))
         conn.execute(
             text("""
             INSERT INTO usage_daily (account_id, metric, day, value, event_count)
             SELECT account_id, metric, day, sum(value), count(*)
-            FROM usage_events GROUP BY account_id, metric, day
+            FROM usage_events GROUP BY day, account_id, metric ORDER BY day, account_id, metric
             """)
         )
         conn.execute(text("SET maintenance_work_mem = '512MB'"))

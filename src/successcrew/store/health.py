@@ -36,8 +36,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from successcrew.clock import start_of_day
 from successcrew.domain.health import Explanation, SnapshotView, explain_change
@@ -96,23 +97,33 @@ def eligible_accounts(as_of: date) -> ColumnElement[bool]:
     )
 
 
-def _segment_filter(model: ResolvedModel, overridden: list[str]) -> ColumnElement[bool]:
+def _segment_filter(
+    segment: Any, model: ResolvedModel, overridden: list[str]
+) -> ColumnElement[bool]:
     if model.segment is not None:
-        return Account.segment == model.segment
+        return segment == model.segment
     if not overridden:
         return true()
-    return or_(Account.segment.is_(None), Account.segment.not_in(overridden))
+    return or_(segment.is_(None), segment.not_in(overridden))
 
 
-def _raw_stage(model: ResolvedModel, as_of: date, overridden: list[str]) -> Any:
-    """The ``raw`` CTE: id, segment and ``r_<component>`` per account."""
+def _raw_key(spec: Any) -> str:
+    # Components with the same definition share one raw column, whichever model they are in.
+    return spec.model_dump_json(exclude={"weight", "normalise", "label", "direction"})
+
+
+def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
+    """The ``raw`` CTE: id, segment and ``r_<name>`` for ``comps`` for every customer.
+
+    Materialised: the later stages refer to each raw value several times (partition, order,
+    CASE), and an inlined expression would be evaluated again, subqueries included, each time.
+    """
     end_ts = start_of_day(as_of + timedelta(days=1))
     accounts = (
         select(Account.id.label("id"), Account.segment.label("segment"))
-        .where(eligible_accounts(as_of), _segment_filter(model, overridden))
+        .where(eligible_accounts(as_of))
         .cte("accounts_in_scope")
     )
-    comps = model.components
     usage_metrics = sorted(
         {c.spec.metric for c in comps if isinstance(c.spec, UsageTotal | Trend | DaysSinceActivity)}
     )
@@ -280,7 +291,7 @@ def _raw_stage(model: ResolvedModel, as_of: date, overridden: list[str]) -> Any:
     for cte in (usage, tickets, invoices):
         if cte is not None:
             query = query.outerjoin(cte, cte.c.account_id == accounts.c.id)
-    return query.cte("raw")
+    return query.cte("raw").prefix_with("MATERIALIZED")
 
 
 def _normalised(c: ResolvedComponent, raw: Any) -> ColumnElement[Any]:
@@ -310,25 +321,72 @@ def _normalised(c: ResolvedComponent, raw: Any) -> ColumnElement[Any]:
 
 
 def scoring_select(
-    model: ResolvedModel,
+    model: HealthModel,
     as_of: date,
     bands: HealthBands,
     *,
-    overridden_segments: list[str],
     now: datetime,
     with_overrides: bool = True,
-) -> Select[Any]:
-    """Snapshot rows (the ``health_snapshots`` columns) for every account ``model`` scores.
+) -> Any:
+    """Snapshot rows (the ``health_snapshots`` columns) for every customer on ``as_of``.
 
-    Accounts without data for any component get no row: there is nothing to score them on.
+    One statement for all resolved models: the raw values are aggregated once for every
+    customer, then each model (the default, each overridden segment) normalises and weighs its
+    own accounts; the parts are joined by UNION ALL. Accounts without data for any component get
+    no row: there is nothing to score them on.
     """
-    raw = _raw_stage(model, as_of, overridden_segments)
+    keyed: dict[str, ResolvedComponent] = {}
+    for resolved in model.models():
+        for c in resolved.components:
+            key = _raw_key(c.spec)
+            if key not in keyed:
+                keyed[key] = ResolvedComponent(name=f"k{len(keyed)}", spec=c.spec, weight=0.0)
+    raw = _raw_stage(list(keyed.values()), as_of)
+    overridden = sorted(model.segments)
+    parts = [
+        _model_select(
+            resolved,
+            index,
+            raw,
+            {c.name: keyed[_raw_key(c.spec)].name for c in resolved.components},
+            overridden,
+            as_of,
+            bands,
+            now=now,
+            with_overrides=with_overrides,
+        )
+        for index, resolved in enumerate(model.models())
+    ]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+def _model_select(
+    model: ResolvedModel,
+    index: int,
+    raw_all: Any,
+    raw_names: dict[str, str],
+    overridden: list[str],
+    as_of: date,
+    bands: HealthBands,
+    *,
+    now: datetime,
+    with_overrides: bool,
+) -> Select[Any]:
     comps = model.components
+    raw = (
+        select(
+            raw_all.c.id,
+            raw_all.c.segment,
+            *(raw_all.c[f"r_{raw_names[c.name]}"].label(f"r_{c.name}") for c in comps),
+        )
+        .where(_segment_filter(raw_all.c.segment, model, overridden))
+        .cte(f"raw_{index}")
+    )
     norm = select(
         raw.c.id,
         *(raw.c[f"r_{c.name}"] for c in comps),
         *(_normalised(c, raw).label(f"n_{c.name}") for c in comps),
-    ).cte("norm")
+    ).cte(f"norm_{index}")
 
     present = {c.name: case((norm.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight) for c in comps}
     weight_sum = sum(present.values(), start=literal(0.0, Float()))
@@ -336,17 +394,33 @@ def scoring_select(
         (func.coalesce(norm.c[f"n_{c.name}"], 0.0) * c.weight for c in comps),
         start=literal(0.0, Float()),
     )
-    calc = (
+    sums = (
         select(
             norm.c.id,
             *(norm.c[f"r_{c.name}"] for c in comps),
             *(norm.c[f"n_{c.name}"] for c in comps),
             weight_sum.label("weight_sum"),
-            round2(weighted * 100.0 / weight_sum).label("computed"),
+            weighted.label("weighted"),
         )
         .where(weight_sum > 0)
-        .cte("calc")
+        .cte(f"sums_{index}")
     )
+    # Effective weight (points the component can give after renormalising) and contribution,
+    # computed once here so the JSON below only reads columns.
+    calc = select(
+        sums,
+        round2(sums.c.weighted * 100.0 / sums.c.weight_sum).label("computed"),
+        *(
+            case(
+                (sums.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight * 100.0 / sums.c.weight_sum
+            ).label(f"w_{c.name}")
+            for c in comps
+        ),
+        *(
+            (sums.c[f"n_{c.name}"] * (c.weight * 100.0) / sums.c.weight_sum).label(f"c_{c.name}")
+            for c in comps
+        ),
+    ).cte(f"calc_{index}")
 
     day_start = start_of_day(as_of)
     next_day = start_of_day(as_of + timedelta(days=1))
@@ -360,26 +434,27 @@ def scoring_select(
                 or_(ScoreOverride.revoked_at.is_(None), ScoreOverride.revoked_at >= next_day),
             )
             .group_by(ScoreOverride.account_id)
-            .subquery("active_override")
+            .subquery(f"active_override_{index}")
         )
+        chosen = aliased(ScoreOverride, name=f"chosen_override_{index}")
         scored = (
             select(
                 calc,
                 active.c.override_id,
                 case(
-                    (active.c.override_id.is_not(None), ScoreOverride.score),
+                    (active.c.override_id.is_not(None), chosen.score),
                     else_=calc.c.computed,
                 ).label("score"),
             )
             .select_from(calc)
             .outerjoin(active, active.c.account_id == calc.c.id)
-            .outerjoin(ScoreOverride, ScoreOverride.id == active.c.override_id)
-            .cte("scored")
+            .outerjoin(chosen, chosen.id == active.c.override_id)
+            .cte(f"scored_{index}")
         )
     else:
         scored = select(
-            calc, literal(None).label("override_id"), calc.c.computed.label("score")
-        ).cte("scored")
+            calc, literal(None, Integer()).label("override_id"), calc.c.computed.label("score")
+        ).cte(f"scored_{index}")
 
     s = scored.c
     band = case(
@@ -387,10 +462,6 @@ def scoring_select(
         (s.score >= bands.at_risk.min, text_value("at_risk")),
         else_=text_value("critical"),
     )
-
-    def points(c: ResolvedComponent) -> ColumnElement[Any]:
-        return case((s[f"n_{c.name}"].is_(None), 0.0), else_=c.weight * 100.0 / s.weight_sum)
-
     parts: list[Any] = []
     for c in comps:
         spec = c.spec
@@ -412,9 +483,9 @@ def scoring_select(
                 text_value("normalised"),
                 s[f"n_{c.name}"],
                 text_value("weight"),
-                round2(points(c)),
+                s[f"w_{c.name}"],
                 text_value("contribution"),
-                round2(points(c) * func.coalesce(s[f"n_{c.name}"], 0.0)),
+                func.coalesce(s[f"c_{c.name}"], 0.0),
             ),
         ]
     missing_items = [
@@ -495,20 +566,16 @@ def score_accounts(
     session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
-    overridden = sorted(model.segments)
     skip_jit(session.connection())
-    for resolved in model.models():
-        query = scoring_select(
-            resolved, as_of, bands, overridden_segments=overridden, now=now, with_overrides=True
-        )
-        stmt = upsert(session.connection(), HealthSnapshot.__table__).from_select(
-            list(SNAPSHOT_COLUMNS), query
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["account_id", "as_of"],
-            set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
-        )
-        session.execute(stmt)
+    query = scoring_select(model, as_of, bands, now=now, with_overrides=True)
+    stmt = upsert(session.connection(), HealthSnapshot.__table__).from_select(
+        list(SNAPSHOT_COLUMNS), query
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account_id", "as_of"],
+        set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
+    )
+    session.execute(stmt)
     return summarise(session, as_of, model.version)
 
 
@@ -547,18 +614,10 @@ def score_in_memory(
     The same query as ``score_accounts``; manual overrides are left out because the backtest
     judges the model, not the people.
     """
-    overridden = sorted(model.segments)
     skip_jit(session.connection())
-    out: list[tuple[int, float, str]] = []
-    for resolved in model.models():
-        query = scoring_select(
-            resolved, as_of, bands, overridden_segments=overridden, now=now, with_overrides=False
-        ).subquery()
-        out += [
-            (int(a), float(s), str(b))
-            for a, s, b in session.execute(select(query.c.account_id, query.c.score, query.c.band))
-        ]
-    return out
+    query = scoring_select(model, as_of, bands, now=now, with_overrides=False).subquery()
+    rows = session.execute(select(query.c.account_id, query.c.score, query.c.band))
+    return [(int(a), float(score), str(band)) for a, score, band in rows]
 
 
 def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
