@@ -97,7 +97,8 @@ def populate(engine: Engine, accounts: int, events: int, days: int) -> None:
                        1.0, ts, (ts AT TIME ZONE 'UTC')::date
                 FROM (
                     SELECT g, 1 + floor(:accounts * power(random(), 2))::int AS account_id,
-                           CAST(:first AS timestamptz) + random() * make_interval(days => :days) AS ts
+                           CAST(:first AS timestamptz)
+                               + random() * make_interval(days => :days) AS ts
                     FROM generate_series(:lo, :hi) g
                 ) e
                 """),
@@ -149,7 +150,8 @@ def populate(engine: Engine, accounts: int, events: int, days: int) -> None:
         conn.execute(
             text("""
             INSERT INTO tickets (external_id, account_id, opened_at, closed_at, priority)
-            SELECT 'T' || g, 1 + (g * 4) % :n, CAST(:asof AS timestamptz) - (g % 60) * interval '1 day',
+            SELECT 'T' || g, 1 + (g * 4) % :n,
+                   CAST(:asof AS timestamptz) - (g % 60) * interval '1 day',
                    CASE WHEN g % 3 = 0 THEN NULL
                         ELSE CAST(:asof AS timestamptz) - (g % 20) * interval '1 day' END,
                    (ARRAY['low','normal','high','urgent'])[1 + g % 4]
@@ -161,7 +163,8 @@ def populate(engine: Engine, accounts: int, events: int, days: int) -> None:
             text("""
             INSERT INTO invoices (external_id, account_id, amount, due_at, issued_at, paid_at,
                                   status)
-            SELECT 'I' || g, g, 1000, CAST(:asof AS date) - (g % 45), CAST(:asof AS date) - 30 - (g % 45),
+            SELECT 'I' || g, g, 1000, CAST(:asof AS date) - (g % 45),
+                   CAST(:asof AS date) - 30 - (g % 45),
                    CASE WHEN g % 10 = 0 THEN NULL ELSE CAST(:asof AS date) - (g % 40) END,
                    CASE WHEN g % 10 = 0 THEN 'open' ELSE 'paid' END
             FROM generate_series(1, :n) g
@@ -191,7 +194,8 @@ def add_new_day(engine: Engine, accounts: int, per_day: int) -> date:
             SELECT 'n' || g, 1 + floor(:accounts * power(random(), 2))::int,
                    (ARRAY['logins','logins','api_calls','api_calls','api_calls',
                           'active_users','reports_created'])[1 + g % 7],
-                   1.0, CAST(:start AS timestamptz) + random() * interval '1 day', CAST(:day AS date)
+                   1.0, CAST(:start AS timestamptz) + random() * interval '1 day',
+                   CAST(:day AS date)
             FROM generate_series(1, :events) g
             """),
             {
