@@ -74,10 +74,13 @@ def baseline_copy(url: str, path: Path) -> float:
         conn.execute(text("CREATE TEMP TABLE raw (a text, m text, v text, t text)"))
         dbapi = conn.connection.dbapi_connection
         started = time.perf_counter()
-        with dbapi.cursor() as cur, path.open("rb") as handle:
-            with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
-                while chunk := handle.read(1 << 20):
-                    copy.write(chunk)
+        with (
+            dbapi.cursor() as cur,
+            path.open("rb") as handle,
+            cur.copy("COPY raw FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
         seconds = time.perf_counter() - started
     engine.dispose()
     return seconds
