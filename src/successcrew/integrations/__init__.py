@@ -49,10 +49,10 @@ __all__ = [
     "ScoreUpdate",
     "SendGridClient",
     "SlackClient",
+    "SyncSummary",
     "build_blocks",
     "dispatch",
     "enqueue",
     "outbox_summary",
-    "SyncSummary",
     "sync_crm",
 ]

@@ -180,10 +180,10 @@ class SlackClient(ProviderClient):
             retryable=error not in _PERMANENT_ERRORS,
         )
 
-    def auth_test(self) -> str:
-        """Validate the token (``auth.test``); returns the workspace/team name."""
+    def check(self) -> str:
+        """Validate the token with ``auth.test``; returns which workspace it belongs to."""
         body = self._call("auth.test", self.request("POST", "/auth.test"))
-        return str(body.get("team") or body.get("team_id") or "ok")
+        return f"token valid (workspace {body.get('team') or body.get('team_id') or '?'})"
 
     def post_message(self, message: Mapping[str, Any]) -> tuple[str, str]:
         """Post, at most one message per second per channel; returns (channel id, ts)."""
