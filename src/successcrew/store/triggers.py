@@ -226,7 +226,7 @@ def list_events(session: Session, since: datetime | None, limit: int = 500) -> l
             "resolved_at": e.resolved_at.isoformat() if e.resolved_at else None,
             "evidence": e.evidence,
         }
-        for e, name in session.execute(query).tuples()
+        for e, name in session.execute(query)
     ]
 
 
