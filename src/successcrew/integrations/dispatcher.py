@@ -333,5 +333,5 @@ def _failed(
         )
         return
     summary.dead += 1
-    why = "gave up after" if retry else "refused for good at"
-    _record(engine, msg.id, status="dead", last_error=f"{error} ({why} attempt {msg.attempts})")
+    why = f"dead-lettered after {msg.attempts} attempt(s)" if retry else "refused; not retried"
+    _record(engine, msg.id, status="dead", last_error=f"{error} ({why})")
