@@ -15,6 +15,8 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from outbox_helpers import NOW, make_settings, rows
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
@@ -35,7 +37,6 @@ CRASHING_DISPATCHER = textwrap.dedent(
     from datetime import datetime
     from successcrew.integrations import dispatch
     from successcrew.integrations.http import HttpPolicy
-from successcrew.integrations.outbox import claim
     from successcrew.settings import Settings
     from successcrew.store.db import make_engine
     from successcrew.thresholds import load_thresholds
@@ -69,6 +70,8 @@ def _run_crashing_dispatcher(db_url: str, env: dict[str, str], tmp_path: Path) -
         text=True,
         timeout=60,
     )
+    if proc.returncode != -signal.SIGKILL:
+        pytest.fail(f"the dispatcher was not killed (exit {proc.returncode}):\n{proc.stderr}")
     return proc.returncode
 
 
