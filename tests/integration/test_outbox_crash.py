@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from outbox_helpers import NOW, make_settings, rows
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
