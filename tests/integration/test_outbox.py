@@ -18,6 +18,7 @@ from successcrew.store.pauses import set_paused
 from successcrew.thresholds import Thresholds, load_thresholds
 
 SLACK_TOKEN = "xoxb-outbox-secret"
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -59,8 +60,9 @@ def test_without_credentials_messages_are_held_shown_and_the_run_succeeds(
             "due_date": "2025-06-03",
         }
         enqueue(session, key="t", channel="crm_task", payload=task, now=NOW)
-    for _ in range(2):  # held rows are re-checked every dispatch, never counted as attempts
-        summary = dispatch(engine, make_settings(), thresholds, NOW, policy=fast_policy)
+    for hour in range(2):  # held rows are re-checked every dispatch, never counted as attempts
+        later = NOW + timedelta(hours=hour)
+        summary = dispatch(engine, make_settings(), thresholds, later, policy=fast_policy)
         assert summary.held == 3 and summary.delivered == 0 and not summary.errors
     by_key = rows(engine)
     assert {k: (r.status, r.attempts) for k, r in by_key.items()} == {
@@ -120,12 +122,12 @@ def test_pause_flags_hold_what_they_cover_and_nothing_else(
         set_paused(session, "campaigns", paused=False, reason="fixed", actor="kim", now=NOW)
         set_paused(session, "automation", paused=True, reason="CRM errors", actor="rule", now=NOW)
         enqueue(session, key="other", channel="email", payload=_email("c@x.io"), now=NOW)
-    summary = dispatch(engine, settings, thresholds, NOW, policy=fast_policy)
+    summary = dispatch(engine, settings, thresholds, NOW + HOUR, policy=fast_policy)
     assert summary.held == 2 and len(server.log) == 1
     assert rows(engine)["other"].last_error == "paused: automation (CRM errors)"
     with transaction(engine) as session:
         set_paused(session, "automation", paused=False, reason="ok", actor="kim", now=NOW)
-    summary = dispatch(engine, settings, thresholds, NOW, policy=fast_policy)
+    summary = dispatch(engine, settings, thresholds, NOW + 2 * HOUR, policy=fast_policy)
     assert summary.delivered == 2 and len(server.log) == 3
 
 
@@ -190,6 +192,33 @@ def test_a_permanent_refusal_is_dead_lettered_at_once(
     summary = dispatch(engine, settings, thresholds, NOW, policy=fast_policy)
     assert summary.dead == 1 and len(server.log) == 1
     assert "channel_not_found" in rows(engine)["k"].last_error
+
+
+def test_many_held_messages_do_not_keep_one_dispatch_busy(
+    engine: Engine, thresholds: Thresholds, fast_policy: HttpPolicy
+) -> None:
+    with transaction(engine) as session:
+        for i in range(7):
+            enqueue(session, key=f"k{i}", channel="slack", payload={"title": "x"}, now=NOW)
+    summary = dispatch(engine, make_settings(), thresholds, NOW, policy=fast_policy, batch_size=3)
+    assert (summary.claimed, summary.held) == (7, 7)
+
+
+def test_a_message_that_keeps_killing_dispatchers_is_dead_lettered(
+    engine: Engine, thresholds: Thresholds, fast_policy: HttpPolicy
+) -> None:
+    with transaction(engine) as session:
+        enqueue(session, key="poison", channel="slack", payload={"title": "x"}, now=NOW)
+    lease = timedelta(minutes=10)
+    for i in range(3):  # three dispatchers claim it and die before recording anything
+        with transaction(engine) as session:
+            assert len(claim(session, now=NOW + i * 2 * lease, lease=lease, limit=10)) == 1
+    summary = dispatch(
+        engine, make_settings(), thresholds, NOW + 6 * lease, policy=fast_policy, max_attempts=2
+    )
+    assert summary.dead == 1
+    row = rows(engine)["poison"]
+    assert row.status == "dead" and "stopped 3 time(s)" in row.last_error
 
 
 @pytest.mark.postgres
