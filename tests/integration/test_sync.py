@@ -102,6 +102,19 @@ def test_sync_pulls_accounts_and_contacts_then_pushes_scores_back(
     assert check.detail == {"attempted": 11, "failed": 0, "error_rate_pct": 0.0}
 
 
+def test_a_record_seen_twice_while_paging_is_synced_once(
+    engine: Engine, server: HTTPServer, fast_policy: HttpPolicy, thresholds: Thresholds
+) -> None:
+    fake = FakeHubSpot(server, TOKEN, companies=2, contacts=2)
+    fake.companies.append(fake.companies[0])  # it moved to a later page while we paged
+    fake.contacts.append(fake.contacts[1])
+    summary = sync_crm(engine, [_hubspot(server, fast_policy)], thresholds, NOW)
+    assert summary.ok and summary.providers[0].accounts_pulled == 2
+    with transaction(engine) as session:
+        assert len(session.scalars(select(Account.id)).all()) == 2
+        assert len(session.scalars(select(Contact.id)).all()) == 2
+
+
 def test_a_local_opt_out_survives_a_crm_that_says_otherwise(
     engine: Engine, server: HTTPServer, fast_policy: HttpPolicy, thresholds: Thresholds
 ) -> None:
