@@ -25,7 +25,16 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup", "imports", "status", "demo", "health", "triggers", "pauses")
+COMMAND_MODULES = (
+    "setup",
+    "imports",
+    "status",
+    "demo",
+    "health",
+    "integrations",
+    "triggers",
+    "pauses",
+)
 
 
 @app.callback()

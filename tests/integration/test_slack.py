@@ -6,10 +6,10 @@ import pytest
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
-from fakes.slack import FakeSlack
 from successcrew.integrations import Button, ProviderError, SlackClient, build_blocks
 from successcrew.integrations.http import HttpPolicy
 from successcrew.integrations.slack import build_message, channel_wait
+from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-slack-secret"
 
@@ -110,5 +110,5 @@ def test_a_posted_message_is_found_again_by_its_key(
     )
     assert client.find_by_key("#customer-success", "key-1", oldest=0) == ts
     assert client.find_by_key("#customer-success", "key-2", oldest=0) is None
-    history = [r for r, _ in server.log if r.path.endswith("conversations.history")][0]
+    history = next(r for r, _ in server.log if r.path.endswith("conversations.history"))
     assert history.args["include_all_metadata"] == "true" and history.args["channel"] == "C0CS"

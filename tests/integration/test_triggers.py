@@ -152,7 +152,9 @@ def test_sync_versions_by_content_and_keeps_operator_edits(
         audited = session.scalars(
             select(AuditLog.detail).where(AuditLog.action == "trigger_definition_synced")
         ).all()
-    assert {"result": "updated", "version": 2} in audited
+    assert audited == [
+        {"result": "updated", "version": 2, "replaced": {"enabled": False, "threshold": "35"}}
+    ]
 
 
 # --- RETENTION-001 -----------------------------------------------------------------------------

@@ -78,21 +78,27 @@ def sync_definitions(
         if row is None:
             session.add(TriggerDefinition(code=spec.code, version=1, **values))
             results.append(SyncResult(spec.code, "created", 1))
-        elif row.checksum == checksum:
+            continue
+        if row.checksum == checksum:
             results.append(SyncResult(spec.code, "unchanged", row.version))
             continue
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.version += 1
-            results.append(SyncResult(spec.code, "updated", row.version))
+        # Audited because it may replace what an operator set in the database by hand.
+        overwritten = {
+            name: getattr(row, name)
+            for name in ("enabled", "threshold", "window_days", "cooldown_hours")
+            if getattr(row, name) != values[name]
+        }
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.version += 1
+        results.append(SyncResult(spec.code, "updated", row.version))
         audit.record(
             session,
             at=now,
             actor="init",
             action="trigger_definition_synced",
             subject=spec.code,
-            detail={"result": results[-1].action, "version": results[-1].version},
+            detail={"result": "updated", "version": row.version, "replaced": overwritten},
         )
     session.flush()
     return results
