@@ -268,7 +268,7 @@ def test_r002_85_percent_does_not_fire(engine: Engine) -> None:
     assert events(engine, "RETENTION-002") == []
 
 
-def test_r002_84_9_percent_fires_once_then_disabled_fires_nothing(engine: Engine) -> None:
+def test_r002_84_9_percent_fires_once_resolves_and_fires_again(engine: Engine) -> None:
     sync(engine)
     _portfolio(engine, 1000, 151)
     evaluate(engine)
@@ -279,13 +279,38 @@ def test_r002_84_9_percent_fires_once_then_disabled_fires_nothing(engine: Engine
     keys = [m.idempotency_key for m in outbox(engine)]
     assert keys == [f"RETENTION-002:portfolio:event:{event.id}:team_notice"]
 
-    # Below target is tuned away in the database; the month-over-month decline (100 -> 84.9,
-    # a 15.1 % relative fall) still holds the episode open, so nothing resolves or re-fires.
-    edit_definition(engine, "RETENTION-002", threshold="50")
-    summary = evaluate(engine, NOW + timedelta(hours=1))
-    assert result(summary, "RETENTION-002").resolved == 0
+    # November keeps everyone (100 %): the episode resolves.
+    cleared = evaluate(engine, datetime(2026, 12, 5, 7, tzinfo=UTC))
+    assert result(cleared, "RETENTION-002").resolved == 1
+    # December loses 200 of the 849 left (76.4 %): a new episode.
+    with transaction(engine) as session:
+        ids = session.scalars(
+            select(Account.id).where(Account.churned_at.is_(None)).order_by(Account.id).limit(200)
+        ).all()
+        session.execute(
+            update(Account).where(Account.id.in_(ids)).values(churned_at=date(2026, 12, 10))
+        )
+    evaluate(engine, datetime(2027, 1, 5, 7, tzinfo=UTC))
+    assert [e.status for e in events(engine, "RETENTION-002")] == ["resolved", "open"]
+    assert len(outbox(engine)) == 2
+
+
+def test_r002_decline_alone_fires_and_disabled_fires_nothing(engine: Engine) -> None:
+    sync(engine)
+    _portfolio(engine, 1000, 151)
     edit_definition(engine, "RETENTION-002", enabled=False)
-    assert result(evaluate(engine, NOW + timedelta(days=40)), "RETENTION-002").fired == 0
+    assert result(evaluate(engine), "RETENTION-002").status == "disabled"
+    assert events(engine, "RETENTION-002") == []
+
+    # Tuned in the database below the value: the month-over-month decline (100 % -> 84.9 %,
+    # a 15.1 % relative fall, more than 15 %) fires on its own.
+    edit_definition(engine, "RETENTION-002", enabled=True, threshold="50")
+    evaluate(engine)
+    (event,) = events(engine, "RETENTION-002")
+    assert event.threshold == 50
+    assert event.evidence["reasons"] == [
+        "month-over-month change -15.10 % is a decline of more than 15 %"
+    ]
 
 
 # --- RETENTION-003 -----------------------------------------------------------------------------
@@ -339,6 +364,13 @@ def test_r003_nps_zero_does_not_fire_below_zero_escalates_once(engine: Engine) -
     evaluate(engine, NOW + timedelta(days=100))
     assert events(engine, "RETENTION-003")[0].status == "resolved"
 
+    # Detractors again: a new episode and a new escalation.
+    _answers(engine, acct, [0] * 11, TODAY + timedelta(days=101))
+    evaluate(engine, NOW + timedelta(days=101))
+    assert [e.status for e in events(engine, "RETENTION-003")] == ["resolved", "open"]
+    with transaction(engine) as session:
+        assert len(session.scalars(select(Escalation)).all()) == 2
+
 
 def test_r003_disabled_in_the_database_fires_nothing(engine: Engine) -> None:
     sync(engine)
@@ -383,6 +415,57 @@ def test_r004_three_failures_in_a_row_alert_and_pause_until_recovered(engine: En
     with transaction(engine) as session:
         flag = session.get(PauseFlag, "campaigns")
         assert flag is not None and not flag.paused
+
+    t = _checks(engine, "campaign_dispatch", [False, False, False], t)
+    evaluate(engine, t)
+    assert [e.status for e in events(engine, "RETENTION-004")] == ["resolved", "open"]
+
+
+def test_r001_still_critical_after_the_cooldown_is_raised_again(engine: Engine) -> None:
+    sync(engine)
+    (acct,) = add_accounts(engine, [{}])
+    snapshot(engine, acct, TODAY, 30.0)
+    evaluate(engine)
+    snapshot(engine, acct, TODAY + timedelta(days=6), 31.0)
+    assert result(evaluate(engine, NOW + timedelta(days=6)), "RETENTION-001").fired == 0
+    snapshot(engine, acct, TODAY + timedelta(days=7), 32.0)
+    summary = evaluate(engine, NOW + timedelta(days=7))  # cooldown_hours: 168
+    assert (result(summary, "RETENTION-001").expired, result(summary, "RETENTION-001").fired) == (
+        1,
+        1,
+    )
+    assert [e.status for e in events(engine, "RETENTION-001")] == ["expired", "open"]
+
+
+def test_repeated_evaluation_at_the_same_now_adds_nothing(engine: Engine) -> None:
+    sync(engine)
+    _portfolio(engine, 100, 30)
+    big = add_accounts(engine, [{"arr": 500000}])[0]
+    link_crm(engine, big)
+    snapshot(engine, big, TODAY, 10.0)
+    _answers(engine, big, [0] * 12, TODAY)
+    t = _checks(engine, "nps_surveys", [False] * 3, NOW - timedelta(hours=3))
+    assert t == NOW
+
+    def counts() -> tuple[int, ...]:
+        with transaction(engine) as session:
+            return tuple(
+                session.scalar(select(func.count()).select_from(model))
+                for model in (TriggerEvent, OutboxMessage, Escalation, AuditLog, PauseFlag)
+            )
+
+    first = evaluate(engine)
+    assert {t.code for t in first.triggers if t.fired} == {
+        "RETENTION-001",
+        "RETENTION-002",
+        "RETENTION-003",
+        "RETENTION-004",
+    }
+    before = counts()
+    assert before[0] == 4 and before[1] >= 5
+    second = evaluate(engine)
+    assert second.fired == 0 and second.rollbacks == []
+    assert counts() == before
 
 
 def test_r004_disabled_in_the_database_fires_nothing(engine: Engine) -> None:
