@@ -357,7 +357,7 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
     )
     store.close_events(session, plan.resolve, status="resolved", now=now)
     store.close_events(session, plan.expire, status="expired", now=now)
-    if d.code == "RETENTION-004" or "pause_component" in (d.actions or []):
+    if "pause_component" in (d.actions or []):
         _lift_component_pauses(ctx, d, existing, plan)
 
     fired = plan.fire
@@ -377,9 +377,13 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
     rows = []
     for obs in fired:
         evidence = dict(obs.evidence)
-        asks = requested(list(d.actions or []), reading.contexts.get(obs.subject, {}))
+        context = reading.contexts.get(obs.subject, {})
+        asks = requested(list(d.actions or []), context)
         if asks:
             evidence["requests"] = asks
+        if "crm_task" in (d.actions or []) and obs.account_id and not context.get("crm_provider"):
+            # Said on the event so an operator sees why no CRM task went out for this account.
+            evidence["skipped"] = ["crm_task: the account is not linked to a CRM"]
         rows.append(
             {
                 "code": d.code,

@@ -217,6 +217,8 @@ def test_r001_drop_more_than_n_points_within_m_days(engine: Engine) -> None:
     (event,) = events(engine, "RETENTION-001")
     assert event.account_id == fell_21
     assert event.evidence["reasons"] == ["dropped 21.00 points within 14 days"]
+    assert event.evidence["skipped"] == ["crm_task: the account is not linked to a CRM"]
+    assert outbox(engine) == []
 
 
 def test_r001_chairman_notice_for_high_value_accounts_only(engine: Engine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from successcrew.console import console, plain, print_json
@@ -11,7 +13,9 @@ from successcrew.errors import InputError
 RESUMABLE_EXTRA = ("scoring",)
 
 
-def _change(ctx: typer.Context, scope: str, reason: str | None, by: str, paused: bool) -> dict:
+def _change(
+    ctx: typer.Context, scope: str, reason: str | None, by: str, paused: bool
+) -> dict[str, Any]:
     from successcrew.clock import utcnow
     from successcrew.store.db import transaction
     from successcrew.store.pauses import MANUAL_SCOPES, set_paused
@@ -28,7 +32,7 @@ def _change(ctx: typer.Context, scope: str, reason: str | None, by: str, paused:
     return {"scope": scope, "paused": paused, "changed": changed, "by": by, "reason": reason}
 
 
-def _report(result: dict, as_json: bool) -> None:
+def _report(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(result)
         return

@@ -277,7 +277,6 @@ def health_candidates(
     cur = aliased(HealthSnapshot)
     condition = COMPARATORS[comparator](cur.score, threshold)
     peak_col: Any = None
-    query_from: Any = select(cur)
     if drop_points is not None and window_days:
         past = aliased(HealthSnapshot)
         peaks = (
@@ -293,7 +292,7 @@ def health_candidates(
         .where(AccountSource.source.in_(CRM_PROVIDERS))
         .subquery("crm")
     )
-    query_from = (
+    query_from: Any = (
         select(
             cur.account_id,
             Account.name,
