@@ -33,8 +33,14 @@ from successcrew.thresholds import load_thresholds
 
 @pytest.mark.parametrize(
     ("score", "band"),
-    [(100, "healthy"), (70, "healthy"), (69.99, "at_risk"), (40, "at_risk"),
-     (39.99, "critical"), (0, "critical")],
+    [
+        (100, "healthy"),
+        (70, "healthy"),
+        (69.99, "at_risk"),
+        (40, "at_risk"),
+        (39.99, "critical"),
+        (0, "critical"),
+    ],
 )
 def test_band_boundaries(score: float, band: str) -> None:
     assert load_thresholds().health_bands.band_of(score) == band
@@ -42,8 +48,14 @@ def test_band_boundaries(score: float, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("score", "klass"),
-    [(10, "promoter"), (9, "promoter"), (8, "passive"), (7, "passive"), (6, "detractor"),
-     (0, "detractor")],
+    [
+        (10, "promoter"),
+        (9, "promoter"),
+        (8, "passive"),
+        (7, "passive"),
+        (6, "detractor"),
+        (0, "detractor"),
+    ],
 )
 def test_nps_classes(score: int, klass: str) -> None:
     assert classify_nps(score) == klass
@@ -105,10 +117,14 @@ def test_top_decile_lift_against_hand_computed_value() -> None:
 
 
 def test_band_outcomes_keep_empty_bands() -> None:
-    out = band_outcomes(["healthy", "healthy", "critical"], [False, True, True],
-                        ("healthy", "at_risk", "critical"))
+    out = band_outcomes(
+        ["healthy", "healthy", "critical"], [False, True, True], ("healthy", "at_risk", "critical")
+    )
     assert [(b.band, b.accounts, b.churned) for b in out] == [
-        ("healthy", 2, 1), ("at_risk", 0, 0), ("critical", 1, 1)]
+        ("healthy", 2, 1),
+        ("at_risk", 0, 0),
+        ("critical", 1, 1),
+    ]
     assert out[1].churn_rate_pct is None
     assert out[0].churn_rate_pct == 50.0
 
@@ -145,12 +161,22 @@ def _snap(as_of: date, score: float, comps: dict, missing: list[str] | None = No
 def test_explanation_names_the_biggest_movers_in_points() -> None:
     trend = {"kind": "trend", "label": "logins", "window_days": 30}
     nps = {"kind": "latest_nps", "label": "latest NPS"}
-    before = _snap(date(2026, 1, 1), 80,
-                   {"trend": {**trend, "raw": 0.0, "contribution": 20.0},
-                    "nps": {**nps, "raw": 9, "contribution": 9.0}})
-    after = _snap(date(2026, 2, 1), 70.4,
-                  {"trend": {**trend, "raw": -0.42, "contribution": 11.0},
-                   "nps": {**nps, "raw": 8, "contribution": 8.4}})
+    before = _snap(
+        date(2026, 1, 1),
+        80,
+        {
+            "trend": {**trend, "raw": 0.0, "contribution": 20.0},
+            "nps": {**nps, "raw": 9, "contribution": 9.0},
+        },
+    )
+    after = _snap(
+        date(2026, 2, 1),
+        70.4,
+        {
+            "trend": {**trend, "raw": -0.42, "contribution": 11.0},
+            "nps": {**nps, "raw": 8, "contribution": 8.4},
+        },
+    )
     explanation = explain_change(after, before)
     assert explanation.delta_points == pytest.approx(-9.6)
     assert explanation.movers[0].text == "logins -42 % over 30 days: -9 points"
@@ -161,8 +187,9 @@ def test_explanation_names_the_biggest_movers_in_points() -> None:
 def test_explanation_reports_missing_data_and_first_snapshot() -> None:
     comp = {"kind": "billing", "label": "overdue invoices"}
     before = _snap(date(2026, 1, 1), 80, {"billing": {**comp, "raw": 0, "contribution": 10.0}})
-    after = _snap(date(2026, 2, 1), 75, {"billing": {**comp, "raw": None, "contribution": 0}},
-                  ["billing"])
+    after = _snap(
+        date(2026, 2, 1), 75, {"billing": {**comp, "raw": None, "contribution": 0}}, ["billing"]
+    )
     explanation = explain_change(after, before)
     assert explanation.movers[0].text.startswith("overdue invoices: no data")
     assert "no data for: billing" in explanation.notes
@@ -181,10 +208,17 @@ def test_shipped_model_renormalises_weights_to_100() -> None:
 GOOD = {
     "version": "t1",
     "components": {
-        "logins": {"kind": "usage_total", "metric": "logins", "weight": 3,
-                   "normalise": {"method": "percentile"}},
-        "nps": {"kind": "latest_nps", "weight": 1,
-                "normalise": {"method": "target", "target": 10, "worst": 0}},
+        "logins": {
+            "kind": "usage_total",
+            "metric": "logins",
+            "weight": 3,
+            "normalise": {"method": "percentile"},
+        },
+        "nps": {
+            "kind": "latest_nps",
+            "weight": 1,
+            "normalise": {"method": "target", "target": 10, "worst": 0},
+        },
     },
 }
 
@@ -193,7 +227,9 @@ def test_weights_are_renormalised_and_segments_resolved() -> None:
     data = {**GOOD, "segments": {"smb": {"weights": {"nps": 0}}}}
     model = parse_health_model(data, "health.yaml")
     assert [(c.name, c.weight) for c in model.default.components] == [
-        ("logins", 75.0), ("nps", 25.0)]
+        ("logins", 75.0),
+        ("nps", 25.0),
+    ]
     assert [(c.name, c.weight) for c in model.segments["smb"].components] == [("logins", 100.0)]
 
 
@@ -201,20 +237,56 @@ def test_weights_are_renormalised_and_segments_resolved() -> None:
     ("patch", "key", "problem"),
     [
         ({"colour": "red"}, "key colour", "unknown key"),
-        ({"components": {"x": {"kind": "billing", "weight": -1,
-                               "normalise": {"method": "minmax"}}}},
-         "key components.x.weight", "greater than or equal to 0"),
-        ({"components": {"x": {"kind": "vibes", "weight": 1,
-                               "normalise": {"method": "minmax"}}}},
-         "key components.x.kind", "unknown or missing kind"),
-        ({"components": {"x": {"kind": "billing", "weight": 1, "wieght": 2,
-                               "normalise": {"method": "minmax"}}}},
-         "key components.x.wieght", "unknown key"),
-        ({"components": {"x": {"kind": "billing", "weight": 1,
-                               "normalise": {"method": "target", "target": 1, "worst": 1}}}},
-         "key components.x.normalise", "must differ"),
-        ({"segments": {"smb": {"weights": {"nope": 1}}}}, "segments.smb.weights.nope",
-         "no component"),
+        (
+            {
+                "components": {
+                    "x": {"kind": "billing", "weight": -1, "normalise": {"method": "minmax"}}
+                }
+            },
+            "key components.x.weight",
+            "greater than or equal to 0",
+        ),
+        (
+            {
+                "components": {
+                    "x": {"kind": "vibes", "weight": 1, "normalise": {"method": "minmax"}}
+                }
+            },
+            "key components.x.kind",
+            "unknown or missing kind",
+        ),
+        (
+            {
+                "components": {
+                    "x": {
+                        "kind": "billing",
+                        "weight": 1,
+                        "wieght": 2,
+                        "normalise": {"method": "minmax"},
+                    }
+                }
+            },
+            "key components.x.wieght",
+            "unknown key",
+        ),
+        (
+            {
+                "components": {
+                    "x": {
+                        "kind": "billing",
+                        "weight": 1,
+                        "normalise": {"method": "target", "target": 1, "worst": 1},
+                    }
+                }
+            },
+            "key components.x.normalise",
+            "must differ",
+        ),
+        (
+            {"segments": {"smb": {"weights": {"nope": 1}}}},
+            "segments.smb.weights.nope",
+            "no component",
+        ),
     ],
 )
 def test_broken_model_names_file_and_key(
