@@ -56,17 +56,22 @@ class EmailCandidate:
 
 
 def throttle(
-    candidates: Iterable[EmailCandidate], *, now: datetime, min_gap_days: int
+    candidates: Iterable[EmailCandidate],
+    *,
+    now: datetime,
+    min_gap_days: int,
+    sent_in_run: set[int] | None = None,
 ) -> dict[tuple[int, int, int], str]:
     """``queued``, ``throttled`` or ``opted_out`` for each candidate.
 
     A contact gets at most one program email per ``min_gap_days`` across all programs: the last
     one already queued counts, and so does one queued earlier in this same batch (two programs
     due on the same day for the same person send one email). Candidates are decided in the order
-    given, so the caller's ordering says who goes first.
+    given, so the caller's ordering says who goes first. ``sent_in_run`` carries the contacts
+    already emailed by earlier batches of the same run; it is updated in place.
     """
     gap = timedelta(days=min_gap_days)
-    sent_now: set[int] = set()
+    sent_now: set[int] = sent_in_run if sent_in_run is not None else set()
     decisions: dict[tuple[int, int, int], str] = {}
     for c in candidates:
         if c.opted_out:
