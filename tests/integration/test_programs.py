@@ -412,3 +412,55 @@ def test_shipped_playbooks_load(tmp_path: Path) -> None:
     broken.write_text("id: bad\nname: x\nentry: [{rule: band_entered, band: sad}]\nsteps: []\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: key entry\[0\]"):
         load_playbooks(tmp_path)
+
+
+def test_evaluation_counts_matured_enrolments_and_matches_hand_computed_interval(
+    engine: Engine,
+) -> None:
+    # 100 accounts in the variant, 100 in holdout, enrolled 70 days ago; "retained 60 days".
+    # Variant: 30 churned within 60 days (70 % retained); holdout: 40 churned (60 % retained).
+    add_accounts(engine, 210)
+    enrolled = NOW - timedelta(days=70)
+    with transaction(engine) as s:
+        for i in range(1, 201):
+            variant = "default" if i <= 100 else HOLDOUT
+            churned = (i <= 30) or (100 < i <= 140)
+            if churned:
+                s.get(Account, i).churned_at = enrolled.date() + timedelta(days=20)
+            s.add(
+                ProgramEnrolment(
+                    program="critical",
+                    account_id=i,
+                    variant=variant,
+                    entry_rule="trigger_fired",
+                    entry_key=f"trigger:{i}",
+                    status="completed",
+                    next_step=4,
+                    enrolled_at=enrolled,
+                )
+            )
+        # Young enrolments (not matured) do not count.
+        for i in range(201, 211):
+            s.add(
+                ProgramEnrolment(
+                    program="critical",
+                    account_id=i,
+                    variant="default",
+                    entry_rule="trigger_fired",
+                    entry_key=f"trigger:{i}",
+                    status="active",
+                    next_step=1,
+                    enrolled_at=NOW - timedelta(days=5),
+                )
+            )
+    critical = next(b for b in load_playbooks() if b.id == "critical")
+    with transaction(engine) as s:
+        result = store.evaluate(s, critical, now=NOW)
+    (comparison,) = result.comparisons
+    assert (comparison.variant.n, comparison.variant.successes) == (100, 70)
+    assert (comparison.holdout.n, comparison.holdout.successes) == (100, 60)
+    # diff 0.1; se = sqrt(.7*.3/100 + .6*.4/100) = sqrt(.0045) = 0.0670820; 1.959964*se = 0.1314784
+    assert comparison.uplift == pytest.approx(0.1)
+    assert comparison.ci_low == pytest.approx(-0.0314784, abs=1e-6)
+    assert comparison.ci_high == pytest.approx(0.2314784, abs=1e-6)
+    assert comparison.verdict == "no significant difference from holdout"
