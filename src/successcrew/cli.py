@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup", "imports", "status", "demo", "health")
+COMMAND_MODULES = ("setup", "imports", "status", "demo", "health", "programs")
 
 
 @app.callback()
