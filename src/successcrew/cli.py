@@ -25,7 +25,15 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup", "imports", "status", "demo", "health", "programs")
+COMMAND_MODULES = (
+    "setup",
+    "imports",
+    "status",
+    "demo",
+    "health",
+    "integrations",
+    "programs",
+)
 
 
 @app.callback()

@@ -46,6 +46,8 @@ class FakeHubSpot:
         self.properties: set[str] = set()
         self.upserts: list[dict[str, Any]] = []  # every input pushed, in order
         self.stamps: dict[str, str] = {}
+        #: Upsert ids answered as validation errors (HubSpot's 207 multi-status).
+        self.reject_ids: set[str] = set()
         self.requests = 0
         self.remaining = 150
         for path, handler, method in (
@@ -108,9 +110,25 @@ class FakeHubSpot:
         inputs = request.get_json()["inputs"]
         if len(inputs) > 100:
             return self._reply({"status": "error", "message": "too many inputs"}, 400)
-        self.upserts.extend(inputs)
-        results = [{"id": i["id"], "properties": i["properties"], "new": False} for i in inputs]
-        return self._reply({"status": "COMPLETE", "results": results})
+        accepted = [i for i in inputs if i["id"] not in self.reject_ids]
+        self.upserts.extend(accepted)
+        body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": [{"id": i["id"], "properties": i["properties"]} for i in accepted],
+        }
+        rejected = [i["id"] for i in inputs if i["id"] in self.reject_ids]
+        if not rejected:
+            return self._reply(body)
+        body["errors"] = [
+            {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "Property values were not valid",
+                "context": {"ids": [r]},
+            }
+            for r in rejected
+        ]
+        return self._reply(body, 207)
 
     def _update(self, request: Request) -> Response:
         if (denied := self._check(request)) is not None:

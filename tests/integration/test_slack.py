@@ -110,5 +110,5 @@ def test_a_posted_message_is_found_again_by_its_key(
     )
     assert client.find_by_key("#customer-success", "key-1", oldest=0) == ts
     assert client.find_by_key("#customer-success", "key-2", oldest=0) is None
-    history = [r for r, _ in server.log if r.path.endswith("conversations.history")][0]
+    history = next(r for r, _ in server.log if r.path.endswith("conversations.history"))
     assert history.args["include_all_metadata"] == "true" and history.args["channel"] == "C0CS"

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(minutes=10)
+#: A held row is looked at again by the first dispatch at least this much later.
+HELD_RECHECK = timedelta(minutes=1)
 #: How far back (real time) to look in a Slack channel for a message a crashed run posted.
 SLACK_LOOKBACK_SECONDS = 2 * 24 * 3600
 
@@ -267,6 +269,13 @@ def _dispatch_one(
     wall_clock: Callable[[], float],
 ) -> None:
     msg = item.message
+    if item.reclaimed and msg.attempts > max_attempts:
+        # Every dispatcher that took this row died holding it: stop feeding it to the next one.
+        summary.dead += 1
+        error = f"dispatcher stopped {msg.attempts - 1} time(s) while sending; dead-lettered"
+        summary.errors.append(f"{msg.idempotency_key}: {error}")
+        _record(engine, msg.id, status="dead", last_error=error)
+        return
     try:
         _preflight(engine, senders, msg)
         provider_id, recovered = _send(senders, item, wall_clock=wall_clock)
@@ -277,7 +286,8 @@ def _dispatch_one(
             msg.id,
             status="held",
             last_error=str(exc),
-            next_attempt_at=now,
+            # Not ``now``: the row would be due again within this same dispatch and loop.
+            next_attempt_at=now + HELD_RECHECK,
             attempts=msg.attempts - 1,
         )
         return
@@ -333,5 +343,5 @@ def _failed(
         )
         return
     summary.dead += 1
-    why = "gave up after" if retry else "refused for good at"
-    _record(engine, msg.id, status="dead", last_error=f"{error} ({why} attempt {msg.attempts})")
+    why = f"dead-lettered after {msg.attempts} attempt(s)" if retry else "refused; not retried"
+    _record(engine, msg.id, status="dead", last_error=f"{error} ({why})")

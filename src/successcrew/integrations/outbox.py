@@ -61,12 +61,15 @@ def enqueue(
         "created_at": now,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = OutboxMessage.__table__
     stmt = (
-        insert(OutboxMessage)
+        insert(table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        # RETURNING tells whether a row went in; rowcount is not reliable across drivers.
+        .returning(table.c.id)
     )
-    return session.execute(stmt).rowcount == 1
+    return session.execute(stmt).first() is not None
 
 
 def pause_scopes(channel: str, payload: Mapping[str, Any]) -> tuple[str, ...]:

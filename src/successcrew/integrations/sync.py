@@ -255,8 +255,10 @@ def _sync_one(
 ) -> ProviderSync:
     out = ProviderSync(provider=connector.provider)
     try:
-        accounts = list(connector.pull_accounts())
-        contacts = list(connector.pull_contacts())
+        # Keyed by CRM id: a record that moves between pages while we page shows up twice, and
+        # one multi-row upsert may not touch the same row twice (PostgreSQL refuses).
+        accounts = list({a.source_id: a for a in connector.pull_accounts()}.values())
+        contacts = list({c.source_id: c for c in connector.pull_contacts()}.values())
     except ProviderError as exc:
         # Without a complete pull we neither write half a picture nor push blind.
         out.attempted += 1
