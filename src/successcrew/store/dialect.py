@@ -45,6 +45,16 @@ def bulk_load(
     return len(batch)
 
 
+def skip_jit(conn: Connection) -> None:
+    """Turn PostgreSQL's JIT off for the rest of this transaction (no-op on SQLite).
+
+    The scoring query is wide (a CASE per component and stage) but cheap per row; PostgreSQL
+    judges it by its estimated cost and spends seconds compiling it, far more than it then runs.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+
+
 def insert_ignore(conn: Connection, table: Table) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` on any conflicting unique key."""
     return upsert(conn, table).on_conflict_do_nothing()
@@ -124,11 +134,10 @@ def _round_pg(element: round2, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def text_value(value: str) -> expression.ColumnElement[str]:
-    """A string parameter with its type spelled out (psycopg sends str untyped, and PostgreSQL
-    cannot guess it inside ``jsonb_build_object`` or ``||``)."""
-    return cast(literal(value, String()), String())
+    """A string constant written into the SQL, with its type spelled out.
 
-
-def float_value(value: float) -> expression.ColumnElement[float]:
-    """A float parameter with its type spelled out."""
-    return cast(literal(float(value), Float()), Float())
+    Inline rather than a parameter: PostgreSQL folds an inline constant once at planning, a
+    parameter inside an expression is cast again on every row (and psycopg sends str untyped,
+    which ``jsonb_build_object`` and ``||`` cannot resolve).
+    """
+    return cast(literal(value, String(), literal_execute=True), String())

@@ -30,7 +30,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    cast,
     func,
     literal,
     null,
@@ -62,6 +61,7 @@ from successcrew.store.dialect import (
     json_from_text,
     json_object,
     round2,
+    skip_jit,
     text_value,
     upsert,
 )
@@ -117,53 +117,66 @@ def _raw_stage(model: ResolvedModel, as_of: date, overridden: list[str]) -> Any:
         {c.spec.metric for c in comps if isinstance(c.spec, UsageTotal | Trend | DaysSinceActivity)}
     )
 
-    # One grouped scan of usage_daily over the longest window any component needs.
-    usage_cols: list[Any] = []
-    longest = 1
+    # Usage in two steps. First one grouped scan of usage_daily over the longest window, per
+    # (account, metric), with one running sum per distinct window length: few CASEs per row,
+    # which is what the scan's cost is made of. Then a pivot of those few rows per account
+    # into one column per component.
+    lengths: set[int] = set()
     for c in comps:
-        spec = c.spec
-        day, metric, value = UsageDaily.day, UsageDaily.metric, UsageDaily.value
-        if isinstance(spec, UsageTotal):
-            longest = max(longest, spec.window_days)
-            since = as_of - timedelta(days=spec.window_days)
-            usage_cols.append(
-                func.sum(case((and_(metric == spec.metric, day > since), value), else_=0.0)).label(
-                    f"u_{c.name}"
-                )
-            )
-        elif isinstance(spec, Trend):
-            longest = max(longest, 2 * spec.window_days)
-            mid = as_of - timedelta(days=spec.window_days)
-            start = as_of - timedelta(days=2 * spec.window_days)
-            usage_cols.append(
-                func.sum(case((and_(metric == spec.metric, day > mid), value), else_=0.0)).label(
-                    f"u_{c.name}_recent"
-                )
-            )
-            usage_cols.append(
-                func.sum(
-                    case((and_(metric == spec.metric, day > start, day <= mid), value), else_=0.0)
-                ).label(f"u_{c.name}_prior")
-            )
-    for m_index, metric_name in enumerate(usage_metrics):
-        usage_cols.append(
-            func.max(
-                case(
-                    (and_(UsageDaily.metric == metric_name, UsageDaily.value > 0), UsageDaily.day),
-                    else_=null(),
-                )
-            ).label(f"last_{m_index}")
-        )
+        if isinstance(c.spec, UsageTotal):
+            lengths.add(c.spec.window_days)
+        elif isinstance(c.spec, Trend):
+            lengths.update((c.spec.window_days, 2 * c.spec.window_days))
+    longest = max(lengths, default=1)
+    day, value = UsageDaily.day, UsageDaily.value
+    per_metric_cols: list[Any] = [
+        (
+            func.sum(value)
+            if w == longest
+            else func.sum(case((day > as_of - timedelta(days=w), value), else_=0.0))
+        ).label(f"s_{w}")
+        for w in sorted(lengths)
+    ]
+    per_metric_cols.append(func.max(case((value > 0, day), else_=null())).label("last_day"))
     usage = None
     if usage_metrics:
-        usage = (
-            select(UsageDaily.account_id.label("account_id"), *usage_cols)
+        per_metric = (
+            select(
+                UsageDaily.account_id.label("account_id"),
+                UsageDaily.metric.label("metric"),
+                *per_metric_cols,
+            )
             .where(
                 UsageDaily.metric.in_(usage_metrics),
-                UsageDaily.day > as_of - timedelta(days=longest),
-                UsageDaily.day <= as_of,
+                day > as_of - timedelta(days=longest),
+                day <= as_of,
             )
-            .group_by(UsageDaily.account_id)
+            .group_by(UsageDaily.account_id, UsageDaily.metric)
+            .cte("usage_per_metric")
+        )
+        pm = per_metric.c
+
+        def pick(metric_name: str, column: Any) -> Any:
+            return func.max(case((pm.metric == metric_name, column), else_=null()))
+
+        usage_cols: list[Any] = []
+        for c in comps:
+            spec = c.spec
+            if isinstance(spec, UsageTotal):
+                usage_cols.append(
+                    pick(spec.metric, pm[f"s_{spec.window_days}"]).label(f"u_{c.name}")
+                )
+            elif isinstance(spec, Trend):
+                w = spec.window_days
+                usage_cols.append(pick(spec.metric, pm[f"s_{w}"]).label(f"u_{c.name}_recent"))
+                usage_cols.append(
+                    pick(spec.metric, pm[f"s_{2 * w}"] - pm[f"s_{w}"]).label(f"u_{c.name}_prior")
+                )
+        for m_index, metric_name in enumerate(usage_metrics):
+            usage_cols.append(pick(metric_name, pm.last_day).label(f"last_{m_index}"))
+        usage = (
+            select(pm.account_id.label("account_id"), *usage_cols)
+            .group_by(pm.account_id)
             .cte("usage_window")
         )
 
@@ -393,7 +406,7 @@ def scoring_select(
                 text_value("metric"),
                 null() if metric is None else text_value(metric),
                 text_value("window_days"),
-                null() if window is None else cast(literal(window, Integer()), Integer()),
+                null() if window is None else literal(window, Integer(), literal_execute=True),
                 text_value("raw"),
                 s[f"r_{c.name}"] * 1.0,
                 text_value("normalised"),
@@ -483,6 +496,7 @@ def score_accounts(
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
     overridden = sorted(model.segments)
+    skip_jit(session.connection())
     for resolved in model.models():
         query = scoring_select(
             resolved, as_of, bands, overridden_segments=overridden, now=now, with_overrides=True
@@ -534,6 +548,7 @@ def score_in_memory(
     judges the model, not the people.
     """
     overridden = sorted(model.segments)
+    skip_jit(session.connection())
     out: list[tuple[int, float, str]] = []
     for resolved in model.models():
         query = scoring_select(
@@ -669,7 +684,7 @@ def list_snapshots(
     )
     if band is not None:
         query = query.where(HealthSnapshot.band == band)
-    return [(a, s) for a, s in session.execute(query).tuples()]
+    return [(a, s) for a, s in session.execute(query)]
 
 
 # --- manual overrides --------------------------------------------------------------------------
