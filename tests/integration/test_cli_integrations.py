@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from outbox_helpers import NOW, rows
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
-from fakes.hubspot import FakeHubSpot
-from fakes.slack import FakeSlack
 from successcrew.cli import main
 from successcrew.integrations import enqueue
 from successcrew.store.db import transaction
+from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.slack import FakeSlack
+from tests.integration.outbox_helpers import NOW, rows
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

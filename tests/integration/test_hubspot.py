@@ -7,9 +7,9 @@ import json
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
-from fakes.hubspot import FakeHubSpot
 from successcrew.integrations import CrmTask, HubSpotConnector, ScoreUpdate
 from successcrew.integrations.http import HttpPolicy
+from tests.fakes.hubspot import FakeHubSpot
 
 TOKEN = "pat-na1-hubspot-secret"
 

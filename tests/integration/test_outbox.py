@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from outbox_helpers import NOW, add_contact, make_settings, rows
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
-from fakes.slack import FakeSlack
 from successcrew.integrations import dispatch, enqueue, outbox_summary
 from successcrew.integrations.http import HttpPolicy
 from successcrew.integrations.outbox import claim
 from successcrew.store.db import session_factory, transaction
 from successcrew.store.pauses import set_paused
 from successcrew.thresholds import Thresholds, load_thresholds
+from tests.fakes.slack import FakeSlack
+from tests.integration.outbox_helpers import NOW, add_contact, make_settings, rows
 
 SLACK_TOKEN = "xoxb-outbox-secret"
 HOUR = timedelta(hours=1)

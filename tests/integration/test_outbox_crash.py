@@ -16,17 +16,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from outbox_helpers import NOW, make_settings, rows
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
-from fakes.slack import FakeSlack
 from successcrew.integrations import dispatch, enqueue
 from successcrew.integrations.dispatcher import DEFAULT_LEASE
 from successcrew.integrations.http import HttpPolicy
 from successcrew.integrations.outbox import claim
 from successcrew.store.db import transaction
 from successcrew.thresholds import load_thresholds
+from tests.fakes.slack import FakeSlack
+from tests.integration.outbox_helpers import NOW, make_settings, rows
 
 SLACK_TOKEN = "xoxb-crash-secret"
 

@@ -6,10 +6,10 @@ import pytest
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
-from fakes.slack import FakeSlack
 from successcrew.integrations import Button, ProviderError, SlackClient, build_blocks
 from successcrew.integrations.http import HttpPolicy
 from successcrew.integrations.slack import build_message, channel_wait
+from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-slack-secret"
 

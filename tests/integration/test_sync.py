@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from outbox_helpers import NOW
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, insert, select, update
 
-from fakes.hubspot import FakeHubSpot
 from successcrew.integrations import HubSpotConnector, sync_crm
 from successcrew.integrations.http import HttpPolicy
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, AccountSource, ComponentCheck, Contact, HealthSnapshot
 from successcrew.thresholds import Thresholds, load_thresholds
+from tests.fakes.hubspot import FakeHubSpot
+from tests.integration.outbox_helpers import NOW
 
 TOKEN = "pat-sync-secret"
 
