@@ -51,7 +51,9 @@ class Runtime:
             ) from None
         head = head_revision(engine)
         if current != head:
-            what = "is empty" if current is None else f"is at schema {current}, this code needs {head}"
+            what = (
+                "is empty" if current is None else f"is at schema {current}, this code needs {head}"
+            )
             raise ConfigError(f"the database {what}; run `successcrew init` first.")
         return engine
 

@@ -42,7 +42,9 @@ class HealthBands(_Strict):
     @model_validator(mode="after")
     def _contiguous(self) -> HealthBands:
         if self.critical.min != 0:
-            raise ValueError(f"critical.min is {self.critical.min:g}; the lowest band must start at 0")
+            raise ValueError(
+                f"critical.min is {self.critical.min:g}; the lowest band must start at 0"
+            )
         if self.healthy.max != 100:
             raise ValueError(f"healthy.max is {self.healthy.max:g}; the top band must end at 100")
         for low_name, low, high_name, high in (

@@ -117,6 +117,15 @@ def test_in_app_wave_and_pause(engine: Engine) -> None:
     assert result.emails == 0 and sum(result.invited.values()) == 3
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 0
+    # The widget asks for contact 10's token, the person answers, and nothing is left to ask.
+    with transaction(engine) as s:
+        token = surveys.in_app_token(s, 10, secret=SECRET, now=NOW)
+        assert token is not None
+        assert surveys.in_app_token(s, 10, secret=SECRET, now=NOW) == token
+        assert surveys.in_app_token(s, 13, secret=SECRET, now=NOW) is None  # no consent
+        surveys.record_survey_response(s, token, 10, "Great", NOW, secret=SECRET)
+    with transaction(engine) as s:
+        assert surveys.in_app_token(s, 10, secret=SECRET, now=NOW) is None
 
 
 def test_wave_needs_a_secret(engine: Engine) -> None:

@@ -299,9 +299,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         # The dispatcher's claim query: due rows by status and time.
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
-        CheckConstraint(
-            "status IN ('pending','sending','delivered','dead','held')", name="status"
-        ),
+        CheckConstraint("status IN ('pending','sending','delivered','dead','held')", name="status"),
     )
 
 

@@ -78,6 +78,11 @@ def enqueue_many(session: Session, messages: Sequence[dict[str, Any]], *, now: d
     """
     if not messages:
         return 0
+    from successcrew.integrations.outbox import CHANNELS
+
+    unknown = {m["channel"] for m in messages} - set(CHANNELS)
+    if unknown:
+        raise ValueError(f"unknown outbox channel(s) {sorted(unknown)}; expected one of {CHANNELS}")
     rows = [
         {
             "idempotency_key": m["key"],
@@ -967,8 +972,8 @@ def run_programs(
     base_url: str,
     now: datetime,
 ) -> ProgramRun:
-    """Exits first (so a recovered account is not emailed), then enrolment, due steps, and the
-    auto-pause check. Idempotent for a given ``now``: a second run finds nothing new to do."""
+    """Exits first (so a recovered account is not emailed), then enrolment, the auto-pause
+    check, and the due steps. Idempotent for a given ``now``: a second run does nothing new."""
     run = ProgramRun()
     for book in books:
         if not book.spec.enabled:
@@ -982,10 +987,12 @@ def run_programs(
         enrolled = enrol(session, book, now=now)
         if enrolled:
             run.enrolled[book.id] = enrolled
-    run.steps = run_due_steps(session, books, settings=settings, base_url=base_url, now=now)
+    # Judge the feedback before sending more: a program that crossed the line since the last
+    # run pauses now, and its due steps wait instead of adding to the harm.
     run.auto_paused = check_auto_pause(
         session, books, settings=settings, threshold_pct=threshold_pct, now=now
     )
+    run.steps = run_due_steps(session, books, settings=settings, base_url=base_url, now=now)
     if run.exits or run.enrolled or run.steps.steps:
         audit.record(
             session,

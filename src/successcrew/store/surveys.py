@@ -43,6 +43,7 @@ __all__ = [
     "SurveyClaims",
     "SurveyTokenError",
     "WaveResult",
+    "in_app_token",
     "record_survey_response",
     "run_wave",
     "survey_link",
@@ -299,3 +300,24 @@ def record_survey_response(
         .execution_options(synchronize_session=False)
     )
     return int(response_id)
+
+
+def in_app_token(session: Session, contact_id: int, *, secret: str, now: datetime) -> str | None:
+    """The token for the contact's newest open in-app invitation (unused, unexpired), for the
+    in-app widget; None when there is nothing to ask. The token is re-derived from the stored
+    invitation, so it is the same each time the widget asks."""
+    row = session.execute(
+        select(SurveyInvitation)
+        .where(
+            SurveyInvitation.contact_id == contact_id,
+            SurveyInvitation.channel == "in_app",
+            SurveyInvitation.used_at.is_(None),
+            SurveyInvitation.expires_at > now,
+        )
+        .order_by(SurveyInvitation.created_at.desc(), SurveyInvitation.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    claims = SurveyClaims(row.nonce, row.contact_id, row.account_id, row.kind, row.expires_at)
+    return sign_survey_token(claims, _require_secret(secret))
