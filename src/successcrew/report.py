@@ -12,6 +12,7 @@ NPS figures and cohort retention come from the health branch's metric functions
 from __future__ import annotations
 
 import calendar
+import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -440,7 +441,13 @@ def bar_chart(title: str, items: list[tuple[str, float]], *, unit: str = "") -> 
 
 
 def line_chart(
-    title: str, points: list[tuple[str, float | None]], *, lo: float, hi: float, zero: bool = True
+    title: str,
+    points: list[tuple[str, float | None]],
+    *,
+    lo: float,
+    hi: float,
+    zero: bool = True,
+    fmt: str = "{:+.0f}",
 ) -> dict[str, Any]:
     """Geometry of a line chart over labelled x positions; gaps where a value is None."""
     width, height, left, right, top, bottom = 640, 260, 48, 16, 34, 40
@@ -448,6 +455,9 @@ def line_chart(
     values = [v for _, v in points if v is not None]
     if values:
         lo, hi = min(lo, min(values)), max(hi, max(values))
+    # Round the axis out to a step a reader can count in (10, 20, 25 or 50 points).
+    tick = next((t for t in (10, 20, 25, 50) if (hi - lo) / t <= 6), 100)
+    lo, hi = math.floor(lo / tick) * tick, math.ceil(hi / tick) * tick
     span = (hi - lo) or 1
 
     def y(v: float) -> float:
@@ -462,11 +472,11 @@ def line_chart(
                 segments.append(current)
             current = []
             continue
-        dots.append({"x": x, "y": y(v), "label": label, "text": f"{v:+.0f}"})
+        dots.append({"x": x, "y": y(v), "label": label, "text": fmt.format(v)})
         current.append(f"{x:.1f},{y(v):.1f}")
     if len(current) > 1:
         segments.append(current)
-    ticks = [lo + span * k / 4 for k in range(5)]
+    ticks = [lo + tick * k for k in range(int(span // tick) + 1)]
     return {
         "title": title,
         "width": width,
@@ -571,6 +581,7 @@ def _charts(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 lo=40,
                 hi=80,
                 zero=False,
+                fmt="{:.0f}",
             ),
         )
     return charts  # type: ignore[return-value]
