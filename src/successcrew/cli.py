@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "demo",
     "health",
     "integrations",
+    "triggers",
+    "pauses",
     "programs",
 )
 

@@ -11,7 +11,10 @@ from successcrew.console import console, plain, print_json
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
-STATUS_SECTIONS: tuple[str, ...] = ("successcrew.commands.status:outbox_section",)
+STATUS_SECTIONS: tuple[str, ...] = (
+    "successcrew.commands.status:outbox_section",
+    "successcrew.system_health:status_section",
+)
 
 
 def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, Any]:
@@ -90,6 +93,16 @@ def render(document: dict[str, Any]) -> None:
             )
     else:
         console.print("paused    nothing")
+    for row in document.get("system_health", []):
+        uptime = "no checks" if row["uptime_pct"] is None else f"{row['uptime_pct']:.2f} %"
+        verdict = "" if row["meets_slo"] is None else (" ok" if row["meets_slo"] else " BELOW")
+        label = "[bold red]health[/]" if row["alerting"] else "health"
+        console.print(
+            f"{label}    {row['component']}: {row['consecutive_failures']} failures in a "
+            f"row; uptime {row['window_days']}d {uptime} (SLO {row['slo_pct']:g} %{verdict})"
+            + (f"; last error: {plain(row['last_error'])}" if row["last_error"] else ""),
+            soft_wrap=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
