@@ -56,6 +56,15 @@ def test_commands_list_run_and_report(
     ids = [p["id"] for p in listing.json()["programs"]]
     assert ids == ["at_risk", "critical", "win_back"]
 
+    paused = run_cli(capsys, "programs", "pause", "at_risk", "--reason", "copy review", "--json")
+    assert paused.code == 0 and paused.json()["scope"] == "campaign:at_risk"
+    listed = run_cli(capsys, "programs", "--json", "--now", NOW).json()["programs"][0]
+    assert listed["paused"]["reason"] == "copy review"
+    resumed = run_cli(capsys, "programs", "resume", "at_risk", "--reason", "ok", "--json")
+    assert resumed.code == 0 and resumed.json()["changed"] is True
+    unknown = run_cli(capsys, "programs", "pause", "nope", "--reason", "x")
+    assert unknown.code == 2 and "unknown program 'nope'" in unknown.err
+
     ran = run_cli(capsys, "programs", "run", "--json", "--now", NOW)
     assert ran.code == 0, ran.err
     assert ran.json()["auto_paused"] == []

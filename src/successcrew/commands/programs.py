@@ -142,6 +142,60 @@ def register(app: typer.Typer) -> None:
         for p in document["auto_paused"]:
             console.print(f"[bold yellow]paused[/] {p['scope']}: {plain(p['reason'])}")
 
+    def _set_program_pause(
+        ctx: typer.Context, program: str, reason: str, by: str, *, paused: bool
+    ) -> dict[str, Any]:
+        from successcrew.clock import utcnow
+        from successcrew.errors import InputError
+        from successcrew.playbooks import load_playbooks
+        from successcrew.store.db import transaction
+        from successcrew.store.pauses import set_paused
+        from successcrew.store.programs import pause_scope
+
+        known = [b.id for b in load_playbooks()]
+        if program not in known:
+            raise InputError(f"unknown program {program!r}; expected one of: {', '.join(known)}")
+        if not reason.strip():
+            raise InputError("--reason is required: say why, it goes into the audit log")
+        scope = pause_scope(program)
+        with transaction(ctx.obj.ready_engine()) as session:
+            changed = set_paused(
+                session, scope, paused=paused, reason=reason.strip(), actor=by, now=utcnow()
+            )
+        return {"scope": scope, "paused": paused, "changed": changed, "by": by}
+
+    def _print_pause(result: dict[str, Any], as_json: bool) -> None:
+        if as_json:
+            print_json(result)
+            return
+        state = "paused" if result["paused"] else "running"
+        if result["changed"]:
+            console.print(f"{result['scope']} {state} (by {plain(result['by'])})")
+        else:
+            console.print(f"{result['scope']} was already {state}; nothing changed")
+
+    @programs_app.command("pause")
+    def programs_pause(
+        ctx: typer.Context,
+        program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
+        reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
+        by: str = typer.Option("cli", "--by", help="Who pauses it."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Pause one program's steps (scope campaign:<id>); they wait until resumed."""
+        _print_pause(_set_program_pause(ctx, program, reason, by, paused=True), as_json)
+
+    @programs_app.command("resume")
+    def programs_resume(
+        ctx: typer.Context,
+        program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
+        reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
+        by: str = typer.Option("cli", "--by", help="Who resumes it."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Resume a program paused by hand or by auto-pause on negative feedback."""
+        _print_pause(_set_program_pause(ctx, program, reason, by, paused=False), as_json)
+
     surveys_app = typer.Typer(help="NPS surveys: send a wave.", no_args_is_help=True)
     app.add_typer(surveys_app, name="surveys")
 

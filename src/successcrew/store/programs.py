@@ -827,7 +827,8 @@ def check_auto_pause(
                     "payload": {
                         "title": f"Campaign paused: {book.spec.name}",
                         "summary": reason
-                        + f". Review the feedback, then `successcrew resume {scope}`.",
+                        + ". Review the feedback, then `successcrew programs resume "
+                        + f"{book.id} --reason ...`.",
                         "fields": {
                             "program": book.id,
                             "negative": rate.negative,
