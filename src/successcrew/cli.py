@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "integrations",
     "triggers",
     "pauses",
+    "programs",
 )
 
 
