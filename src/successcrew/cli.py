@@ -25,7 +25,17 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup", "imports", "status", "demo", "health")
+COMMAND_MODULES = (
+    "setup",
+    "imports",
+    "status",
+    "demo",
+    "health",
+    "integrations",
+    "triggers",
+    "pauses",
+    "programs",
+)
 
 
 @app.callback()

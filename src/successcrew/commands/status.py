@@ -11,7 +11,20 @@ from successcrew.console import console, plain, print_json
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
-STATUS_SECTIONS: tuple[str, ...] = ()
+STATUS_SECTIONS: tuple[str, ...] = (
+    "successcrew.commands.status:outbox_section",
+    "successcrew.system_health:status_section",
+)
+
+
+def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, Any]:
+    """Outbox counts by status, dead letters and why messages are held."""
+    from sqlalchemy.orm import Session
+
+    from successcrew.integrations.outbox import outbox_summary
+
+    with Session(bind=conn) as session:
+        return {"outbox": outbox_summary(session)}
 
 
 def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
@@ -61,6 +74,17 @@ def render(document: dict[str, Any]) -> None:
     nps = data["nps"]
     value = "no data" if nps["nps_all_time"] is None else f"{nps['nps_all_time']:+.1f}"
     console.print(f"nps       {nps['responses']} responses, NPS all time {value}")
+    outbox = document.get("outbox")
+    if outbox:
+        counts = ", ".join(f"{n} {status}" for status, n in outbox["counts"].items() if n)
+        console.print(f"outbox    {counts or 'empty'}")
+        for reason, n in outbox["held_reasons"].items():
+            console.print(f"          {n} held: {plain(reason)}")
+        for dead in outbox["dead_letters"][:5]:
+            console.print(
+                f"[bold red]dead[/]      #{dead['id']} {dead['channel']} after {dead['attempts']} "
+                f"attempts: {plain(dead['last_error'] or '')}"
+            )
     if document["paused"]:
         for flag in document["paused"]:
             console.print(
@@ -69,6 +93,16 @@ def render(document: dict[str, Any]) -> None:
             )
     else:
         console.print("paused    nothing")
+    for row in document.get("system_health", []):
+        uptime = "no checks" if row["uptime_pct"] is None else f"{row['uptime_pct']:.2f} %"
+        verdict = "" if row["meets_slo"] is None else (" ok" if row["meets_slo"] else " BELOW")
+        label = "[bold red]health[/]" if row["alerting"] else "health"
+        console.print(
+            f"{label}    {row['component']}: {row['consecutive_failures']} failures in a "
+            f"row; uptime {row['window_days']}d {uptime} (SLO {row['slo_pct']:g} %{verdict})"
+            + (f"; last error: {plain(row['last_error'])}" if row["last_error"] else ""),
+            soft_wrap=True,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -252,6 +252,7 @@ def import_file(
                     staging.load(batch)
                     batch = []
             staging.load(batch)
+            staging.analyze()
             if staging.rows == 0 and not errors.total:
                 staging.drop()
                 return ImportResult(kind, str(path), 0, 0, 0, 0)

@@ -156,6 +156,10 @@ class Staging:
         """Append (line, *columns) tuples."""
         self.rows += bulk_load(self.conn, self.table, ["line", *self.columns], rows)
 
+    def analyze(self) -> None:
+        """Give the planner row counts: autovacuum never sees temporary tables."""
+        self.conn.exec_driver_sql(f"ANALYZE {self.table.name}")
+
     def drop(self) -> None:
         """Remove the staging table (pooled connections outlive the import)."""
         self.table.drop(self.conn)
@@ -281,12 +285,13 @@ def _optional(present: set[str], candidates: Sequence[str]) -> list[str]:
     return [c for c in candidates if c in present]
 
 
-def _account_id(stage: Table) -> Any:
-    return (
-        select(ACCOUNTS.c.id)
-        .where(ACCOUNTS.c.external_id == stage.c.account_external_id)
-        .scalar_subquery()
+def _with_account(stage: Table, *columns: Any) -> tuple[Select, Any]:
+    """``SELECT columns FROM stage JOIN accounts`` (a join, not a correlated subquery per row)."""
+    account = ACCOUNTS.alias("account")
+    query = select(*columns, account.c.id.label("account_id")).join_from(
+        stage, account, account.c.external_id == stage.c.account_external_id
     )
+    return query, account
 
 
 def _merge_accounts(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
@@ -324,9 +329,9 @@ def _merge_accounts(st: Staging, now: datetime, present: set[str]) -> dict[str, 
 
 def _merge_contacts(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
-    source = select(
+    source, _ = _with_account(
+        st.table,
         s.external_id,
-        _account_id(st.table).label("account_id"),
         s.email,
         s.name,
         s.role,
@@ -350,10 +355,10 @@ def _merge_contacts(st: Staging, now: datetime, present: set[str]) -> dict[str, 
 def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
     conn = st.conn
-    account_id = _account_id(st.table).label("account_id")
-    daily_source = select(
-        account_id, s.metric, s.day, s.value, literal(0).label("event_count")
-    ).where(s.occurred_at.is_(None))
+    daily_source, _ = _with_account(
+        st.table, s.metric, s.day, s.value, literal(0).label("event_count")
+    )
+    daily_source = daily_source.where(s.occurred_at.is_(None))
     daily = _count_and_upsert(
         conn,
         UsageDaily.__table__,
@@ -361,25 +366,29 @@ def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any
         key=["account_id", "metric", "day"],
         updatable=["value"],
     )
-    contact_id = (
-        select(CONTACTS.c.id)
-        .where(CONTACTS.c.external_id == s.contact_external_id)
-        .scalar_subquery()
-    )
-    event_source = select(
+    contact = CONTACTS.alias("contact")
+    event_source, _ = _with_account(
+        st.table,
         s.event_key,
-        _account_id(st.table).label("account_id"),
-        contact_id.label("contact_id"),
+        contact.c.id.label("contact_id"),
         s.metric,
         s.value,
         s.occurred_at,
         s.day,
+    )
+    event_source = event_source.outerjoin(
+        contact, contact.c.external_id == s.contact_external_id
     ).where(s.occurred_at.is_not(None))
     events = _count_and_upsert(
         conn, UsageEvent.__table__, event_source, key=["event_key"], updatable=["value"]
     )
     if events.inserted or events.updated:
-        pairs = select(s.day, _account_id(st.table)).where(s.occurred_at.is_not(None)).distinct()
+        pairs, account = _with_account(st.table, s.day)
+        pairs = (
+            pairs.with_only_columns(s.day, account.c.id)
+            .where(s.occurred_at.is_not(None))
+            .distinct()
+        )
         rollup(conn, pairs=pairs)
     counts = MergeCounts(
         inserted=daily.inserted + events.inserted,
@@ -391,9 +400,9 @@ def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any
 
 def _merge_tickets(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
-    source = select(
+    source, _ = _with_account(
+        st.table,
         s.external_id,
-        _account_id(st.table).label("account_id"),
         s.opened_at,
         s.closed_at,
         func.coalesce(s.priority, "normal").label("priority"),
@@ -408,9 +417,9 @@ def _merge_tickets(st: Staging, now: datetime, present: set[str]) -> dict[str, A
 
 def _merge_invoices(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
-    source = select(
+    source, _ = _with_account(
+        st.table,
         s.external_id,
-        _account_id(st.table).label("account_id"),
         s.amount,
         s.due_at,
         s.issued_at,
