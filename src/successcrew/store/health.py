@@ -1,18 +1,21 @@
-"""Health scores in SQL: one set-based query per resolved model, the same on SQLite and PostgreSQL.
+"""Health scores in SQL: one set-based statement for all accounts, on SQLite and PostgreSQL.
 
-The query has four stages, each a CTE:
+The statement has these stages, each a CTE:
 
-``raw``      one row per scored account, one column per component: the raw value aggregated
-             from ``usage_daily`` (one grouped scan over the longest window), tickets, invoices
-             and NPS answers; NULL where the account has no data for that component.
-``norm``     each raw value normalised to 0-1: percentile (mid-rank within the segment, by
-             window functions), min-max within the segment, or against a target.
-``calc``     the weights of the components with data renormalised so they add up to 100,
-             the computed score and each component's contribution in points.
-``scored``   the active manual override, if any, and the final score.
+``raw``        one row per customer, one column per distinct component definition: the raw
+               value aggregated from ``usage_daily`` (one grouped scan over the longest window,
+               then a pivot per account), tickets, invoices and NPS answers; NULL where the
+               account has no data for that component. Materialised, computed once.
+``raw_i``      for model i (the default, then each overridden segment): its accounts and columns.
+``norm_i``     each raw value normalised to 0-1: percentile (mid-rank within the segment, by
+               window functions), min-max within the segment, or against a target.
+``sums_i``     the weights of the components with data and the weighted sum.
+``calc_i``     the computed score, each component's effective weight and contribution in points.
+``scored_i``   the active manual override, if any, and the final score.
 
-The final SELECT adds the band and builds the snapshot's JSON; ``score_accounts`` feeds it into
-one INSERT .. ON CONFLICT (account_id, as_of) DO UPDATE, the backtest reads it into memory.
+Each model's final SELECT adds the band and builds the snapshot's JSON; the models are joined by
+UNION ALL. ``score_accounts`` feeds the whole into one INSERT .. ON CONFLICT (account_id, as_of)
+DO UPDATE; the backtest reads it into memory instead.
 """
 
 from __future__ import annotations
