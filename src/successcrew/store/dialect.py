@@ -45,14 +45,17 @@ def bulk_load(
     return len(batch)
 
 
-def skip_jit(conn: Connection) -> None:
-    """Turn PostgreSQL's JIT off for the rest of this transaction (no-op on SQLite).
+def tune_for_batch(conn: Connection) -> None:
+    """PostgreSQL settings for one set-based batch statement, for this transaction only.
 
-    The scoring query is wide (a CASE per component and stage) but cheap per row; PostgreSQL
-    judges it by its estimated cost and spends seconds compiling it, far more than it then runs.
+    JIT off: the scoring query is wide (a CASE per component and stage) but cheap per row, and
+    PostgreSQL, judging it by its estimated cost, spends seconds compiling it. More work_mem:
+    the per-(account, metric) aggregate and the window functions over 100,000 accounts would
+    otherwise spill to temporary files and read them back many times. No-op on SQLite.
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
 
 
 def insert_ignore(conn: Connection, table: Table) -> Insert:

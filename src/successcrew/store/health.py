@@ -65,8 +65,8 @@ from successcrew.store.dialect import (
     json_from_text,
     json_object,
     round2,
-    skip_jit,
     text_value,
+    tune_for_batch,
     upsert,
 )
 from successcrew.store.models import (
@@ -569,7 +569,7 @@ def score_accounts(
     session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
-    skip_jit(session.connection())
+    tune_for_batch(session.connection())
     query = scoring_select(model, as_of, bands, now=now, with_overrides=True)
     stmt = upsert(session.connection(), HealthSnapshot.__table__).from_select(
         list(SNAPSHOT_COLUMNS), query
@@ -617,7 +617,7 @@ def score_in_memory(
     The same query as ``score_accounts``; manual overrides are left out because the backtest
     judges the model, not the people.
     """
-    skip_jit(session.connection())
+    tune_for_batch(session.connection())
     query = scoring_select(model, as_of, bands, now=now, with_overrides=False).subquery()
     rows = session.execute(select(query.c.account_id, query.c.score, query.c.band))
     return [(int(a), float(score), str(band)) for a, score, band in rows]
