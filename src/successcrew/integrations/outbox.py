@@ -73,15 +73,23 @@ def enqueue(
 
 
 def pause_scopes(channel: str, payload: Mapping[str, Any]) -> tuple[str, ...]:
-    """The pause scopes (besides ``automation``) that stop this message.
+    """Every pause scope (besides ``automation``) that stops this message.
 
-    ``pause_scope`` in the payload wins; campaign and survey email derive theirs from ``kind``.
+    Scopes add up rather than replace each other: a program's Slack note is stopped by its own
+    ``campaign:<id>`` pause and by the global ``campaigns`` pause alike, and a program's e-mail
+    by ``campaigns`` and by its program's pause.
     """
-    if payload.get("pause_scope"):
-        return (str(payload["pause_scope"]),)
+    scopes: list[str] = []
+    explicit = payload.get("pause_scope")
+    if explicit:
+        scopes.append(str(explicit))
+        if str(explicit).startswith("campaign:"):
+            scopes.append("campaigns")
     if channel == "email" and payload.get("kind") in EMAIL_KIND_SCOPES:
-        return (EMAIL_KIND_SCOPES[str(payload["kind"])],)
-    return ()
+        scopes.append(EMAIL_KIND_SCOPES[str(payload["kind"])])
+    if payload.get("program"):
+        scopes.extend((f"campaign:{payload['program']}", "campaigns"))
+    return tuple(dict.fromkeys(scopes))
 
 
 def retry_delay(attempts: int, policy: RetryPolicy) -> timedelta:
