@@ -11,7 +11,10 @@ from successcrew.console import console, plain, print_json
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
-STATUS_SECTIONS: tuple[str, ...] = ()
+STATUS_SECTIONS: tuple[str, ...] = ("successcrew.crew:status_section",)
+
+#: Printers (``"module:function"``) taking (document, echo) for the sections above.
+STATUS_RENDERERS: tuple[str, ...] = ("successcrew.crew:render_status_section",)
 
 
 def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
@@ -69,6 +72,11 @@ def render(document: dict[str, Any]) -> None:
             )
     else:
         console.print("paused    nothing")
+    for renderer in STATUS_RENDERERS:
+        module, _, name = renderer.partition(":")
+        getattr(importlib.import_module(module), name)(
+            document, lambda line: console.print(plain(line), soft_wrap=True)
+        )
 
 
 def register(app: typer.Typer) -> None:

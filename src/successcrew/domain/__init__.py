@@ -1,0 +1,1 @@
+"""Pure logic: no database, no HTTP, no clock reads. Inputs in, decisions out."""
