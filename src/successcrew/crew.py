@@ -640,7 +640,10 @@ def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, A
         for r in conn.execute(select(CrewRun.__table__).order_by(c.id.desc()).limit(5))
     ]
     start = CustomerSuccessCrew.start_date(conn)
+    from successcrew.plugins import GROUPS, installed
+
     return {
+        "extensions": {group: installed(group) for group in GROUPS},
         "setup": {
             "start_date": start.isoformat() if start else None,
             "day": (now.date() - start).days + 1 if start else None,
