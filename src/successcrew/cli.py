@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup", "imports", "status", "demo", "run", "escalations")
+COMMAND_MODULES = ("setup", "imports", "status", "demo", "integrations", "run", "escalations")
 
 
 @app.callback()

@@ -10,21 +10,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def to_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive value is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 date or timestamp (``Z`` or an offset allowed) as aware UTC; else ValueError."""
+    return to_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+
+
 def parse_now(value: str | None) -> datetime:
     """``--now``: an ISO date or timestamp (UTC when no offset), else the wall clock."""
     if not value:
         return utcnow()
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_timestamp(value)
     except ValueError:
         from successcrew.errors import InputError
 
         raise InputError(
             f"--now {value!r} is not an ISO date or timestamp (e.g. 2026-11-25T09:00:00Z)"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def start_of_day(day: date) -> datetime:

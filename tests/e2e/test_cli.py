@@ -108,3 +108,31 @@ def test_installed_command_help_is_fast_and_lists_commands(tmp_path: Path) -> No
         check=False,
     )
     assert probe.stdout.strip().endswith("False")
+
+
+def test_status_shows_held_and_dead_outbox_messages(
+    env: dict[str, str], engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from successcrew.integrations.outbox import enqueue
+    from successcrew.store.db import transaction
+    from successcrew.store.models import OutboxMessage
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with transaction(engine) as session:
+        enqueue(session, key="k1", channel="slack", payload={"text": "hi"}, now=now)
+        enqueue(session, key="k2", channel="slack", payload={"text": "hi"}, now=now)
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == "k2")
+            .values(status="dead", attempts=5, last_error="channel_not_found")
+        )
+    result = run_cli(capsys, "status")
+    assert result.code == 0, result.err
+    assert "outbox    1 pending, 1 dead" in result.out
+    assert "after 5 attempts: channel_not_found" in result.out
+    document = run_cli(capsys, "status", "--json").json()
+    assert document["outbox"]["counts"]["dead"] == 1

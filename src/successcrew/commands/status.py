@@ -11,10 +11,23 @@ from successcrew.console import console, plain, print_json
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
-STATUS_SECTIONS: tuple[str, ...] = ("successcrew.crew:status_section",)
+STATUS_SECTIONS: tuple[str, ...] = (
+    "successcrew.commands.status:outbox_section",
+    "successcrew.crew:status_section",
+)
 
 #: Printers (``"module:function"``) taking (document, echo) for the sections above.
 STATUS_RENDERERS: tuple[str, ...] = ("successcrew.crew:render_status_section",)
+
+
+def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, Any]:
+    """Outbox counts by status, dead letters and why messages are held."""
+    from sqlalchemy.orm import Session
+
+    from successcrew.integrations.outbox import outbox_summary
+
+    with Session(bind=conn) as session:
+        return {"outbox": outbox_summary(session)}
 
 
 def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
@@ -64,6 +77,17 @@ def render(document: dict[str, Any]) -> None:
     nps = data["nps"]
     value = "no data" if nps["nps_all_time"] is None else f"{nps['nps_all_time']:+.1f}"
     console.print(f"nps       {nps['responses']} responses, NPS all time {value}")
+    outbox = document.get("outbox")
+    if outbox:
+        counts = ", ".join(f"{n} {status}" for status, n in outbox["counts"].items() if n)
+        console.print(f"outbox    {counts or 'empty'}")
+        for reason, n in outbox["held_reasons"].items():
+            console.print(f"          {n} held: {plain(reason)}")
+        for dead in outbox["dead_letters"][:5]:
+            console.print(
+                f"[bold red]dead[/]      #{dead['id']} {dead['channel']} after {dead['attempts']} "
+                f"attempts: {plain(dead['last_error'] or '')}"
+            )
     if document["paused"]:
         for flag in document["paused"]:
             console.print(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
+
+from successcrew import clock
+from successcrew.clock import to_utc
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -40,18 +43,14 @@ def parse_date(value: Any) -> date:
 def parse_timestamp(value: Any) -> datetime:
     """An ISO 8601 timestamp, with or without offset (UTC when none); a bare date is midnight."""
     if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = _text(value).strip()
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"{text!r} is not a timestamp (expected ISO 8601, e.g. 2025-06-01T14:30:00Z)"
-            ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return to_utc(value)
+    text = _text(value).strip()
+    try:
+        return clock.parse_timestamp(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a timestamp (expected ISO 8601, e.g. 2025-06-01T14:30:00Z)"
+        ) from None
 
 
 def parse_number(value: Any) -> float:

@@ -1,0 +1,44 @@
+"""successcrew: a self-hosted customer-success and retention crew for B2B SaaS.
+
+The public API is re-exported here and loaded on first use, so that importing the package (and
+running ``successcrew --help``) does not pull in the database stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: name -> "module:attribute"
+_EXPORTS: dict[str, str] = {
+    "Settings": "successcrew.settings:Settings",
+    "load_settings": "successcrew.settings:load_settings",
+    "Thresholds": "successcrew.thresholds:Thresholds",
+    "load_thresholds": "successcrew.thresholds:load_thresholds",
+    "SuccessCrewError": "successcrew.errors:SuccessCrewError",
+    "ConfigError": "successcrew.errors:ConfigError",
+    "InputError": "successcrew.errors:InputError",
+    "ImportRejected": "successcrew.errors:ImportRejected",
+    "LockHeld": "successcrew.errors:LockHeld",
+    "make_engine": "successcrew.store.db:make_engine",
+    "initialise": "successcrew.bootstrap:initialise",
+    "import_file": "successcrew.imports.pipeline:import_file",
+    "ImportResult": "successcrew.imports.pipeline:ImportResult",
+    "generate_synthetic": "successcrew.synthetic:generate",
+    "SyntheticData": "successcrew.synthetic:SyntheticData",
+    "run_demo": "successcrew.demo:run_demo",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'successcrew' has no attribute {name!r}")
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value

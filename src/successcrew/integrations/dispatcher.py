@@ -1,0 +1,347 @@
+"""The outbox dispatcher: claim due rows, send each outside any transaction, record the result.
+
+Delivery is at-least-once with duplicate suppression where the provider lets us check: a row whose
+dispatcher died after sending but before recording is reclaimed when its lease runs out; for Slack
+we then look for our idempotency key in the channel's message metadata before posting again.
+SendGrid and Mandrill offer no such lookup, so such an email may go out twice (never zero times).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
+
+from successcrew.integrations import providers
+from successcrew.integrations.crm.base import CrmConnector, CrmTask
+from successcrew.integrations.email.base import EmailMessage, EmailSender
+from successcrew.integrations.http import HttpPolicy, ProviderAuthError, ProviderError
+from successcrew.integrations.outbox import Claimed, claim, pause_scopes, retry_delay
+from successcrew.integrations.slack import SlackClient, build_message
+from successcrew.settings import Settings
+from successcrew.store.db import transaction
+from successcrew.store.models import Contact, OutboxMessage
+from successcrew.store.pauses import is_paused
+from successcrew.thresholds import Thresholds
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_LEASE = timedelta(minutes=10)
+#: A held row is looked at again by the first dispatch at least this much later.
+HELD_RECHECK = timedelta(minutes=1)
+#: How far back (real time) to look in a Slack channel for a message a crashed run posted.
+SLACK_LOOKBACK_SECONDS = 2 * 24 * 3600
+
+
+@dataclass
+class DispatchSummary:
+    """What one dispatch did; ``errors`` are token-free, one line per failed message."""
+
+    claimed: int = 0
+    delivered: int = 0
+    recovered: int = 0  # found already delivered after a crash (not sent again)
+    retried: int = 0
+    dead: int = 0
+    suppressed: int = 0  # recipient opted out: recorded, never sent
+    held: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``run`` summaries."""
+        return asdict(self)
+
+
+class _Permanent(Exception):
+    """The message itself is unsendable (bad payload, unknown channel): dead-letter it now."""
+
+
+class _Hold(Exception):
+    """Not sendable now for a reason outside the outbox (pause, no credentials)."""
+
+
+class _Suppress(Exception):
+    """The recipient opted out: record and never send."""
+
+
+@dataclass
+class _Senders:
+    """Clients built lazily, one per provider per dispatch, closed at the end."""
+
+    settings: Settings
+    policy: HttpPolicy | None
+    slack_factory: Callable[[], SlackClient | None]
+    _built: dict[str, Any] = field(default_factory=dict)
+
+    def _get(self, name: str, build: Callable[[], Any]) -> Any:
+        if name not in self._built:
+            self._built[name] = build()
+        return self._built[name]
+
+    def slack(self) -> SlackClient | None:
+        return self._get("slack", self.slack_factory)
+
+    def email(self, provider: str | None) -> EmailSender | None:
+        return self._get(
+            f"email:{provider}",
+            lambda: providers.email_sender(self.settings, provider, self.policy),
+        )
+
+    def crm(self, provider: str) -> CrmConnector | None:
+        return self._get(
+            f"crm:{provider}",
+            lambda: providers.crm_connector(self.settings, provider, self.policy),
+        )
+
+    def close(self) -> None:
+        for client in self._built.values():
+            if client is not None:
+                client.close()
+
+
+def _recipient_opted_out(session: Session, payload: dict[str, Any]) -> bool:
+    """Checked at send time, not enqueue time: an opt-out may arrive while a message waits."""
+    clauses = [Contact.email == str(payload.get("to", ""))]
+    if payload.get("contact_id") is not None:
+        clauses.append(Contact.id == int(payload["contact_id"]))
+    row = session.execute(
+        select(Contact.id)
+        .where(or_(*clauses))
+        .where(or_(Contact.email_opt_out.is_(True), Contact.unsubscribed_at.is_not(None)))
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def _preflight(engine: Engine, senders: _Senders, msg: OutboxMessage) -> None:
+    """Raise _Hold, _Suppress or _Permanent when the message must not be sent now."""
+    payload = msg.payload or {}
+    with transaction(engine) as session:
+        flag = is_paused(session, *pause_scopes(msg.channel, payload))
+        if flag is not None:
+            raise _Hold(f"paused: {flag.scope}" + (f" ({flag.reason})" if flag.reason else ""))
+        if msg.channel == "email" and _recipient_opted_out(session, payload):
+            raise _Suppress("suppressed: recipient has opted out of email; not sent")
+    if msg.channel == "slack":
+        if senders.slack() is None:
+            raise _Hold(providers.outbox_only_reason("slack"))
+    elif msg.channel == "email":
+        provider = payload.get("provider")
+        if senders.email(provider) is None:
+            names = [provider] if provider else list(providers.EMAIL_PROVIDERS)
+            raise _Hold(" or ".join(providers.outbox_only_reason(n) for n in names))
+    elif msg.channel == "crm_task":
+        provider = str(payload.get("provider", ""))
+        if provider not in providers.CRM_PROVIDERS:
+            raise _Permanent(f"crm_task payload names unknown provider {provider!r}")
+        if senders.crm(provider) is None:
+            raise _Hold(providers.outbox_only_reason(provider))
+    else:
+        raise _Permanent(f"unknown channel {msg.channel!r}")
+
+
+def _send(
+    senders: _Senders,
+    item: Claimed,
+    *,
+    wall_clock: Callable[[], float],
+) -> tuple[str | None, bool]:
+    """Send one message; returns (provider message id, recovered-without-sending)."""
+    msg = item.message
+    payload = msg.payload or {}
+    try:
+        if msg.channel == "slack":
+            slack = senders.slack()
+            assert slack is not None  # _preflight checked
+            body = build_message(
+                payload, key=msg.idempotency_key, default_channel=senders.settings.slack_channel
+            )
+            if item.reclaimed:
+                # A previous dispatcher died holding this row: did its post go out?
+                ts = slack.find_by_key(
+                    body["channel"],
+                    msg.idempotency_key,
+                    oldest=wall_clock() - SLACK_LOOKBACK_SECONDS,
+                )
+                if ts is not None:
+                    return ts, True
+            _, ts = slack.post_message(body)
+            return ts, False
+        if msg.channel == "email":
+            sender = senders.email(payload.get("provider"))
+            assert sender is not None
+            email = EmailMessage.from_payload(
+                payload, key=msg.idempotency_key, default_from=senders.settings.email_from
+            )
+            return sender.send(email).message_id, False
+        crm = senders.crm(str(payload["provider"]))
+        assert crm is not None
+        task = CrmTask(
+            account_source_id=str(payload["account_source_id"]),
+            subject=str(payload["subject"]),
+            body=str(payload.get("body", "")),
+            due_date=str(payload["due_date"]),
+            owner_email=payload.get("owner_email"),
+        )
+        return crm.create_task(task), False
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Permanent(f"invalid {msg.channel} payload: {type(exc).__name__}: {exc}") from None
+
+
+def _record(engine: Engine, msg_id: int, **values: Any) -> None:
+    # Only while we still hold the claim: a row reclaimed by another dispatcher is theirs.
+    with transaction(engine) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == msg_id, OutboxMessage.status == "sending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def dispatch(
+    engine: Engine,
+    settings: Settings,
+    thresholds: Thresholds,
+    now: datetime,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    lease: timedelta = DEFAULT_LEASE,
+    batch_size: int = 100,
+    policy: HttpPolicy | None = None,
+    after_send: Callable[[OutboxMessage], None] | None = None,
+    wall_clock: Callable[[], float] = time.time,
+) -> DispatchSummary:
+    """Send every due outbox message once; returns what happened.
+
+    A message that keeps failing is retried with growing delays and dead-lettered after
+    ``max_attempts``; one refused for good (a 4xx, an invalid payload) is dead-lettered at once.
+    ``after_send`` is called after a successful send and before it is recorded (an observer
+    hook; the crash tests kill the process there). ``wall_clock`` is only used to bound the Slack
+    history lookup, because Slack timestamps are real time even when ``now`` is simulated.
+    """
+    policy = policy or HttpPolicy(retry=thresholds.retries)
+    summary = DispatchSummary()
+    senders = _Senders(
+        settings, policy, slack_factory=lambda: providers.slack_client(settings, policy)
+    )
+    try:
+        while True:
+            with transaction(engine) as session:
+                batch = claim(session, now=now, lease=lease, limit=batch_size)
+            if not batch:
+                break
+            summary.claimed += len(batch)
+            for item in batch:
+                _dispatch_one(
+                    engine,
+                    senders,
+                    item,
+                    now,
+                    max_attempts,
+                    thresholds,
+                    summary,
+                    after_send,
+                    wall_clock,
+                )
+            if len(batch) < batch_size:
+                break
+    finally:
+        senders.close()
+    return summary
+
+
+def _dispatch_one(
+    engine: Engine,
+    senders: _Senders,
+    item: Claimed,
+    now: datetime,
+    max_attempts: int,
+    thresholds: Thresholds,
+    summary: DispatchSummary,
+    after_send: Callable[[OutboxMessage], None] | None,
+    wall_clock: Callable[[], float],
+) -> None:
+    msg = item.message
+    if item.reclaimed and msg.attempts > max_attempts:
+        # Every dispatcher that took this row died holding it: stop feeding it to the next one.
+        summary.dead += 1
+        error = f"dispatcher stopped {msg.attempts - 1} time(s) while sending; dead-lettered"
+        summary.errors.append(f"{msg.idempotency_key}: {error}")
+        _record(engine, msg.id, status="dead", last_error=error)
+        return
+    try:
+        _preflight(engine, senders, msg)
+        provider_id, recovered = _send(senders, item, wall_clock=wall_clock)
+    except _Hold as exc:
+        summary.held += 1
+        _record(
+            engine,
+            msg.id,
+            status="held",
+            last_error=str(exc),
+            # Not ``now``: the row would be due again within this same dispatch and loop.
+            next_attempt_at=now + HELD_RECHECK,
+            attempts=msg.attempts - 1,
+        )
+        return
+    except _Suppress as exc:
+        summary.suppressed += 1
+        _record(engine, msg.id, status="dead", last_error=str(exc), attempts=msg.attempts - 1)
+        return
+    except _Permanent as exc:
+        summary.dead += 1
+        summary.errors.append(f"{msg.idempotency_key}: {exc}")
+        _record(engine, msg.id, status="dead", last_error=str(exc))
+        return
+    except ProviderError as exc:
+        _failed(engine, msg, exc, now, max_attempts, thresholds, summary)
+        return
+    if after_send is not None and not recovered:
+        after_send(msg)
+    _record(
+        engine,
+        msg.id,
+        status="delivered",
+        delivered_at=now,
+        provider_message_id=provider_id,
+        last_error=None,
+    )
+    if recovered:
+        summary.recovered += 1
+    else:
+        summary.delivered += 1
+
+
+def _failed(
+    engine: Engine,
+    msg: OutboxMessage,
+    exc: ProviderError,
+    now: datetime,
+    max_attempts: int,
+    thresholds: Thresholds,
+    summary: DispatchSummary,
+) -> None:
+    error = str(exc)
+    summary.errors.append(f"{msg.idempotency_key}: {error}")
+    # Refused credentials may be fixed by the operator, so they are retried like an outage.
+    retry = exc.retryable or isinstance(exc, ProviderAuthError)
+    if retry and msg.attempts < max_attempts:
+        summary.retried += 1
+        _record(
+            engine,
+            msg.id,
+            status="pending",
+            last_error=error,
+            next_attempt_at=now + retry_delay(msg.attempts, thresholds.retries),
+        )
+        return
+    summary.dead += 1
+    why = f"dead-lettered after {msg.attempts} attempt(s)" if retry else "refused; not retried"
+    _record(engine, msg.id, status="dead", last_error=f"{error} ({why})")

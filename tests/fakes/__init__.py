@@ -1,0 +1,1 @@
+"""Stand-in provider servers for tests: real HTTP over loopback, answering as the docs say."""
