@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from successcrew.store.dialect import insert_ignore
-from successcrew.store.models import OutboxMessage
+from successcrew.integrations.outbox import enqueue
 
 
 def queue_message(
@@ -27,17 +26,17 @@ def queue_message(
     account_id: int | None = None,
     trigger_event_id: int | None = None,
 ) -> bool:
-    """Add a message to the outbox; True when new, False when ``key`` was queued before."""
-    table = OutboxMessage.__table__
-    stmt = insert_ignore(session.connection(), table).values(
-        idempotency_key=key,
+    """Add a message to the outbox; True when new, False when ``key`` was queued before.
+
+    The integrations' ``enqueue`` does the insert (and checks the channel is one the dispatcher
+    sends); this wrapper is where the crew's agents reach the outbox.
+    """
+    return enqueue(
+        session,
+        key=key,
         channel=channel,
-        payload=dict(payload),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
+        payload=payload,
+        now=now,
         account_id=account_id,
         trigger_event_id=trigger_event_id,
-        created_at=now,
     )
-    return bool(session.execute(stmt).rowcount)

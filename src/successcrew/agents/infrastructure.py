@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from successcrew.agents.base import Agent, TaskContext, ToolResult, tool
@@ -12,19 +14,11 @@ from successcrew.store import audit
 CRM_ORDER = ("hubspot", "salesforce", "intercom")
 EMAIL_ORDER = ("sendgrid", "mailchimp")
 
-_CREDENTIAL = {
-    "slack": ("slack_token",),
-    "hubspot": ("hubspot_token",),
-    "salesforce": ("salesforce_token", "salesforce_api_url"),
-    "intercom": ("intercom_token",),
-    "sendgrid": ("sendgrid_api_key",),
-    "mailchimp": ("mailchimp_api_key",),
-}
-
-
 def configured(settings: Settings, provider: str) -> bool:
-    """True when every setting ``provider`` needs to send is present."""
-    return all(getattr(settings, name, None) for name in _CREDENTIAL[provider])
+    """True when ``provider`` has the credentials it needs to send (the integrations' rule)."""
+    from successcrew.integrations.providers import is_configured
+
+    return is_configured(settings, provider)
 
 
 def provider_matrix(settings: Settings, preferred: dict[str, str] | None = None) -> dict[str, Any]:
@@ -80,3 +74,79 @@ class SuccessInfrastructureArchitect(Agent):
             "slack": matrix["slack"]["mode"],
             "matrix": matrix,
         }
+
+    @tool()
+    def check_connections(self, ctx: TaskContext) -> ToolResult:
+        """One authenticated call per configured provider; a failing one fails the step, which
+        is then retried with backoff. Unconfigured providers are outbox only, not failures.
+        """
+        from successcrew.commands.integrations import check_providers
+
+        report = check_providers(ctx.settings, ctx.thresholds)
+        failed = {name: r["detail"] for name, r in report.items() if r["ok"] is False}
+        if failed:
+            raise ConnectionError(
+                "provider check failed: " + "; ".join(f"{n}: {d}" for n, d in failed.items())
+            )
+        return {name: r["detail"] for name, r in report.items()}
+
+    @tool()
+    def map_health_field(self, ctx: TaskContext) -> ToolResult:
+        """Create the health-score custom properties in the CRM in use (idempotent)."""
+        matrix = provider_matrix(ctx.settings, ctx.params.get("preferred"))
+        provider = matrix["crm"]["provider"]
+        if provider is None:
+            return {"crm": "outbox only", "mapped": False, "why": "no CRM configured"}
+        with _connectors(ctx, [provider]) as connectors:
+            connectors[0].prepare()
+        audit.record(
+            ctx.session,
+            at=ctx.now,
+            actor=self.name,
+            action="setup.health_field",
+            subject=provider,
+        )
+        return {"crm": provider, "mapped": True}
+
+    @tool()
+    def sync_customer_data(self, ctx: TaskContext) -> ToolResult:
+        """Pull accounts and contacts from every configured CRM and push health scores back.
+
+        A sync whose error rate is above the rollback threshold fails the task (the crm_sync
+        component check recorded by the sync feeds RETENTION-004 and the rollback rule).
+        """
+        from successcrew.integrations import providers
+        from successcrew.integrations.sync import sync_crm
+
+        names = [p for p in providers.CRM_PROVIDERS if providers.is_configured(ctx.settings, p)]
+        if not names:
+            return {"crm": "outbox only", "synced": 0, "why": "no CRM configured"}
+        with _connectors(ctx, names) as connectors:
+            summary = sync_crm(ctx.engine, connectors, ctx.thresholds, ctx.now, push=True)
+        if not summary.ok:
+            raise RuntimeError(
+                f"CRM sync error rate {summary.error_rate_pct:g}% is above "
+                f"{ctx.thresholds.rollback.crm_sync_error_rate_pct:g}%"
+            )
+        return summary.as_dict()
+
+    @tool()
+    def dispatch_outbox(self, ctx: TaskContext) -> ToolResult:
+        """Send every due outbox message; providers without credentials leave theirs held."""
+        from successcrew.integrations.dispatcher import dispatch
+
+        return dispatch(ctx.engine, ctx.settings, ctx.thresholds, ctx.now).as_dict()
+
+
+@contextmanager
+def _connectors(ctx: TaskContext, names: list[str]) -> Iterator[list[Any]]:
+    from successcrew.integrations import providers
+    from successcrew.integrations.http import HttpPolicy
+
+    policy = HttpPolicy(retry=ctx.thresholds.retries)
+    built = [c for n in names if (c := providers.crm_connector(ctx.settings, n, policy))]
+    try:
+        yield built
+    finally:
+        for c in built:
+            c.close()
