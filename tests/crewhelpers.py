@@ -62,7 +62,15 @@ def plant_snapshot(engine: Engine, external_id: str, as_of: date, score: float) 
                 score=score,
                 computed_score=score,
                 band=band,
-                components={"usage": {"score": 12.0}, "support": {"score": 30.0}},
+                components={
+                    "usage": {
+                        "label": "Usage",
+                        "kind": "usage_total",
+                        "raw": 12.0,
+                        "window_days": 30,
+                    },
+                    "nps": {"label": "Latest NPS", "kind": "latest_nps", "raw": 3.0},
+                },
                 missing_components=[],
                 model_version="test",
                 stale=False,

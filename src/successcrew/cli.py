@@ -25,7 +25,16 @@ app = typer.Typer(
 )
 
 #: Modules under successcrew.commands, each with ``register(app)``.
-COMMAND_MODULES = ("setup", "imports", "status", "demo", "integrations", "run", "escalations")
+COMMAND_MODULES = (
+    "setup",
+    "imports",
+    "status",
+    "demo",
+    "integrations",
+    "health",
+    "run",
+    "escalations",
+)
 
 
 @app.callback()

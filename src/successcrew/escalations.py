@@ -25,9 +25,11 @@ from successcrew.domain.escalation import (
     should_escalate,
     top_count,
 )
+from successcrew.domain.health import describe_component
 from successcrew.errors import InputError
 from successcrew.settings import Settings
 from successcrew.store import audit
+from successcrew.store.health import explain
 from successcrew.store.models import (
     Account,
     AccountSource,
@@ -62,34 +64,26 @@ def _latest_snapshot_date(session: Session, now: datetime) -> Any:
     ).scalar_one()
 
 
-def _explanation(snapshot: HealthSnapshot | None) -> list[str]:
-    """Lines that say why the score is what it is, from the snapshot's stored components."""
+def _explanation(session: Session, snapshot: HealthSnapshot | None) -> list[str]:
+    """Lines that say why the score is what it is, in the health engine's own words."""
     if snapshot is None:
         return ["no health score yet"]
-    try:
-        from successcrew.store.health import explain  # the health engine's own wording
-
-        session = Session.object_session(snapshot)
-        if session is not None:
-            found = explain(session, snapshot.account_id, snapshot.as_of)
-            if found is not None:
-                return list(found.lines())
-    except ImportError:
-        pass
-    lines = []
-    for name, value in sorted((snapshot.components or {}).items()):
-        if isinstance(value, dict):
-            shown = value.get("score", value.get("value"))
-            lines.append(f"{name}: {shown}" if shown is not None else name)
-        else:
-            lines.append(f"{name}: {value}")
-    missing = snapshot.missing_components or []
-    if missing:
-        lines.append("no data for: " + ", ".join(map(str, missing)))
+    found = explain(session, snapshot.account_id, snapshot.as_of)
+    lines = [found.summary()] if found is not None else []
+    if found is not None:
+        lines += list(found.notes)
+    components = snapshot.components or {}
+    lines += [
+        describe_component(comp, None, None)
+        for _, comp in sorted(components.items())
+        if isinstance(comp, dict)
+    ]
     return lines
 
 
-def _context(account: Account | None, snapshot: HealthSnapshot | None) -> dict[str, Any]:
+def _context(
+    session: Session, account: Account | None, snapshot: HealthSnapshot | None
+) -> dict[str, Any]:
     if account is None:
         return {}
     return {
@@ -102,7 +96,7 @@ def _context(account: Account | None, snapshot: HealthSnapshot | None) -> dict[s
         "score": snapshot.score if snapshot else None,
         "band": snapshot.band if snapshot else None,
         "scored_on": snapshot.as_of.isoformat() if snapshot else None,
-        "explanation": _explanation(snapshot),
+        "explanation": _explanation(session, snapshot),
     }
 
 
@@ -171,7 +165,7 @@ def _create(
     settings: Settings,
     now: datetime,
 ) -> Escalation:
-    context = {**_context(account, snapshot), **extra_context}
+    context = {**_context(session, account, snapshot), **extra_context}
     esc = Escalation(
         kind=kind,
         account_id=account.id if account else None,

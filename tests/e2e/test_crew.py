@@ -64,7 +64,12 @@ def test_forty_five_days_setup_in_order_once_each_then_operations(engine: Engine
     assert daily, "some daily operation should be available in every build"
     per_day = Counter((r.task, r.started_at.date()) for r in runs if r.task in daily)
     assert max(per_day.values()) == 1
-    assert min(r.started_at for r in runs if r.task in daily).date() > DAY1 + timedelta(days=9)
+    first_run = {}
+    for r in runs:
+        first_run.setdefault(r.task, r.started_at)
+    for op in crew.operations:
+        if op.requires_step and op.id in first_run:
+            assert first_run[op.id] >= first_run[op.requires_step], op.id
     assert day(45).date() in {d for (_, d) in per_day}
 
 
@@ -191,7 +196,8 @@ def test_escalation_raised_reminded_decided_and_carried_out(
     assert message.channel == "slack" and message.status == "pending"
     assert next(b["type"] for b in message.payload["blocks"]) == "header"
     assert "Test Co 20" in message.payload["text"]
-    assert "usage: 12.0" in str(message.payload["blocks"])
+    assert "Usage 12 in 30 days" in str(message.payload["blocks"])
+    assert "28.0 (critical); first snapshot" in str(message.payload["blocks"])
 
     # No answer within 24 h: one reminder.
     assert call("follow_up_escalations", day(2) + timedelta(hours=25)) == {

@@ -66,6 +66,18 @@ class HealthMonitoringSpecialist(Agent):
     """Health scoring, trend analysis, alert generation and dashboard data."""
 
     @tool()
+    def score_accounts(self, ctx: TaskContext) -> ToolResult:
+        """Score every customer as of today with the health model (set-based, one query).
+
+        On failure the health engine carries the last good scores forward (flagged stale) and
+        records the failed check; the task fails and the next tick tries again.
+        """
+        from successcrew.scoring import run_scoring
+
+        outcome = run_scoring(ctx.engine, ctx.thresholds.health_bands, ctx.now.date(), now=ctx.now)
+        return {"as_of": outcome.as_of.isoformat(), **outcome.summary}
+
+    @tool()
     def analyse_trends(self, ctx: TaskContext) -> ToolResult:
         """Band counts now and a week before, band movements, and the biggest score drops."""
         window = int(ctx.params.get("window_days", 7))

@@ -14,6 +14,7 @@ from successcrew.store import audit
 CRM_ORDER = ("hubspot", "salesforce", "intercom")
 EMAIL_ORDER = ("sendgrid", "mailchimp")
 
+
 def configured(settings: Settings, provider: str) -> bool:
     """True when ``provider`` has the credentials it needs to send (the integrations' rule)."""
     from successcrew.integrations.providers import is_configured

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Float, Integer, String, Table, cast, literal
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import expression
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import JSON
 
 
 def upsert(conn: Connection, table: Table) -> Any:
@@ -40,6 +45,99 @@ def bulk_load(
     return len(batch)
 
 
+def skip_jit(conn: Connection) -> None:
+    """Turn PostgreSQL's JIT off for the rest of this transaction (no-op on SQLite).
+
+    The scoring query is wide (a CASE per component and stage) but cheap per row; PostgreSQL
+    judges it by its estimated cost and spends seconds compiling it, far more than it then runs.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+
+
 def insert_ignore(conn: Connection, table: Table) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` on any conflicting unique key."""
     return upsert(conn, table).on_conflict_do_nothing()
+
+
+# --- expressions spelled differently per dialect (one query builder for both) ---
+
+
+class json_object(FunctionElement[Any]):
+    """``json_object(k, v, ...)`` on SQLite, ``jsonb_build_object(k, v, ...)`` on PostgreSQL."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_object)
+def _json_object_sqlite(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_pg(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class json_from_text(FunctionElement[Any]):
+    """Text holding JSON turned into a JSON value: ``json(x)`` / ``CAST(x AS jsonb)``."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_from_text)
+def _json_text_sqlite(element: json_from_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_from_text, "postgresql")
+def _json_text_pg(element: json_from_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS jsonb)"
+
+
+class days_between(FunctionElement[int]):
+    """Whole days from the second date to the first (``later - earlier``)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between)
+def _days_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+@compiles(days_between, "postgresql")
+def _days_pg(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({later} - {earlier})"
+
+
+class round2(FunctionElement[float]):
+    """A float rounded to 2 decimals (PostgreSQL only rounds numerics to a number of places)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(round2)
+def _round_sqlite(element: round2, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"round({compiler.process(element.clauses, **kw)}, 2)"
+
+
+@compiles(round2, "postgresql")
+def _round_pg(element: round2, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(round(CAST({compiler.process(element.clauses, **kw)} AS numeric), 2) AS float8)"
+
+
+def text_value(value: str) -> expression.ColumnElement[str]:
+    """A string constant written into the SQL, with its type spelled out.
+
+    Inline rather than a parameter: PostgreSQL folds an inline constant once at planning, a
+    parameter inside an expression is cast again on every row (and psycopg sends str untyped,
+    which ``jsonb_build_object`` and ``||`` cannot resolve).
+    """
+    return cast(literal(value, String(), literal_execute=True), String())

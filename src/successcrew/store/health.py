@@ -1,0 +1,756 @@
+"""Health scores in SQL: one set-based query per resolved model, the same on SQLite and PostgreSQL.
+
+The query has four stages, each a CTE:
+
+``raw``      one row per scored account, one column per component: the raw value aggregated
+             from ``usage_daily`` (one grouped scan over the longest window), tickets, invoices
+             and NPS answers; NULL where the account has no data for that component.
+``norm``     each raw value normalised to 0-1: percentile (mid-rank within the segment, by
+             window functions), min-max within the segment, or against a target.
+``calc``     the weights of the components with data renormalised so they add up to 100,
+             the computed score and each component's contribution in points.
+``scored``   the active manual override, if any, and the final score.
+
+The final SELECT adds the band and builds the snapshot's JSON; ``score_accounts`` feeds it into
+one INSERT .. ON CONFLICT (account_id, as_of) DO UPDATE, the backtest reads it into memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from successcrew.clock import start_of_day
+from successcrew.domain.health import Explanation, SnapshotView, explain_change
+from successcrew.healthmodel import (
+    Billing,
+    DaysSinceActivity,
+    HealthModel,
+    LatestNps,
+    MinMax,
+    Percentile,
+    ResolvedComponent,
+    ResolvedModel,
+    SupportLoad,
+    Target,
+    Trend,
+    UsageTotal,
+)
+from successcrew.store import audit
+from successcrew.store.dialect import (
+    days_between,
+    json_from_text,
+    json_object,
+    round2,
+    skip_jit,
+    text_value,
+    upsert,
+)
+from successcrew.store.models import (
+    Account,
+    ComponentCheck,
+    HealthSnapshot,
+    Invoice,
+    NpsResponse,
+    ScoreOverride,
+    Ticket,
+    UsageDaily,
+)
+from successcrew.store.types import UTCDateTime
+from successcrew.thresholds import HealthBands
+
+#: The component name system-health checks use for the scoring job (RETENTION-004).
+COMPONENT = "health_scoring"
+BAND_ORDER = ("healthy", "at_risk", "critical")
+
+
+def _clamp01(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    # CASE rather than GREATEST/LEAST (PostgreSQL) or scalar max/min (SQLite): one spelling.
+    return case((expr < 0, 0.0), (expr > 1, 1.0), else_=expr)
+
+
+def eligible_accounts(as_of: date) -> ColumnElement[bool]:
+    """Accounts that are customers on ``as_of``: started by then, not churned on or before it."""
+    return and_(
+        or_(Account.started_at.is_(None), Account.started_at <= as_of),
+        or_(Account.churned_at.is_(None), Account.churned_at > as_of),
+    )
+
+
+def _segment_filter(model: ResolvedModel, overridden: list[str]) -> ColumnElement[bool]:
+    if model.segment is not None:
+        return Account.segment == model.segment
+    if not overridden:
+        return true()
+    return or_(Account.segment.is_(None), Account.segment.not_in(overridden))
+
+
+def _raw_stage(model: ResolvedModel, as_of: date, overridden: list[str]) -> Any:
+    """The ``raw`` CTE: id, segment and ``r_<component>`` per account."""
+    end_ts = start_of_day(as_of + timedelta(days=1))
+    accounts = (
+        select(Account.id.label("id"), Account.segment.label("segment"))
+        .where(eligible_accounts(as_of), _segment_filter(model, overridden))
+        .cte("accounts_in_scope")
+    )
+    comps = model.components
+    usage_metrics = sorted(
+        {c.spec.metric for c in comps if isinstance(c.spec, UsageTotal | Trend | DaysSinceActivity)}
+    )
+
+    # Usage in two steps. First one grouped scan of usage_daily over the longest window, per
+    # (account, metric), with one running sum per distinct window length: few CASEs per row,
+    # which is what the scan's cost is made of. Then a pivot of those few rows per account
+    # into one column per component.
+    lengths: set[int] = set()
+    for c in comps:
+        if isinstance(c.spec, UsageTotal):
+            lengths.add(c.spec.window_days)
+        elif isinstance(c.spec, Trend):
+            lengths.update((c.spec.window_days, 2 * c.spec.window_days))
+    longest = max(lengths, default=1)
+    day, value = UsageDaily.day, UsageDaily.value
+    per_metric_cols: list[Any] = [
+        (
+            func.sum(value)
+            if w == longest
+            else func.sum(case((day > as_of - timedelta(days=w), value), else_=0.0))
+        ).label(f"s_{w}")
+        for w in sorted(lengths)
+    ]
+    per_metric_cols.append(func.max(case((value > 0, day), else_=null())).label("last_day"))
+    usage = None
+    if usage_metrics:
+        per_metric = (
+            select(
+                UsageDaily.account_id.label("account_id"),
+                UsageDaily.metric.label("metric"),
+                *per_metric_cols,
+            )
+            .where(
+                UsageDaily.metric.in_(usage_metrics),
+                day > as_of - timedelta(days=longest),
+                day <= as_of,
+            )
+            .group_by(UsageDaily.account_id, UsageDaily.metric)
+            .cte("usage_per_metric")
+        )
+        pm = per_metric.c
+
+        def pick(metric_name: str, column: Any) -> Any:
+            return func.max(case((pm.metric == metric_name, column), else_=null()))
+
+        usage_cols: list[Any] = []
+        for c in comps:
+            spec = c.spec
+            if isinstance(spec, UsageTotal):
+                usage_cols.append(
+                    pick(spec.metric, pm[f"s_{spec.window_days}"]).label(f"u_{c.name}")
+                )
+            elif isinstance(spec, Trend):
+                w = spec.window_days
+                usage_cols.append(pick(spec.metric, pm[f"s_{w}"]).label(f"u_{c.name}_recent"))
+                usage_cols.append(
+                    pick(spec.metric, pm[f"s_{2 * w}"] - pm[f"s_{w}"]).label(f"u_{c.name}_prior")
+                )
+        for m_index, metric_name in enumerate(usage_metrics):
+            usage_cols.append(pick(metric_name, pm.last_day).label(f"last_{m_index}"))
+        usage = (
+            select(pm.account_id.label("account_id"), *usage_cols)
+            .group_by(pm.account_id)
+            .cte("usage_window")
+        )
+
+    def last_active(metric_name: str) -> ColumnElement[Any]:
+        # Inside the window the grouped scan already knows the last active day; only accounts
+        # quiet for the whole window need the index seek into older history (COALESCE stops
+        # at the first non-NULL argument on both databases).
+        assert usage is not None
+        older = (
+            select(func.max(UsageDaily.day))
+            .where(
+                UsageDaily.account_id == accounts.c.id,
+                UsageDaily.metric == metric_name,
+                UsageDaily.day <= as_of,
+                UsageDaily.value > 0,
+            )
+            .scalar_subquery()
+        )
+        return func.coalesce(usage.c[f"last_{usage_metrics.index(metric_name)}"], older)
+
+    support = [c for c in comps if isinstance(c.spec, SupportLoad)]
+    tickets = None
+    if support:
+        is_open = or_(Ticket.closed_at.is_(None), Ticket.closed_at >= end_ts)
+        ticket_cols = []
+        for c in support:
+            assert isinstance(c.spec, SupportLoad)
+            weight = case(
+                *((Ticket.priority == p, w) for p, w in c.spec.priority_weights.items()),
+                else_=1.0,
+            )
+            ticket_cols.append(func.sum(case((is_open, weight), else_=0.0)).label(f"t_{c.name}"))
+        tickets = (
+            select(Ticket.account_id.label("account_id"), *ticket_cols)
+            .where(Ticket.opened_at < end_ts)
+            .group_by(Ticket.account_id)
+            .cte("ticket_load")
+        )
+
+    invoices = None
+    if any(isinstance(c.spec, Billing) for c in comps):
+        paid = or_(
+            and_(Invoice.paid_at.is_not(None), Invoice.paid_at <= as_of),
+            and_(Invoice.paid_at.is_(None), Invoice.status == "paid"),
+        )
+        overdue = and_(Invoice.status != "void", Invoice.due_at < as_of, ~paid)
+        invoices = (
+            select(
+                Invoice.account_id.label("account_id"),
+                func.sum(case((overdue, 1), else_=0)).label("overdue"),
+            )
+            .where(func.coalesce(Invoice.issued_at, Invoice.due_at) <= as_of)
+            .group_by(Invoice.account_id)
+            .cte("invoice_state")
+        )
+
+    raw_cols: list[Any] = [accounts.c.id.label("id"), accounts.c.segment.label("segment")]
+    for c in comps:
+        spec = c.spec
+        if isinstance(spec, UsageTotal):
+            assert usage is not None
+            expr: Any = case(
+                (last_active(spec.metric).is_(None), null()),
+                else_=func.coalesce(usage.c[f"u_{c.name}"], 0.0),
+            )
+        elif isinstance(spec, Trend):
+            assert usage is not None
+            recent = func.coalesce(usage.c[f"u_{c.name}_recent"], 0.0)
+            prior = usage.c[f"u_{c.name}_prior"]
+            # No activity in the earlier window: there is nothing to compare with.
+            expr = case(
+                (func.coalesce(prior, 0.0) <= 0, null()),
+                else_=(recent - prior) / prior,
+            )
+        elif isinstance(spec, DaysSinceActivity):
+            expr = days_between(literal(as_of, Date()), last_active(spec.metric))
+        elif isinstance(spec, SupportLoad):
+            assert tickets is not None
+            expr = tickets.c[f"t_{c.name}"]
+        elif isinstance(spec, LatestNps):
+            since = start_of_day(as_of - timedelta(days=spec.max_age_days - 1))
+            expr = (
+                select(NpsResponse.score)
+                .where(
+                    NpsResponse.account_id == accounts.c.id,
+                    NpsResponse.responded_at < end_ts,
+                    NpsResponse.responded_at >= since,
+                )
+                .order_by(NpsResponse.responded_at.desc(), NpsResponse.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+        elif isinstance(spec, Billing):
+            assert invoices is not None
+            expr = invoices.c.overdue
+        else:  # pragma: no cover - the config model admits no other kind
+            raise TypeError(f"unknown component kind {spec.kind}")
+        raw_cols.append(expr.label(f"r_{c.name}"))
+
+    query = select(*raw_cols).select_from(accounts)
+    for cte in (usage, tickets, invoices):
+        if cte is not None:
+            query = query.outerjoin(cte, cte.c.account_id == accounts.c.id)
+    return query.cte("raw")
+
+
+def _normalised(c: ResolvedComponent, raw: Any) -> ColumnElement[Any]:
+    r = raw.c[f"r_{c.name}"]
+    rule = c.spec.normalise
+    if isinstance(rule, Target):
+        scale = 1.0 / (rule.target - rule.worst)
+        return case((r.is_(None), null()), else_=_clamp01((r - rule.worst) * scale))
+    if isinstance(rule, Percentile):
+        # Mid-rank: (accounts below + accounts at or below) / 2n. Ties share one value, an
+        # account alone in its segment gets 0.5; NULLs form their own partition so they never
+        # take ranks from accounts with data.
+        partition = [raw.c.segment, case((r.is_(None), 1), else_=0)]
+        order = r.asc() if c.higher_is_better else r.desc()
+        rank = func.rank().over(partition_by=partition, order_by=order)
+        cume = func.cume_dist().over(partition_by=partition, order_by=order)
+        n = func.count().over(partition_by=partition)
+        return case((r.is_(None), null()), else_=((rank - 1) + cume * n) / (2.0 * n))
+    if isinstance(rule, MinMax):
+        low = func.min(r).over(partition_by=[raw.c.segment])
+        high = func.max(r).over(partition_by=[raw.c.segment])
+        position = case((high == low, 0.5), else_=(r - low) * 1.0 / (high - low))
+        if not c.higher_is_better:
+            position = 1.0 - position
+        return case((r.is_(None), null()), else_=position)
+    raise TypeError(f"unknown normalisation {rule}")  # pragma: no cover
+
+
+def scoring_select(
+    model: ResolvedModel,
+    as_of: date,
+    bands: HealthBands,
+    *,
+    overridden_segments: list[str],
+    now: datetime,
+    with_overrides: bool = True,
+) -> Select[Any]:
+    """Snapshot rows (the ``health_snapshots`` columns) for every account ``model`` scores.
+
+    Accounts without data for any component get no row: there is nothing to score them on.
+    """
+    raw = _raw_stage(model, as_of, overridden_segments)
+    comps = model.components
+    norm = select(
+        raw.c.id,
+        *(raw.c[f"r_{c.name}"] for c in comps),
+        *(_normalised(c, raw).label(f"n_{c.name}") for c in comps),
+    ).cte("norm")
+
+    present = {c.name: case((norm.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight) for c in comps}
+    weight_sum = sum(present.values(), start=literal(0.0, Float()))
+    weighted = sum(
+        (func.coalesce(norm.c[f"n_{c.name}"], 0.0) * c.weight for c in comps),
+        start=literal(0.0, Float()),
+    )
+    calc = (
+        select(
+            norm.c.id,
+            *(norm.c[f"r_{c.name}"] for c in comps),
+            *(norm.c[f"n_{c.name}"] for c in comps),
+            weight_sum.label("weight_sum"),
+            round2(weighted * 100.0 / weight_sum).label("computed"),
+        )
+        .where(weight_sum > 0)
+        .cte("calc")
+    )
+
+    day_start = start_of_day(as_of)
+    next_day = start_of_day(as_of + timedelta(days=1))
+    if with_overrides:
+        # An override counts for the days from its creation until it expires or is revoked.
+        active = (
+            select(ScoreOverride.account_id, func.max(ScoreOverride.id).label("override_id"))
+            .where(
+                ScoreOverride.created_at < next_day,
+                or_(ScoreOverride.expires_at.is_(None), ScoreOverride.expires_at > day_start),
+                or_(ScoreOverride.revoked_at.is_(None), ScoreOverride.revoked_at >= next_day),
+            )
+            .group_by(ScoreOverride.account_id)
+            .subquery("active_override")
+        )
+        scored = (
+            select(
+                calc,
+                active.c.override_id,
+                case(
+                    (active.c.override_id.is_not(None), ScoreOverride.score),
+                    else_=calc.c.computed,
+                ).label("score"),
+            )
+            .select_from(calc)
+            .outerjoin(active, active.c.account_id == calc.c.id)
+            .outerjoin(ScoreOverride, ScoreOverride.id == active.c.override_id)
+            .cte("scored")
+        )
+    else:
+        scored = select(
+            calc, literal(None).label("override_id"), calc.c.computed.label("score")
+        ).cte("scored")
+
+    s = scored.c
+    band = case(
+        (s.score >= bands.healthy.min, text_value("healthy")),
+        (s.score >= bands.at_risk.min, text_value("at_risk")),
+        else_=text_value("critical"),
+    )
+
+    def points(c: ResolvedComponent) -> ColumnElement[Any]:
+        return case((s[f"n_{c.name}"].is_(None), 0.0), else_=c.weight * 100.0 / s.weight_sum)
+
+    parts: list[Any] = []
+    for c in comps:
+        spec = c.spec
+        metric = getattr(spec, "metric", None)
+        window = getattr(spec, "window_days", None)
+        parts += [
+            text_value(c.name),
+            json_object(
+                text_value("kind"),
+                text_value(spec.kind),
+                text_value("label"),
+                text_value(c.label),
+                text_value("metric"),
+                null() if metric is None else text_value(metric),
+                text_value("window_days"),
+                null() if window is None else literal(window, Integer(), literal_execute=True),
+                text_value("raw"),
+                s[f"r_{c.name}"] * 1.0,
+                text_value("normalised"),
+                s[f"n_{c.name}"],
+                text_value("weight"),
+                round2(points(c)),
+                text_value("contribution"),
+                round2(points(c) * func.coalesce(s[f"n_{c.name}"], 0.0)),
+            ),
+        ]
+    missing_items = [
+        case((s[f"n_{c.name}"].is_(None), text_value(f'"{c.name}",')), else_=text_value(""))
+        for c in comps
+    ]
+    joined = missing_items[0]
+    for item in missing_items[1:]:
+        joined = joined.concat(item)
+    missing = json_from_text(
+        text_value("[").concat(func.rtrim(joined, text_value(","))).concat(text_value("]"))
+    )
+    return (
+        select(
+            s.id.label("account_id"),
+            literal(as_of, Date()).label("as_of"),
+            s.score.label("score"),
+            s.computed.label("computed_score"),
+            band.label("band"),
+            json_object(*parts).label("components"),
+            missing.label("missing_components"),
+            text_value(model.version).label("model_version"),
+            s.override_id.label("override_id"),
+            literal(False, Boolean()).label("stale"),
+            literal(now, UTCDateTime()).label("created_at"),
+        )
+        .select_from(scored)
+        # SQLite needs a WHERE before ON CONFLICT in INSERT .. SELECT (parsing ambiguity).
+        .where(true())
+    )
+
+
+SNAPSHOT_COLUMNS = (
+    "account_id",
+    "as_of",
+    "score",
+    "computed_score",
+    "band",
+    "components",
+    "missing_components",
+    "model_version",
+    "override_id",
+    "stale",
+    "created_at",
+)
+
+
+@dataclass
+class ScoreRun:
+    """What one scoring run did."""
+
+    as_of: date
+    scored: int
+    eligible: int
+    bands: dict[str, int] = field(default_factory=dict)
+    overridden: int = 0
+    model_version: str = ""
+
+    @property
+    def unscored(self) -> int:
+        """Customers on as_of without data for any component (no snapshot written)."""
+        return self.eligible - self.scored
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "model_version": self.model_version,
+            "eligible": self.eligible,
+            "scored": self.scored,
+            "unscored_no_data": self.unscored,
+            "overridden": self.overridden,
+            "bands": self.bands,
+        }
+
+
+def score_accounts(
+    session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
+) -> ScoreRun:
+    """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
+    overridden = sorted(model.segments)
+    skip_jit(session.connection())
+    for resolved in model.models():
+        query = scoring_select(
+            resolved, as_of, bands, overridden_segments=overridden, now=now, with_overrides=True
+        )
+        stmt = upsert(session.connection(), HealthSnapshot.__table__).from_select(
+            list(SNAPSHOT_COLUMNS), query
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account_id", "as_of"],
+            set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
+        )
+        session.execute(stmt)
+    return summarise(session, as_of, model.version)
+
+
+def summarise(session: Session, as_of: date, version: str = "") -> ScoreRun:
+    """Counts of the snapshots stored for ``as_of``."""
+    rows = session.execute(
+        select(
+            HealthSnapshot.band,
+            func.count(),
+            func.sum(case((HealthSnapshot.override_id.is_not(None), 1), else_=0)),
+        )
+        .where(HealthSnapshot.as_of == as_of)
+        .group_by(HealthSnapshot.band)
+    ).all()
+    eligible = session.scalar(select(func.count()).where(eligible_accounts(as_of))) or 0
+    counts = {b: 0 for b in BAND_ORDER}
+    overridden = 0
+    for band, count, over in rows:
+        counts[band] = int(count)
+        overridden += int(over or 0)
+    return ScoreRun(
+        as_of=as_of,
+        scored=sum(counts.values()),
+        eligible=int(eligible),
+        bands=counts,
+        overridden=overridden,
+        model_version=version,
+    )
+
+
+def score_in_memory(
+    session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
+) -> list[tuple[int, float, str]]:
+    """(account_id, computed score, band) for ``as_of`` without writing anything (backtests).
+
+    The same query as ``score_accounts``; manual overrides are left out because the backtest
+    judges the model, not the people.
+    """
+    overridden = sorted(model.segments)
+    skip_jit(session.connection())
+    out: list[tuple[int, float, str]] = []
+    for resolved in model.models():
+        query = scoring_select(
+            resolved, as_of, bands, overridden_segments=overridden, now=now, with_overrides=False
+        ).subquery()
+        out += [
+            (int(a), float(s), str(b))
+            for a, s, b in session.execute(select(query.c.account_id, query.c.score, query.c.band))
+        ]
+    return out
+
+
+def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
+    """Copy each customer's last good snapshot before ``as_of`` to ``as_of``, flagged stale.
+
+    Snapshots already stored for ``as_of`` stand (ON CONFLICT DO NOTHING). Returns rows copied.
+    """
+    latest = (
+        select(HealthSnapshot.account_id, func.max(HealthSnapshot.as_of).label("as_of"))
+        .where(HealthSnapshot.as_of < as_of, HealthSnapshot.stale.is_(False))
+        .group_by(HealthSnapshot.account_id)
+        .subquery("last_good")
+    )
+    source = (
+        select(
+            HealthSnapshot.account_id,
+            literal(as_of, Date()),
+            HealthSnapshot.score,
+            HealthSnapshot.computed_score,
+            HealthSnapshot.band,
+            HealthSnapshot.components,
+            HealthSnapshot.missing_components,
+            HealthSnapshot.model_version,
+            HealthSnapshot.override_id,
+            literal(True, Boolean()),
+            literal(now, UTCDateTime()),
+        )
+        .join(
+            latest,
+            and_(
+                latest.c.account_id == HealthSnapshot.account_id,
+                latest.c.as_of == HealthSnapshot.as_of,
+            ),
+        )
+        .join(Account, Account.id == HealthSnapshot.account_id)
+        .where(eligible_accounts(as_of))
+    )
+    stmt = (
+        upsert(session.connection(), HealthSnapshot.__table__)
+        .from_select(list(SNAPSHOT_COLUMNS), source)
+        .on_conflict_do_nothing(index_elements=["account_id", "as_of"])
+    )
+    return session.execute(stmt).rowcount or 0
+
+
+def record_check(
+    session: Session, *, now: datetime, ok: bool, error: str | None, detail: dict[str, Any]
+) -> None:
+    """One system-health row for the scoring job (RETENTION-004 and "failure -> manual")."""
+    session.add(
+        ComponentCheck(component=COMPONENT, checked_at=now, ok=ok, error=error, detail=detail)
+    )
+    session.flush()
+
+
+# --- reading snapshots -------------------------------------------------------------------------
+
+
+def _view(row: HealthSnapshot) -> SnapshotView:
+    return SnapshotView(
+        account_id=row.account_id,
+        as_of=row.as_of,
+        score=row.score,
+        computed_score=row.computed_score,
+        band=row.band,
+        components=dict(row.components or {}),
+        missing_components=list(row.missing_components or []),
+        model_version=row.model_version,
+        override_id=row.override_id,
+        stale=bool(row.stale),
+    )
+
+
+def snapshot_pair(
+    session: Session, account_id: int, as_of: date
+) -> tuple[SnapshotView | None, SnapshotView | None]:
+    """The account's latest snapshot on or before ``as_of`` and the one before that."""
+    rows = session.scalars(
+        select(HealthSnapshot)
+        .where(HealthSnapshot.account_id == account_id, HealthSnapshot.as_of <= as_of)
+        .order_by(HealthSnapshot.as_of.desc())
+        .limit(2)
+    ).all()
+    current = _view(rows[0]) if rows else None
+    previous = _view(rows[1]) if len(rows) > 1 else None
+    return current, previous
+
+
+def snapshot_of(session: Session, account_id: int, as_of: date) -> HealthSnapshot | None:
+    """The account's snapshot for exactly ``as_of``."""
+    return session.scalar(
+        select(HealthSnapshot).where(
+            HealthSnapshot.account_id == account_id, HealthSnapshot.as_of == as_of
+        )
+    )
+
+
+def explain(session: Session, account_id: int, as_of: date) -> Explanation | None:
+    """What moved the account's score up to ``as_of`` (None when it has no snapshot yet)."""
+    current, previous = snapshot_pair(session, account_id, as_of)
+    if current is None:
+        return None
+    return explain_change(current, previous)
+
+
+def latest_as_of(session: Session, on_or_before: date | None = None) -> date | None:
+    """The most recent scoring date (on or before ``on_or_before`` when given)."""
+    query = select(func.max(HealthSnapshot.as_of))
+    if on_or_before is not None:
+        query = query.where(HealthSnapshot.as_of <= on_or_before)
+    return session.scalar(query)
+
+
+def list_snapshots(
+    session: Session, as_of: date, band: str | None = None
+) -> list[tuple[Account, HealthSnapshot]]:
+    """Snapshots of ``as_of`` with their accounts, lowest score first."""
+    query = (
+        select(Account, HealthSnapshot)
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.as_of == as_of)
+        .order_by(HealthSnapshot.score, Account.external_id)
+    )
+    if band is not None:
+        query = query.where(HealthSnapshot.band == band)
+    return [(a, s) for a, s in session.execute(query)]
+
+
+# --- manual overrides --------------------------------------------------------------------------
+
+
+def set_override(
+    session: Session,
+    account: Account,
+    *,
+    score: float,
+    reason: str,
+    author: str,
+    expires_at: datetime | None,
+    now: datetime,
+) -> ScoreOverride:
+    """Record a manual score (audited); it applies from the next scoring run on."""
+    override = ScoreOverride(
+        account_id=account.id,
+        score=score,
+        reason=reason,
+        author=author,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(override)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=author,
+        action="health_override_set",
+        subject=account.external_id,
+        detail={
+            "override_id": override.id,
+            "score": score,
+            "reason": reason,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return override
+
+
+def clear_overrides(session: Session, account: Account, *, author: str, now: datetime) -> int:
+    """Revoke the account's overrides still in force (audited); returns how many."""
+    rows = session.scalars(
+        select(ScoreOverride).where(
+            ScoreOverride.account_id == account.id,
+            ScoreOverride.revoked_at.is_(None),
+            or_(ScoreOverride.expires_at.is_(None), ScoreOverride.expires_at > now),
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+    if rows:
+        audit.record(
+            session,
+            at=now,
+            actor=author,
+            action="health_override_cleared",
+            subject=account.external_id,
+            detail={"override_ids": [r.id for r in rows]},
+        )
+    session.flush()
+    return len(rows)
+
+
+def account_by_external_id(session: Session, external_id: str) -> Account | None:
+    """The account with this external id."""
+    return session.scalar(select(Account).where(Account.external_id == external_id))
