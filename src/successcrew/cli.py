@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "demo",
     "integrations",
     "health",
+    "triggers",
+    "pauses",
     "run",
     "escalations",
 )

@@ -35,6 +35,7 @@ from successcrew.store.models import (
     AccountSource,
     Escalation,
     HealthSnapshot,
+    OutboxMessage,
     TriggerEvent,
 )
 
@@ -197,6 +198,7 @@ def raise_escalations(
     """Raise what the policy sends to the chairman and is not escalated yet; returns counts."""
     cutoff = high_value_cutoff(session, policy)
     raised = {"trigger_events": 0, "critical_high_value": 0}
+    raised["adopted"] = _adopt(session, policy=policy, settings=settings, now=now)
     e = Escalation.__table__.c
 
     # Trigger events (RETENTION-003, emergency reviews, RETENTION-001 on high-value accounts).
@@ -228,6 +230,10 @@ def raise_escalations(
             else None
         )
         who = account.name if account is not None else event.subject
+        proposal = None
+        if high and event.code in policy.high_value_escalate and policy.propose_for_critical:
+            kind = policy.propose_for_critical
+            proposal = {"type": kind, **policy.strategic_decisions[kind].model_dump()}
         _create(
             session,
             kind=f"trigger:{event.code}",
@@ -235,7 +241,7 @@ def raise_escalations(
             account=account,
             snapshot=snapshot,
             trigger_event_id=event.id,
-            proposed_action=None,
+            proposed_action=proposal,
             extra_context={
                 "trigger": event.code,
                 "value": event.value,
@@ -259,9 +265,10 @@ def raise_escalations(
                 HealthSnapshot.band == "critical",
                 Account.churned_at.is_(None),
                 Account.arr >= cutoff,
+                # One escalation per account per episode, whoever raised it (a RETENTION-001
+                # event escalated just above, or the trigger engine).
                 ~exists().where(
                     e.account_id == Account.id,
-                    e.kind == "critical_high_value",
                     or_(e.status == "open", e.created_at > recent),
                 ),
             )
@@ -290,6 +297,49 @@ def raise_escalations(
     return {"raised": raised, "high_value_arr_cutoff": cutoff, "scores_as_of": _iso(as_of)}
 
 
+def _adopt(session: Session, *, policy: EscalationPolicy, settings: Settings, now: datetime) -> int:
+    """Give escalations opened elsewhere (the trigger engine, the rollback rules) what the
+    chairman needs to decide: the account's context and score explanation, an expiry, and the
+    Block Kit message with approve/decline buttons. Returns how many were adopted.
+    """
+    noticed = {
+        key
+        for key in session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.idempotency_key.like("escalation:%:notice")
+            )
+        )
+    }
+    rows = session.scalars(
+        select(Escalation).where(Escalation.status == "open").order_by(Escalation.id)
+    ).all()
+    adopted = 0
+    as_of = _latest_snapshot_date(session, now)
+    for esc in rows:
+        if f"escalation:{esc.id}:notice" in noticed:
+            continue
+        account = session.get(Account, esc.account_id) if esc.account_id else None
+        snapshot = None
+        if account is not None and as_of is not None:
+            snap_id = _snapshot_id(session, account.id, as_of)
+            snapshot = session.get(HealthSnapshot, snap_id) if snap_id else None
+        esc.context = {**_context(session, account, snapshot), **(esc.context or {})}
+        if esc.expires_at is None:
+            esc.expires_at = policy.expires_at(esc.created_at)
+        session.flush()
+        send(session, esc, settings=settings, now=now, reminder=False)
+        audit.record(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="escalation.adopt",
+            subject=f"escalation:{esc.id}",
+            detail={"kind": esc.kind},
+        )
+        adopted += 1
+    return adopted
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -315,7 +365,7 @@ def follow_up(
             status=esc.status,
             created_at=esc.created_at,
             reminded_at=esc.reminded_at,
-            expires_at=esc.expires_at,
+            expires_at=esc.expires_at or policy.expires_at(esc.created_at),
             policy=policy,
             now=now,
         )
@@ -339,7 +389,14 @@ def follow_up(
 
 
 def decide(
-    session: Session, escalation_id: int, decision: str, *, by: str, note: str | None, now: datetime
+    session: Session,
+    escalation_id: int,
+    decision: str,
+    *,
+    by: str,
+    note: str | None,
+    now: datetime,
+    policy: EscalationPolicy | None = None,
 ) -> Escalation:
     """Record the chairman's decision; InputError (exit 2) when it cannot be taken."""
     if decision not in DECISIONS:
@@ -356,11 +413,12 @@ def decide(
             f"escalation {escalation_id} was already {esc.status} by {esc.decided_by} "
             f"at {esc.decided_at.isoformat() if esc.decided_at else '?'}; a decision is final"
         )
-    if esc.status == "expired" or (esc.expires_at is not None and now >= esc.expires_at):
+    expires_at = esc.expires_at or (policy.expires_at(esc.created_at) if policy else None)
+    if esc.status == "expired" or (expires_at is not None and now >= expires_at):
         # The hourly follow-up marks it expired; refusing here is enough (and rolls back).
         raise InputError(
             f"escalation {escalation_id} expired at "
-            f"{esc.expires_at.isoformat() if esc.expires_at else '?'}; it can no longer be decided"
+            f"{expires_at.isoformat() if expires_at else '?'}; it can no longer be decided"
         )
     esc.status = "approved" if decision == "approve" else "declined"
     esc.decided_at, esc.decided_by, esc.decision_note = now, by.strip(), note

@@ -182,7 +182,7 @@ def test_escalation_raised_reminded_decided_and_carried_out(
             return agent.run_tool(tool, ctx)
 
     raised = call("escalate_to_chairman", day(2))
-    assert raised["raised"] == {"trigger_events": 0, "critical_high_value": 1}
+    assert raised["raised"] == {"adopted": 0, "trigger_events": 0, "critical_high_value": 1}
     assert call("escalate_to_chairman", day(3))["raised"]["critical_high_value"] == 0
     listing = run_cli(capsys, "escalations", "--json").json()["escalations"]
     assert len(listing) == 1 and listing[0]["status"] == "open"

@@ -78,6 +78,25 @@ class HealthMonitoringSpecialist(Agent):
         return {"as_of": outcome.as_of.isoformat(), **outcome.summary}
 
     @tool()
+    def evaluate_triggers(self, ctx: TaskContext) -> ToolResult:
+        """Evaluate RETENTION-001..004 and the rollback rules against fresh scores and metrics.
+
+        The trigger engine commits events, their outbox messages, escalations and pause flags in
+        one transaction of its own; a definition that errors is reported and fails the task.
+        """
+        from successcrew.triggers import evaluate_triggers
+
+        summary = evaluate_triggers(ctx.engine, ctx.thresholds, ctx.now, settings=ctx.settings)
+        errors = [t for t in summary.triggers if t.status == "error"]
+        if errors:
+            raise RuntimeError(
+                "trigger evaluation errors: "
+                + "; ".join(f"{t.code}: {t.detail}" for t in errors)
+                + f" (the others were evaluated: {summary.fired} fired)"
+            )
+        return summary.as_dict()
+
+    @tool()
     def analyse_trends(self, ctx: TaskContext) -> ToolResult:
         """Band counts now and a week before, band movements, and the biggest score drops."""
         window = int(ctx.params.get("window_days", 7))

@@ -132,6 +132,16 @@ class SuccessInfrastructureArchitect(Agent):
         return summary.as_dict()
 
     @tool()
+    def check_system_health(self, ctx: TaskContext) -> ToolResult:
+        """Probe the components that are in use and record one check each (RETENTION-004 reads
+        three failures in a row; status shows uptime against the SLO). A component with nothing
+        configured is not probed: an unused component is not a failing one.
+        """
+        from successcrew.system_health import run_system_health_checks
+
+        return run_system_health_checks(ctx.engine, ctx.now, _probes(ctx))
+
+    @tool()
     def dispatch_outbox(self, ctx: TaskContext) -> ToolResult:
         """Send every due outbox message; providers without credentials leave theirs held."""
         from successcrew.integrations.dispatcher import dispatch
@@ -151,3 +161,45 @@ def _connectors(ctx: TaskContext, names: list[str]) -> Iterator[list[Any]]:
     finally:
         for c in built:
             c.close()
+
+
+def _check_clients(ctx: TaskContext, names: list[str]) -> dict[str, str]:
+    """``check()`` on each provider's client; the first failure raises (a failed probe)."""
+    from successcrew.integrations import providers
+    from successcrew.integrations.http import HttpPolicy
+
+    policy = HttpPolicy(retry=ctx.thresholds.retries)
+    out = {}
+    for name in names:
+        if name == "slack":
+            client: Any = providers.slack_client(ctx.settings, policy)
+        elif name in providers.CRM_PROVIDERS:
+            client = providers.crm_connector(ctx.settings, name, policy)
+        else:
+            client = providers.email_sender(ctx.settings, name, policy)
+        try:
+            out[name] = client.check()
+        finally:
+            client.close()
+    return out
+
+
+def _probes(ctx: TaskContext) -> dict[str, Any]:
+    """One probe per component that is in use, named as thresholds.system_health.components."""
+    from successcrew.healthmodel import load_health_model
+    from successcrew.integrations import providers
+
+    crm = [p for p in providers.CRM_PROVIDERS if providers.is_configured(ctx.settings, p)]
+    senders = [
+        p for p in ("slack", *providers.EMAIL_PROVIDERS) if providers.is_configured(ctx.settings, p)
+    ]
+    probes: dict[str, Any] = {
+        # The scoring job itself records each run; the hourly probe says whether it could run.
+        "health_scoring": lambda: {"model_version": load_health_model().version},
+    }
+    if crm:
+        probes["crm_sync"] = lambda: _check_clients(ctx, crm)
+    if senders:
+        probes["campaign_dispatch"] = lambda: _check_clients(ctx, senders)
+    wanted = set(ctx.thresholds.system_health.components)
+    return {name: probe for name, probe in probes.items() if name in wanted}

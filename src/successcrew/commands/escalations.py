@@ -49,14 +49,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Approve or decline an escalation; the next run carries an approval out."""
         from successcrew.clock import parse_now
+        from successcrew.domain.escalation import load_policy
         from successcrew.escalations import decide as record_decision
         from successcrew.store.db import transaction
 
         clock = parse_now(now)
+        policy = load_policy()
         engine = ctx.obj.ready_engine()
         with transaction(engine) as session:
             esc = record_decision(
-                session, escalation_id, decision.lower(), by=by, note=note, now=clock
+                session, escalation_id, decision.lower(), by=by, note=note, now=clock, policy=policy
             )
             result = {
                 "id": esc.id,

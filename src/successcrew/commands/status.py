@@ -13,6 +13,7 @@ from successcrew.console import console, plain, print_json
 #: later parts (outbox, system health, setup progress).
 STATUS_SECTIONS: tuple[str, ...] = (
     "successcrew.commands.status:outbox_section",
+    "successcrew.system_health:status_section",
     "successcrew.crew:status_section",
 )
 
@@ -96,6 +97,16 @@ def render(document: dict[str, Any]) -> None:
             )
     else:
         console.print("paused    nothing")
+    for row in document.get("system_health", []):
+        uptime = "no checks" if row["uptime_pct"] is None else f"{row['uptime_pct']:.2f} %"
+        verdict = "" if row["meets_slo"] is None else (" ok" if row["meets_slo"] else " BELOW")
+        label = "[bold red]health[/]" if row["alerting"] else "health"
+        console.print(
+            f"{label}    {row['component']}: {row['consecutive_failures']} failures in a "
+            f"row; uptime {row['window_days']}d {uptime} (SLO {row['slo_pct']:g} %{verdict})"
+            + (f"; last error: {plain(row['last_error'])}" if row["last_error"] else ""),
+            soft_wrap=True,
+        )
     for renderer in STATUS_RENDERERS:
         module, _, name = renderer.partition(":")
         getattr(importlib.import_module(module), name)(
