@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "health",
     "triggers",
     "pauses",
+    "programs",
     "run",
     "escalations",
 )

@@ -82,6 +82,62 @@ class RetentionProgramDesigner(Agent):
         )
 
     @tool()
+    def load_playbooks(self, ctx: TaskContext) -> ToolResult:
+        """Load and validate the at-risk, critical and win-back playbooks and program settings."""
+        from successcrew.playbooks import load_playbooks, load_program_settings
+
+        books = load_playbooks()
+        load_program_settings()
+        summary = {
+            book.id: {
+                "name": book.spec.name,
+                "enabled": book.spec.enabled,
+                "arms": [name for name, _ in book.arms()],
+                "holdout_pct": book.spec.holdout_pct,
+            }
+            for book in books
+        }
+        audit.record(
+            ctx.session,
+            at=ctx.now,
+            actor=self.name,
+            action="setup.playbooks",
+            subject="playbooks",
+            detail=summary,
+        )
+        return {"playbooks": summary}
+
+    @tool()
+    def enrol_workflows(self, ctx: TaskContext) -> ToolResult:
+        """Run the retention programs: exits, enrolment (CRM workflow tasks, emails, Slack) by
+        playbook, the auto-pause check on campaign feedback, and the steps that are due.
+        """
+        from successcrew.playbooks import load_playbooks, load_program_settings
+        from successcrew.store.programs import run_programs
+
+        result = run_programs(
+            ctx.session,
+            load_playbooks(),
+            settings=load_program_settings(),
+            threshold_pct=ctx.thresholds.rollback.campaign_negative_feedback_pct,
+            base_url=ctx.settings.public_base_url,
+            now=ctx.now,
+        )
+        return result.as_dict()
+
+    @tool()
+    def evaluate_ab_tests(self, ctx: TaskContext) -> ToolResult:
+        """Outcome per arm over matured enrolments, with uplift, interval and verdict."""
+        from successcrew.playbooks import load_playbooks
+        from successcrew.store.programs import evaluate
+
+        return {
+            book.id: evaluate(ctx.session, book, now=ctx.now).as_dict()
+            for book in load_playbooks()
+            if book.spec.enabled
+        }
+
+    @tool()
     def review_setup(self, ctx: TaskContext) -> ToolResult:
         """Summarise the setup flow (done, skipped with reason, failing) and post it to Slack."""
         rows = ctx.session.execute(

@@ -403,3 +403,133 @@ class AuditLog(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[dict[str, Any] | None]
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+# --- Retention programs and NPS surveys (issue 6) -------------------------------------------
+
+
+class ProgramAssignment(Base):
+    """The arm (variant or ``holdout``) an account is in for one program, fixed at first sight.
+
+    Assignment is a hash of program and account, so it is stable anyway; storing it keeps it
+    stable even when a lead later edits the holdout share or the variants.
+    """
+
+    __tablename__ = "program_assignments"
+    program: Mapped[str] = mapped_column(String(50), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[str] = mapped_column(String(50))
+    assigned_at: Mapped[datetime]
+
+
+class ProgramEnrolment(Base):
+    """One account's pass through one program; ``entry_key`` makes enrolment idempotent."""
+
+    __tablename__ = "program_enrolments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    program: Mapped[str] = mapped_column(String(50))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    variant: Mapped[str] = mapped_column(String(50))
+    entry_rule: Mapped[str] = mapped_column(String(50))
+    entry_key: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    enrolled_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    exit_reason: Mapped[str | None] = mapped_column(String(50))
+    __table_args__ = (
+        UniqueConstraint("program", "account_id", "entry_key", name="uq_program_enrolments_entry"),
+        Index("ix_program_enrolments_program_status", "program", "status"),
+        Index("ix_program_enrolments_account", "account_id"),
+        CheckConstraint("status IN ('active','completed','exited')", name="status"),
+    )
+
+
+class ProgramStepRun(Base):
+    """A step of an enrolment that ran (or was skipped), with what it did."""
+
+    __tablename__ = "program_step_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(
+        ForeignKey("program_enrolments.id", ondelete="CASCADE")
+    )
+    step_index: Mapped[int] = mapped_column(Integer)
+    step_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    ran_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None]
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "step_index", name="uq_program_step_runs_step"),
+    )
+
+
+class ProgramEmail(Base):
+    """One program email to one contact (queued) or why it was not sent (throttled, opted out).
+
+    Throttling reads the latest ``queued`` row per contact, across all programs.
+    """
+
+    __tablename__ = "program_emails"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    program: Mapped[str] = mapped_column(String(50))
+    enrolment_id: Mapped[int] = mapped_column(
+        ForeignKey("program_enrolments.id", ondelete="CASCADE")
+    )
+    step_index: Mapped[int] = mapped_column(Integer)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    outbox_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint(
+            "enrolment_id", "step_index", "contact_id", name="uq_program_emails_recipient"
+        ),
+        Index("ix_program_emails_contact_created", "contact_id", "created_at"),
+        Index("ix_program_emails_program_created", "program", "created_at"),
+        CheckConstraint("status IN ('queued','throttled','opted_out')", name="status"),
+    )
+
+
+class CampaignFeedback(Base):
+    """A reaction to a program email: reply, negative reply, unsubscribe, spam complaint."""
+
+    __tablename__ = "campaign_feedback"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    program: Mapped[str] = mapped_column(String(50))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None]
+    __table_args__ = (
+        Index("ix_campaign_feedback_program_at", "program", "occurred_at"),
+        CheckConstraint(
+            "kind IN ('reply','negative_reply','unsubscribe','spam_complaint')", name="kind"
+        ),
+    )
+
+
+class SurveyInvitation(Base):
+    """An NPS, exit or feedback survey sent to a contact; its token may be used once."""
+
+    __tablename__ = "survey_invitations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("nps_responses.id", ondelete="SET NULL")
+    )
+    __table_args__ = (
+        Index("ix_survey_invitations_contact_created", "contact_id", "created_at"),
+        CheckConstraint("kind IN ('nps','exit','feedback')", name="kind"),
+        CheckConstraint("channel IN ('email','in_app')", name="channel"),
+    )

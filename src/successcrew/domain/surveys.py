@@ -1,0 +1,108 @@
+"""Signed survey links: HMAC-SHA256 over the claims, with an expiry. No database, no clock.
+
+A token is ``base64url(json claims) "." base64url(hmac)``. The claims name the invitation (its
+random nonce), the contact, the account and the survey kind, and ``exp`` (Unix seconds). Whether
+the token was used already is the database's business (``store.surveys``), not the token's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from successcrew.errors import InputError
+
+
+class SurveyTokenError(InputError):
+    """A survey link cannot be used; ``reason`` is one of malformed, altered, expired, used."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class SurveyClaims:
+    """What a valid token says."""
+
+    nonce: str
+    contact_id: int
+    account_id: int
+    kind: str
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready claims."""
+        return {
+            "nonce": self.nonce,
+            "contact_id": self.contact_id,
+            "account_id": self.account_id,
+            "kind": self.kind,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(body: str, secret: str) -> str:
+    return _b64(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
+
+
+def sign_survey_token(claims: SurveyClaims, secret: str) -> str:
+    """The token for ``claims``; only a holder of ``secret`` can make one that verifies."""
+    if not secret:
+        raise ValueError("a survey secret is required to sign survey links")
+    body = _b64(
+        json.dumps(
+            {
+                "n": claims.nonce,
+                "c": claims.contact_id,
+                "a": claims.account_id,
+                "k": claims.kind,
+                "exp": int(claims.expires_at.timestamp()),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
+    )
+    return f"{body}.{_sign(body, secret)}"
+
+
+def verify_survey_token(token: str, secret: str, now: datetime) -> SurveyClaims:
+    """The claims of a genuine, unexpired token; SurveyTokenError says why otherwise."""
+    body, dot, signature = token.strip().partition(".")
+    if not dot or not body or not signature:
+        raise SurveyTokenError("malformed", "this survey link is incomplete; copy the whole link")
+    # compare_digest: the check takes the same time however many characters match.
+    if not hmac.compare_digest(_sign(body, secret), signature):
+        raise SurveyTokenError(
+            "altered", "this survey link has been altered or was not issued by us"
+        )
+    try:
+        data = json.loads(_unb64(body))
+        claims = SurveyClaims(
+            nonce=str(data["n"]),
+            contact_id=int(data["c"]),
+            account_id=int(data["a"]),
+            kind=str(data["k"]),
+            expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise SurveyTokenError("malformed", "this survey link cannot be read") from None
+    if now >= claims.expires_at:
+        raise SurveyTokenError(
+            "expired",
+            f"this survey link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC",
+        )
+    return claims
