@@ -22,8 +22,11 @@ def day(n: int, hour: int = 6) -> datetime:
 
 
 def make_crew(engine: Engine, **kw: Any) -> CustomerSuccessCrew:
-    """The crew with no provider configured (outbox only)."""
-    settings = Settings(database_url=engine.url.render_as_string(hide_password=False))
+    """The crew with no provider configured (outbox only) and a survey-link signing secret."""
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        survey_secret="test-survey-secret",
+    )
     return CustomerSuccessCrew(engine, settings=settings, thresholds=load_thresholds(), **kw)
 
 

@@ -39,7 +39,9 @@ class Napper(Agent):
 
 def _env(db_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESSCREW_")}
-    env.update(SUCCESSCREW_DATABASE_URL=db_url, **extra)
+    env.update(
+        SUCCESSCREW_DATABASE_URL=db_url, SUCCESSCREW_SURVEY_SECRET="test-survey-secret", **extra
+    )
     return env
 
 
