@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -261,3 +262,28 @@ def test_an_unanswered_escalation_expires_and_can_no_longer_be_decided(
     assert rows and rows[-1]["status"] == "expired" and rows[-1]["reminded_at"]
     late = run_cli(capsys, "decide", str(rows[-1]["id"]), "approve", "--by", "Chair")
     assert late.code == 2 and "expired" in late.err
+
+
+def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
+    env: dict[str, str], engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("demo", "--accounts", "80", "--days", "120", "--data-dir", str(tmp_path / "d"))
+    first = run_cli(capsys, *args, "--json")
+    assert first.code == 0, first.err
+    crew = first.json()["demo"]["crew"]
+    assert crew["days"] == 45 and crew["failed"] == 0
+    assert crew["totals"]["setup"] == {"done": 13}
+    assert crew["setup_completed_on"] == "2026-12-01"  # day 30
+    setup_days = [d["day"] for d in crew["daily"] if d["setup"]]
+    assert setup_days[0] == 1 and setup_days[-1] == 30
+    assert crew["totals"]["outbox"], "the crew queued messages"
+    assert {row["status"] for row in crew["totals"]["outbox"]} == {"held"}  # nothing was sent
+    # A second demo finds the crew's work done and repeats none of it.
+    second = run_cli(capsys, *args, "--json")
+    assert second.code == 0
+    assert second.json()["demo"]["crew"]["tasks_run"] == 0
+    with Session(engine) as session:
+        succeeded = Counter(
+            session.scalars(select(TaskRun.task).where(TaskRun.status == "succeeded"))
+        )
+    assert all(succeeded[step] == 1 for step in ("select_providers", "setup_review"))
