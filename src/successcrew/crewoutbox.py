@@ -7,7 +7,7 @@ after a crash, or a racing run enqueue nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,3 +40,15 @@ def queue_message(
         account_id=account_id,
         trigger_event_id=trigger_event_id,
     )
+
+
+def queue_messages(
+    session: Session, messages: Sequence[Mapping[str, Any]], *, now: datetime
+) -> int:
+    """Add many messages in a few multi-row statements (``key``, ``channel``, ``payload``,
+    optional ``account_id``); returns how many were new. For per-account effects, where one
+    insert per account would be a query per account in a loop.
+    """
+    from successcrew.store.programs import enqueue_many
+
+    return enqueue_many(session, [dict(m) for m in messages], now=now)

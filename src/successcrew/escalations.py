@@ -203,11 +203,19 @@ def raise_escalations(
 
     # Trigger events (RETENTION-003, emergency reviews, RETENTION-001 on high-value accounts).
     codes = set(policy.always_escalate) | set(policy.high_value_escalate)
+    # Filtered in SQL: only events the policy sends on (every RETENTION-001 event of a small
+    # account would otherwise be loaded just to be dropped).
+    wanted = TriggerEvent.code.in_(sorted(policy.always_escalate))
+    if cutoff is not None and policy.high_value_escalate:
+        wanted = wanted | (
+            TriggerEvent.code.in_(sorted(policy.high_value_escalate)) & (Account.arr >= cutoff)
+        )
     events = session.execute(
         select(TriggerEvent, Account)
         .outerjoin(Account, Account.id == TriggerEvent.account_id)
         .where(
             TriggerEvent.code.in_(sorted(codes)),
+            wanted,
             TriggerEvent.status == "open",
             TriggerEvent.fired_at <= now,
             ~exists().where(e.trigger_event_id == TriggerEvent.id),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, aliased
 
 from successcrew.agents.base import Agent, TaskContext, ToolResult, tool
 from successcrew.agents.infrastructure import provider_matrix
-from successcrew.crewoutbox import queue_message
+from successcrew.crewoutbox import queue_message, queue_messages
 from successcrew.store import audit
 from successcrew.store.models import Account, AccountSource, HealthSnapshot
 
@@ -200,41 +200,43 @@ class HealthMonitoringSpecialist(Agent):
                     )
                 ).all()
             )
-        queued = tasks = 0
+        slack, crm_tasks = [], []
         for account, snap in rows:
             text = f"{account.name} is Critical: health {snap.score:.0f} on {current.isoformat()}"
-            queued += queue_message(
-                ctx.session,
-                key=f"alert:critical:{account.id}:{current.isoformat()}",
-                channel="slack",
-                payload={
-                    "channel": ctx.settings.slack_channel,
-                    "title": text,
-                    "fields": {
-                        "ARR": f"{float(account.arr or 0):,.0f}",
-                        "Owner": account.owner_email or "-",
-                        "Segment": account.segment or "-",
+            slack.append(
+                {
+                    "key": f"alert:critical:{account.id}:{current.isoformat()}",
+                    "channel": "slack",
+                    "payload": {
+                        "channel": ctx.settings.slack_channel,
+                        "title": text,
+                        "fields": {
+                            "ARR": f"{float(account.arr or 0):,.0f}",
+                            "Owner": account.owner_email or "-",
+                            "Segment": account.segment or "-",
+                        },
                     },
-                },
-                now=ctx.now,
-                account_id=account.id,
+                    "account_id": account.id,
+                }
             )
             if account.id in sources:
-                tasks += queue_message(
-                    ctx.session,
-                    key=f"alert:crm-task:{account.id}:{current.isoformat()}",
-                    channel="crm_task",
-                    payload={
-                        "provider": crm,
-                        "account_source_id": sources[account.id],
-                        "subject": f"Critical health: call {account.name}",
-                        "body": text,
-                        "due_date": (ctx.now + timedelta(days=1)).date().isoformat(),
-                        "owner_email": account.owner_email,
-                    },
-                    now=ctx.now,
-                    account_id=account.id,
+                crm_tasks.append(
+                    {
+                        "key": f"alert:crm-task:{account.id}:{current.isoformat()}",
+                        "channel": "crm_task",
+                        "payload": {
+                            "provider": crm,
+                            "account_source_id": sources[account.id],
+                            "subject": f"Critical health: call {account.name}",
+                            "body": text,
+                            "due_date": (ctx.now + timedelta(days=1)).date().isoformat(),
+                            "owner_email": account.owner_email,
+                        },
+                        "account_id": account.id,
+                    }
                 )
+        queued = queue_messages(ctx.session, slack, now=ctx.now)
+        tasks = queue_messages(ctx.session, crm_tasks, now=ctx.now)
         return {"as_of": current.isoformat(), "alerts": queued, "crm_tasks": tasks}
 
     @tool()
