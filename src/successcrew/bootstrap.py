@@ -21,7 +21,10 @@ from successcrew.store.migrate import upgrade
 SyncStep = Callable[[Session, datetime], str]
 
 #: Definition syncs run by ``init`` after the schema is current, in this order.
-SYNC_STEPS: tuple[str, ...] = ("successcrew.triggers:sync_trigger_definitions",)
+SYNC_STEPS: tuple[str, ...] = (
+    "successcrew.triggers:sync_trigger_definitions",
+    "successcrew.crew:sync_setup_steps",
+)
 
 
 def _load(path: str) -> SyncStep:

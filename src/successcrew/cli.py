@@ -30,11 +30,13 @@ COMMAND_MODULES = (
     "imports",
     "status",
     "demo",
-    "health",
     "integrations",
+    "health",
     "triggers",
     "pauses",
     "programs",
+    "run",
+    "escalations",
 )
 
 

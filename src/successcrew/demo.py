@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,10 @@ from sqlalchemy import Engine, func, select
 from successcrew.bootstrap import initialise
 from successcrew.errors import InputError
 from successcrew.imports.pipeline import ImportResult, import_file
+from successcrew.settings import Settings
 from successcrew.store.models import Account
 from successcrew.synthetic import generate, write_csv
+from successcrew.thresholds import Thresholds
 
 DEMO_PREFIX = "ACC-"
 DEMO_END = date(2026, 11, 1)
@@ -29,6 +31,7 @@ class DemoResult:
     imports: list[ImportResult] = field(default_factory=list)
     churned_truth: int = 0
     accounts: int = 0
+    crew: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -37,6 +40,7 @@ class DemoResult:
             "accounts_generated": self.accounts,
             "churned_in_ground_truth": self.churned_truth,
             "imports": [r.as_dict() for r in self.imports],
+            "crew": self.crew,
         }
 
 
@@ -62,8 +66,15 @@ def run_demo(
     days: int = 365,
     data_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
+    crew_days: int = 0,
+    settings: Settings | None = None,
+    thresholds: Thresholds | None = None,
 ) -> DemoResult:
-    """Create the schema, generate history and import it; safe to run again (idempotent)."""
+    """Create the schema, generate history and import it; safe to run again (idempotent).
+
+    With ``crew_days``, then simulate the crew's first days after the history ends (one
+    ``run`` tick a day, outbox only); a second demo finds that work done and repeats none of it.
+    """
     say = on_step or (lambda _msg: None)
     initialise(engine, now=now)
     _refuse_foreign_data(engine)
@@ -83,4 +94,19 @@ def run_demo(
             f"{outcome.updated} updated, {outcome.unchanged} unchanged)"
         )
         result.imports.append(outcome)
+    if crew_days:
+        from successcrew.democrew import simulate
+        from successcrew.settings import load_settings
+        from successcrew.thresholds import load_thresholds
+
+        say(f"running the crew for {crew_days} simulated days (outbox only: nothing is sent)")
+        simulated = simulate(
+            engine,
+            settings=settings or load_settings(),
+            thresholds=thresholds or load_thresholds(),
+            first_day=DEMO_END + timedelta(days=1),
+            days=crew_days,
+            say=say,
+        )
+        result.crew = simulated.as_dict()
     return result

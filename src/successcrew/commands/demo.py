@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
             "--data-dir",
             help="Write the generated CSV files here (default: user data dir).",
         ),
+        crew_days: int = typer.Option(
+            45, "--crew-days", min=0, max=365, help="Simulated days of crew runs (0: none)."
+        ),
         now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
@@ -41,7 +44,18 @@ def register(app: typer.Typer) -> None:
             days=days,
             data_dir=data_dir,
             on_step=None if as_json else (lambda msg: err_console.print(msg)),
+            crew_days=crew_days,
+            settings=runtime.settings,
+            thresholds=runtime.thresholds,
         )
+        if result.crew and result.crew["daily"]:
+            # Report as of the last simulated day, so "setup day N" matches the story told.
+            from datetime import date
+
+            from successcrew.clock import start_of_day
+
+            clock = start_of_day(date.fromisoformat(result.crew["daily"][-1]["date"]))
+            clock = clock.replace(hour=7)
         document = collect_status(runtime, clock)
         if as_json:
             print_json({"demo": result.as_dict(), "status": document})
@@ -52,3 +66,25 @@ def register(app: typer.Typer) -> None:
             f"ground truth: {result.churned_truth} of {result.accounts} accounts churn "
             f"(kept in {result.data_dir / 'ground_truth.csv'})"
         )
+        if result.crew:
+            crew = result.crew
+            totals = crew["totals"]
+            console.rule(f"the crew's first {crew['days']} days (from {crew['first_day']})")
+            console.print(
+                f"setup: {totals['setup']}; completed on {crew['setup_completed_on'] or 'not yet'}"
+            )
+            console.print(f"tasks run {crew['tasks_run']}, failed {crew['failed']}")
+            fired = ", ".join(f"{k} {v}" for k, v in sorted(totals["trigger_events"].items()))
+            console.print(f"trigger events: {fired or 'none'}")
+            console.print(
+                "escalations: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(totals["escalations"].items()))
+            )
+            for row in totals["outbox"]:
+                console.print(
+                    f"outbox {row['channel']:<9} {row['status']:<9} {row['messages']} message(s)"
+                )
+            console.print(
+                "messages are held in outbox-only mode; `successcrew escalations` lists what "
+                "reached the chairman, `successcrew status` shows the crew"
+            )

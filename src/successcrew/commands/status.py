@@ -14,7 +14,11 @@ from successcrew.console import console, plain, print_json
 STATUS_SECTIONS: tuple[str, ...] = (
     "successcrew.commands.status:outbox_section",
     "successcrew.system_health:status_section",
+    "successcrew.crew:status_section",
 )
+
+#: Printers (``"module:function"``) taking (document, echo) for the sections above.
+STATUS_RENDERERS: tuple[str, ...] = ("successcrew.crew:render_status_section",)
 
 
 def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, Any]:
@@ -102,6 +106,11 @@ def render(document: dict[str, Any]) -> None:
             f"row; uptime {row['window_days']}d {uptime} (SLO {row['slo_pct']:g} %{verdict})"
             + (f"; last error: {plain(row['last_error'])}" if row["last_error"] else ""),
             soft_wrap=True,
+        )
+    for renderer in STATUS_RENDERERS:
+        module, _, name = renderer.partition(":")
+        getattr(importlib.import_module(module), name)(
+            document, lambda line: console.print(plain(line), soft_wrap=True)
         )
 
 

@@ -32,8 +32,17 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their directory created and sane pragmas."""
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, immediate: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get their directory created and sane pragmas.
+
+    ``immediate`` (SQLite only) starts every transaction with ``BEGIN IMMEDIATE``: for parallel
+    writers, a deferred transaction that reads and then writes fails at once with SQLITE_BUSY
+    when another connection wrote in between, while an immediate one waits (busy_timeout).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -47,7 +56,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":

@@ -1,0 +1,289 @@
+"""The crew over 45 simulated days on SQLite and PostgreSQL: setup order, run-once, retries,
+operations that keep going when one fails, escalations from raise to carried out, dry runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from successcrew.store.models import (
+    AuditLog,
+    CrewRun,
+    Escalation,
+    OutboxMessage,
+    SetupProgress,
+    TaskRun,
+)
+from tests.clirunner import run_cli
+from tests.crewhelpers import DAY1, day, make_crew, plant_snapshot, seed_accounts
+
+
+def _task_runs(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(TaskRun.task, TaskRun.status, TaskRun.started_at).order_by(TaskRun.id)
+        ).all()
+
+
+def test_forty_five_days_setup_in_order_once_each_then_operations(engine: Engine) -> None:
+    seed_accounts(engine)
+    crew = make_crew(engine)
+    available = {k for k, v in crew.availability().items() if v is None}
+    for n in range(1, 46):
+        summary = crew.run(day(n))
+        assert summary.exit_code == 0, summary.as_dict()
+    crew.close()
+
+    runs = _task_runs(engine)
+    step_ids = [s.id for s in crew.steps]
+    setup_runs = [r for r in runs if r.task in step_ids]
+    # Each available step succeeded exactly once, in definition order, never before its day.
+    assert Counter(r.task for r in setup_runs if r.status == "succeeded") == Counter(
+        {s for s in step_ids if s in available}
+    )
+    assert [r.task for r in setup_runs] == [s for s in step_ids if s in available]
+    by_id = {s.id: s for s in crew.steps}
+    for r in setup_runs:
+        assert r.started_at.date() >= DAY1 + timedelta(days=by_id[r.task].day - 1)
+    with engine.connect() as conn:
+        progress = dict(conn.execute(select(SetupProgress.step_id, SetupProgress.status)).all())
+        runs_recorded = conn.execute(select(func.count()).select_from(CrewRun)).scalar_one()
+        starts = conn.execute(
+            select(func.count()).where(AuditLog.action == "crew.start")
+        ).scalar_one()
+    assert all(progress[s] == ("done" if s in available else "skipped") for s in step_ids)
+    assert runs_recorded == 45 and starts == 1
+    # Operations start after setup and then run on their cadence: daily ones once a day.
+    daily = [op.id for op in crew.operations if op.cadence == "daily" and op.id in available]
+    assert daily, "some daily operation should be available in every build"
+    per_day = Counter((r.task, r.started_at.date()) for r in runs if r.task in daily)
+    assert max(per_day.values()) == 1
+    first_run = {}
+    for r in runs:
+        first_run.setdefault(r.task, r.started_at)
+    for op in crew.operations:
+        if op.requires_step and op.id in first_run:
+            assert first_run[op.id] >= first_run[op.requires_step], op.id
+    assert day(45).date() in {d for (_, d) in per_day}
+
+
+def test_a_step_that_fails_twice_then_succeeds_ends_done_and_shows_in_status(
+    engine: Engine, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    crew = make_crew(engine)
+    agent = crew.agents["success_infrastructure_architect"]
+    real = agent.select_providers
+    calls = {"n": 0}
+
+    def flaky(ctx: Any) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ConnectionError(f"provider config store unreachable (attempt {calls['n']})")
+        return real(ctx)
+
+    agent.select_providers = flaky  # type: ignore[method-assign]
+    first = crew.run(day(1))
+    assert first.exit_code == 1 and first.count("failed") == 1
+    # Backoff: an hour later it is not retried yet, the next day it is.
+    assert crew.run(day(1, 6) + timedelta(minutes=30)).count("failed") == 0
+    status = run_cli(capsys, "status", "--now", day(1, 7).isoformat())
+    assert status.code == 0
+    assert "failed   select_providers" in status.out and "unreachable" in status.out
+    assert crew.run(day(2)).exit_code == 1
+    third = crew.run(day(3))
+    assert third.exit_code == 0
+    assert next(t.task for t in third.tasks if t.status == "succeeded") == "select_providers"
+    crew.run(day(4))
+    crew.close()
+    with Session(engine) as session:
+        row = session.get(SetupProgress, "select_providers")
+        assert row is not None
+        assert (row.status, row.attempts, row.last_error) == ("done", 3, None)
+    results = Counter((r.task, r.status) for r in _task_runs(engine))
+    assert results[("select_providers", "failed")] == 2
+    assert results[("select_providers", "succeeded")] == 1
+    document = run_cli(capsys, "status", "--json").json()
+    steps = {s["step"]: s for s in document["setup"]["steps"]}
+    assert steps["select_providers"]["status"] == "done"
+
+
+def test_operations_keep_going_when_one_of_them_raises(engine: Engine) -> None:
+    seed_accounts(engine)
+    crew = make_crew(engine)
+    for n in range(1, 22):
+        crew.run(day(n))
+    specialist = crew.agents["health_monitoring_specialist"]
+
+    def broken(ctx: Any) -> dict[str, Any]:
+        raise RuntimeError("alert renderer crashed")
+
+    specialist.generate_alerts = broken  # type: ignore[method-assign]
+    summary = crew.run(day(22))
+    crew.close()
+    outcome = {t.task: t.status for t in summary.tasks if t.kind == "operation"}
+    assert outcome["alerts"] == "failed"
+    others = [t for t, s in outcome.items() if t != "alerts"]
+    assert others and all(outcome[t] == "succeeded" for t in others)
+    assert summary.exit_code == 1
+    assert "alert renderer crashed" in summary.as_dict()["tasks"][0].get("error", "") or any(
+        "alert renderer crashed" in (t.error or "") for t in summary.tasks
+    )
+
+
+def test_dry_run_decides_and_writes_nothing(
+    engine: Engine, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "run", "--now", day(1).isoformat(), "--dry-run", "--json")
+    assert result.code == 0, result.err
+    document = result.json()
+    assert document["dry_run"] is True and document["tasks_run"] == 0
+    assert next(t["task"] for t in document["tasks"] if t["status"] == "planned") == (
+        "select_providers"
+    )
+    with engine.connect() as conn:
+        for table in (CrewRun, TaskRun, OutboxMessage, AuditLog):
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+        assert (
+            conn.execute(select(func.count()).where(SetupProgress.status != "pending")).scalar_one()
+            == 0
+        )
+    real = run_cli(capsys, "run", "--now", day(1).isoformat(), "--json")
+    assert real.code == 0 and real.json()["succeeded"] >= 1
+
+
+def test_escalation_raised_reminded_decided_and_carried_out(
+    engine: Engine, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_accounts(engine)  # T-020 has ARR 200,000: high-value
+    plant_snapshot(engine, "T-020", DAY1, 28.0)
+    plant_snapshot(engine, "T-003", DAY1, 20.0)  # critical but small: not for the chairman
+    from successcrew.agents.base import TaskContext
+    from successcrew.store.db import transaction
+
+    crew = make_crew(engine)
+    agent = crew.agents["retention_program_designer"]
+
+    def call(tool: str, now: Any) -> dict[str, Any]:
+        with transaction(engine) as session:
+            ctx = TaskContext(
+                session=session,
+                engine=engine,
+                now=now,
+                settings=crew.settings,
+                thresholds=crew.thresholds,
+                policy=crew.policy,
+            )
+            return agent.run_tool(tool, ctx)
+
+    raised = call("escalate_to_chairman", day(2))
+    assert raised["raised"] == {"adopted": 0, "trigger_events": 0, "critical_high_value": 1}
+    assert call("escalate_to_chairman", day(3))["raised"]["critical_high_value"] == 0
+    listing = run_cli(capsys, "escalations", "--json").json()["escalations"]
+    assert len(listing) == 1 and listing[0]["status"] == "open"
+    esc_id = listing[0]["id"]
+    with Session(engine) as session:
+        message = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.idempotency_key == f"escalation:{esc_id}:notice"
+            )
+        ).one()
+    assert message.channel == "slack" and message.status == "pending"
+    assert next(b["type"] for b in message.payload["blocks"]) == "header"
+    assert "Test Co 20" in message.payload["text"]
+    assert "Usage 12 in 30 days" in str(message.payload["blocks"])
+    assert "28.0 (critical); first snapshot" in str(message.payload["blocks"])
+
+    # No answer within 24 h: one reminder.
+    assert call("follow_up_escalations", day(2) + timedelta(hours=25)) == {
+        "reminded": 1,
+        "expired": 0,
+    }
+    assert call("follow_up_escalations", day(2) + timedelta(hours=26))["reminded"] == 0
+
+    bad = run_cli(capsys, "decide", "999", "approve", "--by", "Chair")
+    assert bad.code == 2 and "escalation 999 does not exist" in bad.err
+    ok = run_cli(
+        capsys,
+        "decide",
+        str(esc_id),
+        "approve",
+        "--by",
+        "Chair",
+        "--note",
+        "go",
+        "--now",
+        (day(3)).isoformat(),
+    )
+    assert ok.code == 0, ok.err
+    again = run_cli(capsys, "decide", str(esc_id), "decline", "--by", "Chair")
+    assert again.code == 2 and "already approved by Chair" in again.err
+
+    assert call("carry_out_decisions", day(3) + timedelta(hours=1)) == {"carried_out": 1}
+    assert call("carry_out_decisions", day(3) + timedelta(hours=2)) == {"carried_out": 0}
+    with Session(engine) as session:
+        keys = set(session.scalars(select(OutboxMessage.idempotency_key)))
+        actions = [
+            a
+            for a in session.scalars(select(AuditLog.action).order_by(AuditLog.id))
+            if a.startswith("escalation.")
+        ]
+        esc = session.scalars(select(Escalation)).one()
+    assert {f"escalation:{esc_id}:owner-email", f"escalation:{esc_id}:carried-out"} <= keys
+    assert actions == [
+        "escalation.raise",
+        "escalation.remind",
+        "escalation.approved",
+        "escalation.carry_out",
+    ]
+    assert esc.carried_out_at is not None and esc.decision_note == "go"
+
+
+def test_an_unanswered_escalation_expires_and_can_no_longer_be_decided(
+    engine: Engine, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_accounts(engine)
+    plant_snapshot(engine, "T-020", DAY1, 10.0)
+    crew = make_crew(engine)
+    for n in range(1, 22):
+        crew.run(day(n))
+    summary = crew.run(day(22))
+    assert any(t.task == "escalations" and t.status == "succeeded" for t in summary.tasks)
+    for n in range(23, 27):
+        crew.run(day(n))
+    crew.close()
+    rows = run_cli(capsys, "escalations", "--json").json()["escalations"]
+    assert rows and rows[-1]["status"] == "expired" and rows[-1]["reminded_at"]
+    late = run_cli(capsys, "decide", str(rows[-1]["id"]), "approve", "--by", "Chair")
+    assert late.code == 2 and "expired" in late.err
+
+
+def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
+    env: dict[str, str], engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("demo", "--accounts", "80", "--days", "120", "--data-dir", str(tmp_path / "d"))
+    first = run_cli(capsys, *args, "--json")
+    assert first.code == 0, first.err
+    crew = first.json()["demo"]["crew"]
+    assert crew["days"] == 45 and crew["failed"] == 0
+    assert crew["totals"]["setup"] == {"done": 13}
+    assert crew["setup_completed_on"] == "2026-12-01"  # day 30
+    setup_days = [d["day"] for d in crew["daily"] if d["setup"]]
+    assert setup_days[0] == 1 and setup_days[-1] == 30
+    assert crew["totals"]["outbox"], "the crew queued messages"
+    assert {row["status"] for row in crew["totals"]["outbox"]} == {"held"}  # nothing was sent
+    # A second demo finds the crew's work done and repeats none of it.
+    second = run_cli(capsys, *args, "--json")
+    assert second.code == 0
+    assert second.json()["demo"]["crew"]["tasks_run"] == 0
+    with Session(engine) as session:
+        succeeded = Counter(
+            session.scalars(select(TaskRun.task).where(TaskRun.status == "succeeded"))
+        )
+    assert all(succeeded[step] == 1 for step in ("select_providers", "setup_review"))
