@@ -137,7 +137,7 @@ def test_a_run_killed_at_a_random_point_is_finished_by_the_next_one(
 
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "reference.db")
     else:
-        ref_url = _fresh_pg_copy(db_url)
+        ref_url = _fresh_pg_copy(request)
     from successcrew.store.db import make_engine
 
     ref_engine = make_engine(ref_url)
@@ -180,9 +180,8 @@ def test_a_run_killed_at_a_random_point_is_finished_by_the_next_one(
     assert abandoned >= 1  # the killed runs are on record
 
 
-def _fresh_pg_copy(db_url: str) -> str:
-    """A second, empty, migrated PostgreSQL database next to the test one (dropped at exit)."""
-    import atexit
+def _fresh_pg_copy(request: pytest.FixtureRequest) -> str:
+    """A second, empty, migrated PostgreSQL database next to the test one (dropped after it)."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -206,5 +205,5 @@ def _fresh_pg_copy(db_url: str) -> str:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
-    atexit.register(drop)
+    request.addfinalizer(drop)
     return url
