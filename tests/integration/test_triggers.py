@@ -352,11 +352,9 @@ def test_r003_nps_zero_does_not_fire_below_zero_escalates_once(engine: Engine) -
     with transaction(engine) as session:
         escalations = session.scalars(select(Escalation)).all()
     assert [(e.kind, e.trigger_event_id) for e in escalations] == [("trigger", event.id)]
-    slack = [m for m in outbox(engine) if m.idempotency_key.startswith("RETENTION-003")]
-    assert [m.idempotency_key for m in slack] == [
-        f"RETENTION-003:portfolio:event:{event.id}:chairman_escalation"
-    ]
-    assert slack[0].payload["channel"] == "#chairman"
+    # The escalation is the only thing raised: its flow sends the chairman one Block Kit card,
+    # so the trigger queues no plain message of its own.
+    assert [m for m in outbox(engine) if m.idempotency_key.startswith("RETENTION-003")] == []
 
     # The negative answers leave the 90-day window: the episode resolves.
     summary = evaluate(engine, NOW + timedelta(days=100))
@@ -464,7 +462,7 @@ def test_repeated_evaluation_at_the_same_now_adds_nothing(engine: Engine) -> Non
         "RETENTION-004",
     }
     before = counts()
-    assert before[0] == 4 and before[1] >= 5
+    assert before[0] == 4 and before[1] >= 4
     second = evaluate(engine)
     assert second.fired == 0 and second.rollbacks == []
     assert counts() == before

@@ -43,7 +43,9 @@ ACTIONS: dict[str, str | None] = {
     "crm_task": "crm_task",
     "chairman_notice": "slack",
     "team_notice": "slack",
-    "chairman_escalation": "slack",
+    # The escalation row is the request; the escalation flow sends the one Block Kit card with
+    # approve/decline buttons (a plain message here as well would reach the chairman twice).
+    "chairman_escalation": None,
     "ops_alert": "slack",
     "pause_component": None,
 }
@@ -269,13 +271,6 @@ def plan_actions(
             payload = {
                 "channel": channels["team"],
                 "title": f"[{severity}] {code}: {title}",
-                "summary": context.get("summary") or title,
-                "fields": fields,
-            }
-        elif action == "chairman_escalation":
-            payload = {
-                "channel": channels["chairman"],
-                "title": f"Escalation {code}: {title}",
                 "summary": context.get("summary") or title,
                 "fields": fields,
             }
