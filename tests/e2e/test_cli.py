@@ -136,3 +136,43 @@ def test_status_shows_held_and_dead_outbox_messages(
     assert "after 5 attempts: channel_not_found" in result.out
     document = run_cli(capsys, "status", "--json").json()
     assert document["outbox"]["counts"]["dead"] == 1
+
+
+def test_status_shows_the_band_distribution_of_the_newest_scores(
+    env: dict[str, str], engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, date, datetime
+
+    from successcrew.store.db import transaction
+    from successcrew.store.models import HealthSnapshot
+
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("external_id,name\nA,a\nB,b\nC,c\n")
+    assert run_cli(capsys, "import", "accounts", str(accounts)).code == 0
+    assert "scores    none yet" in run_cli(capsys, "status").out
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with transaction(engine) as session:
+        ids = session.scalars(select(Account.id).order_by(Account.external_id)).all()
+        for account_id, score, band, day in (
+            (ids[0], 70.0, "healthy", date(2026, 11, 24)),
+            (ids[1], 39.99, "critical", date(2026, 11, 24)),
+            (ids[2], 10.0, "critical", date(2026, 11, 23)),  # older: not counted
+        ):
+            session.add(
+                HealthSnapshot(
+                    account_id=account_id,
+                    as_of=day,
+                    score=score,
+                    computed_score=score,
+                    band=band,
+                    components={},
+                    missing_components=[],
+                    model_version="t",
+                    stale=False,
+                    created_at=now,
+                )
+            )
+    out = run_cli(capsys, "status").out
+    assert "scores    as of 2026-11-24: 1 healthy (50 %), 0 at-risk (0 %), 1 critical (50 %)" in out
+    scores = run_cli(capsys, "status", "--json").json()["scores"]
+    assert scores["bands"] == {"healthy": 1, "at_risk": 0, "critical": 1}

@@ -35,7 +35,7 @@ def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
     """The whole status document."""
     from successcrew.store.db import redacted_url
     from successcrew.store.migrate import current_revision
-    from successcrew.store.summary import data_summary, last_audit, pause_summary
+    from successcrew.store.summary import data_summary, last_audit, pause_summary, score_summary
 
     engine = runtime.ready_engine()
     document: dict[str, Any] = {
@@ -45,6 +45,7 @@ def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
     }
     with engine.connect() as conn:
         document["data"] = data_summary(conn, today=now.date())
+        document["scores"] = score_summary(conn)
         document["paused"] = pause_summary(conn)
         document["recent_actions"] = last_audit(conn)
         for section in STATUS_SECTIONS:
@@ -78,6 +79,22 @@ def render(document: dict[str, Any]) -> None:
     nps = data["nps"]
     value = "no data" if nps["nps_all_time"] is None else f"{nps['nps_all_time']:+.1f}"
     console.print(f"nps       {nps['responses']} responses, NPS all time {value}")
+    scores = document["scores"]
+    if scores["as_of"]:
+        bands = scores["bands"]
+        total = sum(bands.values()) or 1
+        shares = ", ".join(
+            f"{bands.get(b, 0)} {b.replace('_', '-')} ({100 * bands.get(b, 0) / total:.0f} %)"
+            for b in ("healthy", "at_risk", "critical")
+        )
+        extra = "".join(
+            f", {n} {what}"
+            for n, what in ((scores["manual"], "manual"), (scores["stale"], "stale"))
+            if n
+        )
+        console.print(f"scores    as of {scores['as_of']}: {shares}{extra}")
+    else:
+        console.print("scores    none yet (`successcrew score`)")
     outbox = document.get("outbox")
     if outbox:
         counts = ", ".join(f"{n} {status}" for status, n in outbox["counts"].items() if n)

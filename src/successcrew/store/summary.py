@@ -11,6 +11,7 @@ from successcrew.store.models import (
     Account,
     AuditLog,
     Contact,
+    HealthSnapshot,
     Invoice,
     NpsResponse,
     PauseFlag,
@@ -83,6 +84,25 @@ def data_summary(conn: Connection, *, today: date) -> dict[str, Any]:
             "last": nps[4].isoformat() if nps[4] else None,
         },
     }
+
+
+def score_summary(conn: Connection) -> dict[str, Any]:
+    """Band distribution of the newest scoring date, with manual and stale counts."""
+    h = HealthSnapshot.__table__.c
+    latest = conn.execute(select(func.max(h.as_of))).scalar_one()
+    if latest is None:
+        return {"as_of": None, "bands": {}, "manual": 0, "stale": 0}
+    bands = {"healthy": 0, "at_risk": 0, "critical": 0}
+    manual = stale = 0
+    for band, overridden, is_stale, n in conn.execute(
+        select(h.band, h.override_id.is_not(None), h.stale, func.count())
+        .where(h.as_of == latest)
+        .group_by(h.band, h.override_id.is_not(None), h.stale)
+    ):
+        bands[band] = bands.get(band, 0) + n
+        manual += n if overridden else 0
+        stale += n if is_stale else 0
+    return {"as_of": latest.isoformat(), "bands": bands, "manual": manual, "stale": stale}
 
 
 def pause_summary(conn: Connection) -> list[dict[str, Any]]:
