@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from successcrew.domain.abtest import Arm, Comparison, compare
@@ -105,28 +105,28 @@ def enqueue_many(session: Session, messages: Sequence[dict[str, Any]], *, now: d
     return total
 
 
-def latest_snapshots(today: date, account_ids: Sequence[int] | None = None) -> Any:
+def latest_snapshots(today: date) -> Any:
     """Subquery: each account's latest health snapshot on or before ``today``.
 
     ``ROW_NUMBER()`` over each account's history, newest first: one pass over the snapshots,
     whatever the planner believes about them. (A join of the snapshots to their per-account
     ``max(as_of)`` ran as a nested loop over the ``(as_of, band)`` index when the statistics
-    predated the day's scoring: 100,000 accounts times the accounts in the band.) With
-    ``account_ids`` only those accounts are read (a chunk reads its own accounts' history).
+    predated the day's scoring: 100,000 accounts times the accounts in the band.)
     """
     newest_first = func.row_number().over(
         partition_by=HealthSnapshot.account_id, order_by=HealthSnapshot.as_of.desc()
     )
-    ranked = select(
-        HealthSnapshot.account_id,
-        HealthSnapshot.as_of,
-        HealthSnapshot.band,
-        HealthSnapshot.score,
-        newest_first.label("position"),
-    ).where(HealthSnapshot.as_of <= today)
-    if account_ids is not None:
-        ranked = ranked.where(HealthSnapshot.account_id.in_(account_ids))
-    history = ranked.subquery("history")
+    history = (
+        select(
+            HealthSnapshot.account_id,
+            HealthSnapshot.as_of,
+            HealthSnapshot.band,
+            HealthSnapshot.score,
+            newest_first.label("position"),
+        )
+        .where(HealthSnapshot.as_of <= today)
+        .subquery("history")
+    )
     return (
         select(history.c.account_id, history.c.as_of, history.c.band, history.c.score)
         .where(history.c.position == 1)
@@ -351,12 +351,23 @@ class StepOutcome:
 
 
 def _account_context(session: Session, account_ids: Sequence[int], today: date) -> dict[int, Any]:
+    # Each account's latest snapshot by one probe of the unique (account_id, as_of) index, newest
+    # first: a chunk costs its own accounts, never a pass over everyone's history (with stale
+    # statistics a chunk-filtered window ran as a scan of the whole (as_of, band) index).
+    older = aliased(HealthSnapshot)
+    latest_id = (
+        select(older.id)
+        .where(older.account_id == Account.id, older.as_of <= today)
+        .order_by(older.as_of.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    snap = HealthSnapshot
     ctx: dict[int, Any] = {}
     for chunk in _chunks(list(account_ids)):
-        cur = latest_snapshots(today, chunk)
         rows = session.execute(
-            select(Account, cur.c.score, cur.c.band, cur.c.as_of)
-            .outerjoin(cur, cur.c.account_id == Account.id)
+            select(Account, snap.score, snap.band, snap.as_of)
+            .outerjoin(snap, snap.id == latest_id)
             .where(Account.id.in_(chunk))
         )
         for account, score, band, as_of in rows:
