@@ -19,12 +19,16 @@ marks the 30-day setup as done with the crew started 40 days ago, and then times
 
 Prints per-operation seconds, both ticks as a ratio of the baseline, messages queued and peak RSS.
 
-Measured 2026-11-26 on 2 cores, PostgreSQL on the same host, ``--skip retention_programs``:
-baseline 0.43 s; tick 1 52.4 s (123 x baseline; scoring 7.3, triggers 6.7, escalations 5.4,
-alerts 3.6, outbox dispatch 32.9 s for ~18,000 held messages); tick 2 33.2 s (78 x, nearly all
-dispatch re-checking held messages). With retention_programs included, one enrolment query of
-the programs (band_entered entry candidates) ran over 24 minutes at 100,000 accounts and the tick
-did not finish; at 10,000 accounts the full tick takes 9.8 s (programs 1.8 s).
+Measured 2026-11-26 on 2 cores, PostgreSQL on the same host, all operations included:
+baseline 0.52 s; tick 1 28.9 s (56 x baseline; operations run side by side, per operation:
+retention_programs 17.9 (59,000 enrolments, 77,000 step runs), escalations 10.7, triggers 5.5,
+scoring 5.0, alerts 4.2, outbox dispatch 0.40 s holding ~34,500 messages); tick 2 0.22 s (0.4 x,
+dispatch 0.07 s: held messages are re-decided per group, not re-read). At 10,000 accounts: tick 1
+3.3 s, programs 1.9 s, so programs scale linearly (9.3 x for 10 x the accounts).
+Before the set-based fixes (same machine, ``--skip retention_programs``): tick 1 52.4 s, outbox
+dispatch 32.9 s for ~18,000 held messages claimed one at a time, tick 2 33.2 s; with
+retention_programs the band_entered enrolment query ran over 24 minutes (a nested loop over the
+``(as_of, band)`` index) and the tick did not finish.
 Needs PostgreSQL (SUCCESSCREW_BENCH_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1/test).
 """
 

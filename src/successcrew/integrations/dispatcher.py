@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, and_, case, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from successcrew.domain.outbox import HoldGroup, hold_reason, pause_reason
 from successcrew.integrations import providers
 from successcrew.integrations.crm.base import CrmConnector, CrmTask
 from successcrew.integrations.email.base import EmailMessage, EmailSender
@@ -27,15 +28,20 @@ from successcrew.integrations.slack import SlackClient, build_message
 from successcrew.settings import Settings
 from successcrew.store.db import transaction
 from successcrew.store.models import Contact, OutboxMessage
-from successcrew.store.pauses import is_paused
+from successcrew.store.pauses import is_paused, paused_scopes
 from successcrew.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(minutes=10)
-#: A held row is looked at again by the first dispatch at least this much later.
+#: A row held one at a time (a pause set between the set-based pass and its claim) is looked at
+#: again by the first dispatch at least this much later.
 HELD_RECHECK = timedelta(minutes=1)
+#: A row held by the set-based pass stays out of the claim query this long. It does not wait
+#: that long once its reason is gone: every dispatch re-decides the held groups and releases
+#: them at once; this only keeps unchanged held rows from being re-read and rewritten each tick.
+HELD_SET_RECHECK = timedelta(days=1)
 #: How far back (real time) to look in a Slack channel for a message a crashed run posted.
 SLACK_LOOKBACK_SECONDS = 2 * 24 * 3600
 
@@ -125,7 +131,7 @@ def _preflight(engine: Engine, senders: _Senders, msg: OutboxMessage) -> None:
     with transaction(engine) as session:
         flag = is_paused(session, *pause_scopes(msg.channel, payload))
         if flag is not None:
-            raise _Hold(f"paused: {flag.scope}" + (f" ({flag.reason})" if flag.reason else ""))
+            raise _Hold(pause_reason(flag.scope, flag.reason))
         if msg.channel == "email" and _recipient_opted_out(session, payload):
             raise _Suppress("suppressed: recipient has opted out of email; not sent")
     if msg.channel == "slack":
@@ -144,6 +150,135 @@ def _preflight(engine: Engine, senders: _Senders, msg: OutboxMessage) -> None:
             raise _Hold(providers.outbox_only_reason(provider))
     else:
         raise _Permanent(f"unknown channel {msg.channel!r}")
+
+
+def _outbox_only(senders: _Senders, channel: str, provider: str | None) -> str | None:
+    """The outbox-only reason when ``channel``/``provider`` has no credentials, else None."""
+    if channel == "slack":
+        return providers.outbox_only_reason("slack") if senders.slack() is None else None
+    if channel == "email":
+        if senders.email(provider) is not None:
+            return None
+        names = [provider] if provider else list(providers.EMAIL_PROVIDERS)
+        return " or ".join(providers.outbox_only_reason(n) for n in names)
+    assert provider is not None  # crm_task with a known provider (hold_reason checked)
+    return providers.outbox_only_reason(provider) if senders.crm(provider) is None else None
+
+
+def hold_unsendable(engine: Engine, senders: _Senders, now: datetime) -> int:
+    """Hold, in a handful of statements, every due message that cannot be sent now; returns
+    how many are held.
+
+    Due ``pending`` rows and all ``held`` rows are grouped in SQL by what decides their fate
+    (channel, the payload fields behind the pause scopes, provider, opted-out recipient) and
+    each group is decided once (``domain.outbox.hold_reason``). A group that must wait is
+    marked ``held`` with its reason and a ``next_attempt_at`` of ``now + HELD_SET_RECHECK``,
+    so the claim loop never walks it row by row; a held group whose reason is gone (pause
+    lifted, credentials configured) goes back to ``pending`` now and is sent by this dispatch.
+    Rows being sent (``sending``) are never touched; nothing here sends or counts an attempt,
+    so a crash at any point leaves each row pending or held, both safe.
+    """
+    o = OutboxMessage
+    payload = o.payload
+    fields = {
+        "pause_scope": payload["pause_scope"].as_string(),
+        "kind": payload["kind"].as_string(),
+        "program": payload["program"].as_string(),
+        "provider": payload["provider"].as_string(),
+    }
+    # Checked at send time as in _preflight: a held email whose recipient opted out since is
+    # released to the per-message path, which suppresses it (once; it is then dead).
+    opted_out = exists().where(
+        or_(
+            Contact.email == func.coalesce(payload["to"].as_string(), ""),
+            Contact.id == payload["contact_id"].as_integer(),
+        ),
+        or_(Contact.email_opt_out.is_(True), Contact.unsubscribed_at.is_not(None)),
+    )
+    due_pending = and_(o.status == "pending", o.next_attempt_at <= now)
+    looked_at = or_(due_pending, o.status == "held")
+    rows = (
+        select(
+            o.channel,
+            *(expr.label(name) for name, expr in fields.items()),
+            case((o.channel == "email", opted_out), else_=false()).label("opted_out"),
+            o.status,
+            o.last_error,
+            o.next_attempt_at,
+        )
+        .where(looked_at)
+        .subquery()
+    )
+    key_cols = [rows.c.channel, *(rows.c[name] for name in fields), rows.c.opted_out]
+    with transaction(engine) as session:
+        paused = {scope: flag.reason for scope, flag in paused_scopes(session).items()}
+        groups = session.execute(
+            select(
+                *key_cols,
+                rows.c.status,
+                rows.c.last_error,
+                func.count(),
+                func.min(rows.c.next_attempt_at),
+            ).group_by(*key_cols, rows.c.status, rows.c.last_error)
+        ).all()
+        held = 0
+        to_hold: dict[tuple[Any, ...], str] = {}
+        to_release: set[tuple[Any, ...]] = set()
+        for channel, *values, status, last_error, count, first_due in groups:
+            key = (channel, *values)
+            given = dict(zip(fields, values[:-1], strict=True))
+            group = HoldGroup(
+                channel=channel,
+                scopes=pause_scopes(channel, {k: v for k, v in given.items() if v is not None}),
+                provider=given["provider"],
+                opted_out=bool(values[-1]),
+            )
+            reason = hold_reason(
+                group,
+                paused=paused,
+                known_crm=providers.CRM_PROVIDERS,
+                outbox_only=lambda c, p: _outbox_only(senders, c, p),
+            )
+            if reason is not None:
+                held += count
+                if status == "pending" or last_error != reason or first_due <= now:
+                    to_hold[key] = reason
+            elif status == "held":
+                to_release.add(key)
+
+        def in_group(key: tuple[Any, ...]) -> Any:
+            channel, *values, flag = key
+            clauses = [o.channel == channel]
+            for expr, value in zip(fields.values(), values, strict=True):
+                clauses.append(expr.is_(None) if value is None else expr == value)
+            if channel == "email":
+                clauses.append(opted_out if flag else ~opted_out)
+            return and_(*clauses)
+
+        for key, reason in to_hold.items():
+            session.execute(
+                update(o)
+                .where(
+                    in_group(key),
+                    or_(
+                        due_pending,
+                        and_(
+                            o.status == "held",
+                            or_(o.last_error.is_distinct_from(reason), o.next_attempt_at <= now),
+                        ),
+                    ),
+                )
+                .values(status="held", last_error=reason, next_attempt_at=now + HELD_SET_RECHECK)
+                .execution_options(synchronize_session=False)
+            )
+        for key in to_release:
+            session.execute(
+                update(o)
+                .where(in_group(key), o.status == "held")
+                .values(status="pending", next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    return held
 
 
 def _send(
@@ -232,6 +367,8 @@ def dispatch(
         settings, policy, slack_factory=lambda: providers.slack_client(settings, policy)
     )
     try:
+        # Whatever cannot be sent now is held as a set first; the claim loop sees the rest.
+        summary.held += hold_unsendable(engine, senders, now)
         while True:
             with transaction(engine) as session:
                 batch = claim(session, now=now, lease=lease, limit=batch_size)

@@ -3,8 +3,9 @@
 Statuses: ``pending`` (due at ``next_attempt_at``), ``sending`` (claimed; ``next_attempt_at`` is
 then the lease expiry, after which another dispatcher may reclaim it), ``delivered``, ``dead``
 (dead letter: gave up, or refused for good, or suppressed because the recipient opted out) and
-``held`` (waiting on something outside the outbox: a pause flag or missing credentials; re-checked
-on every dispatch, never counted as an attempt).
+``held`` (waiting on something outside the outbox: a pause flag or missing credentials; decided
+per group of like messages by every dispatch, in a few statements, and released by the first
+dispatch after the reason is gone; never counted as an attempt).
 """
 
 from __future__ import annotations

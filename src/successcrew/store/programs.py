@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from successcrew.domain.abtest import Arm, Comparison, compare
@@ -106,27 +106,30 @@ def enqueue_many(session: Session, messages: Sequence[dict[str, Any]], *, now: d
 
 
 def latest_snapshots(today: date) -> Any:
-    """Subquery: each account's latest health snapshot on or before ``today``."""
-    latest = (
-        select(HealthSnapshot.account_id, func.max(HealthSnapshot.as_of).label("as_of"))
-        .where(HealthSnapshot.as_of <= today)
-        .group_by(HealthSnapshot.account_id)
-        .subquery()
+    """Subquery: each account's latest health snapshot on or before ``today``.
+
+    ``ROW_NUMBER()`` over each account's history, newest first: one pass over the snapshots,
+    whatever the planner believes about them. (A join of the snapshots to their per-account
+    ``max(as_of)`` ran as a nested loop over the ``(as_of, band)`` index when the statistics
+    predated the day's scoring: 100,000 accounts times the accounts in the band.)
+    """
+    newest_first = func.row_number().over(
+        partition_by=HealthSnapshot.account_id, order_by=HealthSnapshot.as_of.desc()
     )
-    return (
+    history = (
         select(
             HealthSnapshot.account_id,
             HealthSnapshot.as_of,
             HealthSnapshot.band,
             HealthSnapshot.score,
+            newest_first.label("position"),
         )
-        .join(
-            latest,
-            and_(
-                HealthSnapshot.account_id == latest.c.account_id,
-                HealthSnapshot.as_of == latest.c.as_of,
-            ),
-        )
+        .where(HealthSnapshot.as_of <= today)
+        .subquery("history")
+    )
+    return (
+        select(history.c.account_id, history.c.as_of, history.c.band, history.c.score)
+        .where(history.c.position == 1)
         .subquery("current_health")
     )
 
@@ -201,24 +204,25 @@ def _entry_candidates(book: Playbook, *, now: datetime) -> list[tuple[str, Selec
     queries: list[tuple[str, Select[Any]]] = []
     for rule in book.spec.entry:
         if isinstance(rule, BandEntered):
-            cur = latest_snapshots(today)
-            # The streak started after the last snapshot in another band; that date (or none)
-            # names the episode, so one stay in the band enrols once however many runs see it.
-            last_other = (
-                select(func.max(HealthSnapshot.as_of))
-                .where(
-                    HealthSnapshot.account_id == cur.c.account_id,
-                    HealthSnapshot.band != rule.band,
-                    HealthSnapshot.as_of <= today,
-                )
-                .scalar_subquery()
+            # One pass over the snapshot history, grouped by account (linear, no self-join):
+            # ``part`` is the last snapshot in another band; the streak started after it, and
+            # that date (or none) names the episode, so one stay in the band enrols once however
+            # many runs see it. (account_id, as_of) is unique, so the latest snapshot is in the
+            # band exactly when no other-band snapshot is as recent as it.
+            other = func.max(case((HealthSnapshot.band != rule.band, HealthSnapshot.as_of)))
+            in_band = (
+                select(HealthSnapshot.account_id, other.label("part"))
+                .where(HealthSnapshot.as_of <= today)
+                .group_by(HealthSnapshot.account_id)
+                .having(or_(other.is_(None), other < func.max(HealthSnapshot.as_of)))
+                .subquery("in_band")
             )
             queries.append(
                 (
                     "band_entered",
-                    select(cur.c.account_id, last_other.label("part"))
-                    .join(Account, Account.id == cur.c.account_id)
-                    .where(cur.c.band == rule.band, _customer_on(today)),
+                    select(in_band.c.account_id, in_band.c.part)
+                    .join(Account, Account.id == in_band.c.account_id)
+                    .where(_customer_on(today)),
                 )
             )
         elif isinstance(rule, TriggerFired):
@@ -265,13 +269,15 @@ def enrol(session: Session, book: Playbook, *, now: datetime) -> dict[str, int]:
     stays in its arm for good. Returns new enrolments by arm.
     """
     E = ProgramEnrolment
-    in_program = select(E.account_id).where(E.program == book.id, E.status == "active")
     candidates: dict[int, tuple[str, str]] = {}
     for rule, query in _entry_candidates(book, now=now):
         sub = query.subquery()
-        rows = session.execute(
-            select(sub.c.account_id, sub.c.part).where(sub.c.account_id.not_in(in_program))
+        # NOT EXISTS (an anti-join), not NOT IN: PostgreSQL runs NOT IN (subquery) as a subplan
+        # per row once the active set outgrows work_mem. account_id is NOT NULL, so the two agree.
+        in_program = exists().where(
+            E.program == book.id, E.status == "active", E.account_id == sub.c.account_id
         )
+        rows = session.execute(select(sub.c.account_id, sub.c.part).where(~in_program))
         for account_id, part in rows:
             # The first rule that admits an account names its entry.
             candidates.setdefault(int(account_id), (rule, _entry_key(rule, part, book)))
@@ -345,12 +351,23 @@ class StepOutcome:
 
 
 def _account_context(session: Session, account_ids: Sequence[int], today: date) -> dict[int, Any]:
-    cur = latest_snapshots(today)
+    # Each account's latest snapshot by one probe of the unique (account_id, as_of) index, newest
+    # first: a chunk costs its own accounts, never a pass over everyone's history (with stale
+    # statistics a chunk-filtered window ran as a scan of the whole (as_of, band) index).
+    older = aliased(HealthSnapshot)
+    latest_id = (
+        select(older.id)
+        .where(older.account_id == Account.id, older.as_of <= today)
+        .order_by(older.as_of.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    snap = HealthSnapshot
     ctx: dict[int, Any] = {}
     for chunk in _chunks(list(account_ids)):
         rows = session.execute(
-            select(Account, cur.c.score, cur.c.band, cur.c.as_of)
-            .outerjoin(cur, cur.c.account_id == Account.id)
+            select(Account, snap.score, snap.band, snap.as_of)
+            .outerjoin(snap, snap.id == latest_id)
             .where(Account.id.in_(chunk))
         )
         for account, score, band, as_of in rows:
@@ -379,14 +396,20 @@ def _account_context(session: Session, account_ids: Sequence[int], today: date) 
 
 
 def _contacts(session: Session, account_ids: Sequence[int]) -> dict[int, list[Any]]:
-    last_email = (
-        select(ProgramEmail.contact_id, func.max(ProgramEmail.created_at).label("last_at"))
-        .where(ProgramEmail.status == "queued")
-        .group_by(ProgramEmail.contact_id)
-        .subquery()
-    )
     by_account: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(list(account_ids)):
+        # The last queued email of this chunk's contacts only, not of every contact per chunk.
+        last_email = (
+            select(ProgramEmail.contact_id, func.max(ProgramEmail.created_at).label("last_at"))
+            .where(
+                ProgramEmail.status == "queued",
+                ProgramEmail.contact_id.in_(
+                    select(Contact.id).where(Contact.account_id.in_(chunk))
+                ),
+            )
+            .group_by(ProgramEmail.contact_id)
+            .subquery()
+        )
         rows = session.execute(
             select(
                 Contact.id,
