@@ -64,6 +64,7 @@ from successcrew.store.dialect import (
     days_between,
     json_from_text,
     json_object,
+    parallel_source,
     round2,
     text_value,
     tune_for_batch,
@@ -547,16 +548,18 @@ def score_accounts(
     session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
-    tune_for_batch(session.connection())
+    conn = session.connection()
+    tune_for_batch(conn)
     query = scoring_select(model, as_of, bands, now=now, with_overrides=True)
-    stmt = upsert(session.connection(), HealthSnapshot.__table__).from_select(
-        list(SNAPSHOT_COLUMNS), query
-    )
+    source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
+    stmt = upsert(conn, HealthSnapshot.__table__).from_select(list(SNAPSHOT_COLUMNS), source)
     stmt = stmt.on_conflict_do_update(
         index_elements=["account_id", "as_of"],
         set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
     )
     session.execute(stmt)
+    if temp is not None:
+        conn.exec_driver_sql(f"DROP TABLE {temp}")
     return summarise(session, as_of, model.version)
 
 
