@@ -85,16 +85,17 @@ def parallel_source(
     PostgreSQL never plans INSERT .. SELECT in parallel, but does plan CREATE TABLE .. AS in
     parallel: on PostgreSQL the rows go into a temporary table first (its scans and aggregates
     shared with parallel workers) and the INSERT reads them from there. Returns the SELECT to
-    insert from and the temporary table to drop afterwards (None on SQLite, where the query is
-    used as it is).
+    insert from and the temporary table to drop afterwards, schema-qualified (None on SQLite,
+    where the query is used as it is).
     """
     if conn.dialect.name != "postgresql":
         return query, None
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    # Always named through pg_temp: a permanent table of the same name is never touched.
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
     conn.execute(_CreateTempAs(name, query))
-    temp = table_of(name, *(column_of(c) for c in columns))
+    temp = table_of(name, *(column_of(c) for c in columns), schema="pg_temp")
     # (A WHERE for SQLite's INSERT .. SELECT .. ON CONFLICT parsing, harmless here.)
-    return select(*(temp.c[c] for c in columns)).where(expression.true()), name
+    return select(*(temp.c[c] for c in columns)).where(expression.true()), f"pg_temp.{name}"
 
 
 def insert_ignore(conn: Connection, table: Table) -> Insert:
