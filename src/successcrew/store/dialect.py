@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, String, Table, cast, literal
+from sqlalchemy import Connection, Float, Integer, Select, String, Table, cast, literal, select
+from sqlalchemy import column as column_of
+from sqlalchemy import table as table_of
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import expression
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import JSON
 
@@ -56,6 +60,42 @@ def tune_for_batch(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+
+
+class _CreateTempAs(Executable, ClauseElement):
+    """``CREATE TEMP TABLE <name> AS <query>`` (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name = name
+        self.query = query
+
+
+@compiles(_CreateTempAs)
+def _create_temp_as(element: _CreateTempAs, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CREATE TEMP TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+
+
+def parallel_source(
+    conn: Connection, query: Select[Any], name: str, columns: Sequence[str]
+) -> tuple[Select[Any], str | None]:
+    """``query`` as the source of an INSERT, computed by a parallel plan where there is one.
+
+    PostgreSQL never plans INSERT .. SELECT in parallel, but does plan CREATE TABLE .. AS in
+    parallel: on PostgreSQL the rows go into a temporary table first (its scans and aggregates
+    shared with parallel workers) and the INSERT reads them from there. Returns the SELECT to
+    insert from and the temporary table to drop afterwards, schema-qualified (None on SQLite,
+    where the query is used as it is).
+    """
+    if conn.dialect.name != "postgresql":
+        return query, None
+    # Always named through pg_temp: a permanent table of the same name is never touched.
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    conn.execute(_CreateTempAs(name, query))
+    temp = table_of(name, *(column_of(c) for c in columns), schema="pg_temp")
+    # (A WHERE for SQLite's INSERT .. SELECT .. ON CONFLICT parsing, harmless here.)
+    return select(*(temp.c[c] for c in columns)).where(expression.true()), f"pg_temp.{name}"
 
 
 def insert_ignore(conn: Connection, table: Table) -> Insert:

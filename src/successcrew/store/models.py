@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -134,7 +135,14 @@ class UsageDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (Index("ix_usage_daily_metric_day", "metric", "day"),)
+    __table_args__ = (
+        # Day first: a day's rows sit together at the end of the key, so the roll-up of a new day
+        # checks and inserts where the index was last written, and scoring reads its window as one
+        # key range.
+        PrimaryKeyConstraint("day", "account_id", "metric"),
+        # The last active day before the scoring window, per account and metric.
+        Index("ix_usage_daily_account_metric_day", "account_id", "metric", "day"),
+    )
 
 
 class Ticket(Base):
