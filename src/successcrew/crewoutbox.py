@@ -49,6 +49,6 @@ def queue_messages(
     optional ``account_id``); returns how many were new. For per-account effects, where one
     insert per account would be a query per account in a loop.
     """
-    from successcrew.store.programs import enqueue_many
+    from successcrew.integrations.outbox import enqueue_many
 
     return enqueue_many(session, [dict(m) for m in messages], now=now)

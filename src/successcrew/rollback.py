@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from successcrew.domain.triggers import FlagState, rollback_decision
+from successcrew.integrations.outbox import enqueue_many
 from successcrew.store import pauses
 from successcrew.store import triggers as store
 from successcrew.store.models import NpsResponse, PauseFlag
@@ -136,7 +137,7 @@ def apply_rollback_rules(
                 context={"reason": reason, **finding.detail},
                 now=now,
             )
-            store.enqueue_many(
+            enqueue_many(
                 session,
                 [
                     {
@@ -149,7 +150,7 @@ def apply_rollback_rules(
                         },
                     }
                 ],
-                now,
+                now=now,
             )
             change["escalation_id"] = escalation_id
         changes.append(change)

@@ -30,6 +30,7 @@ from successcrew.domain.triggers import (
     resolve_threshold,
 )
 from successcrew.errors import ConfigError
+from successcrew.integrations.outbox import enqueue_many
 from successcrew.paths import definition_path
 from successcrew.settings import Settings, load_settings
 from successcrew.store import pauses
@@ -451,7 +452,7 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
                     "trigger_event_id": event_id,
                 }
             )
-    result.outbox = store.enqueue_many(session, messages, now)
+    result.outbox = enqueue_many(session, messages, now=now)
     result.fired = len(fired)
     result.resolved = len(plan.resolve)
     result.expired = len(plan.expire)

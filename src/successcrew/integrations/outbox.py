@@ -10,7 +10,7 @@ dispatch after the reason is gone; never counted as an attempt).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,47 @@ OUTBOX_BACKOFF_UNIT = timedelta(minutes=1)
 OUTBOX_BACKOFF_MAX = timedelta(hours=6)
 
 
+#: Rows per multi-row INSERT in ``enqueue_many`` (well under SQLite's bound-parameter limit).
+ENQUEUE_CHUNK = 1000
+
+
+def _row(
+    *,
+    key: str,
+    channel: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    account_id: int | None = None,
+    trigger_event_id: int | None = None,
+) -> dict[str, Any]:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown outbox channel {channel!r}; expected one of {CHANNELS}")
+    return {
+        "idempotency_key": key,
+        "channel": channel,
+        "payload": dict(payload),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "account_id": account_id,
+        "trigger_event_id": trigger_event_id,
+        "created_at": now,
+    }
+
+
+def _insert_ignoring_known_keys(session: Session, rows: list[dict[str, Any]]) -> int:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = OutboxMessage.__table__
+    stmt = (
+        insert(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        # RETURNING tells how many rows went in; rowcount is not reliable across drivers.
+        .returning(table.c.id)
+    )
+    return len(session.execute(stmt).all())
+
+
 def enqueue(
     session: Session,
     *,
@@ -48,29 +89,36 @@ def enqueue(
     ``INSERT ... ON CONFLICT DO NOTHING`` on the idempotency key: a re-run that produces the same
     effect enqueues nothing, even when two runs race.
     """
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown outbox channel {channel!r}; expected one of {CHANNELS}")
-    values = {
-        "idempotency_key": key,
-        "channel": channel,
-        "payload": dict(payload),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "account_id": account_id,
-        "trigger_event_id": trigger_event_id,
-        "created_at": now,
-    }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = OutboxMessage.__table__
-    stmt = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        # RETURNING tells whether a row went in; rowcount is not reliable across drivers.
-        .returning(table.c.id)
+    row = _row(
+        key=key,
+        channel=channel,
+        payload=payload,
+        now=now,
+        account_id=account_id,
+        trigger_event_id=trigger_event_id,
     )
-    return session.execute(stmt).first() is not None
+    return _insert_ignoring_known_keys(session, [row]) == 1
+
+
+def enqueue_many(session: Session, messages: Iterable[Mapping[str, Any]], *, now: datetime) -> int:
+    """The set-based form of ``enqueue``: multi-row inserts, same idempotency; returns how many
+    were new. Each message is a mapping with ``key``, ``channel``, ``payload`` and optionally
+    ``account_id`` and ``trigger_event_id``."""
+    rows = [
+        _row(
+            key=m["key"],
+            channel=m["channel"],
+            payload=m["payload"],
+            now=now,
+            account_id=m.get("account_id"),
+            trigger_event_id=m.get("trigger_event_id"),
+        )
+        for m in messages
+    ]
+    return sum(
+        _insert_ignoring_known_keys(session, rows[start : start + ENQUEUE_CHUNK])
+        for start in range(0, len(rows), ENQUEUE_CHUNK)
+    )
 
 
 def pause_scopes(channel: str, payload: Mapping[str, Any]) -> tuple[str, ...]:

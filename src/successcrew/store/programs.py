@@ -27,6 +27,7 @@ from successcrew.domain.programs import (
     should_auto_pause,
     throttle,
 )
+from successcrew.integrations.outbox import enqueue_many
 from successcrew.playbooks import (
     AccountChurned,
     BandEntered,
@@ -44,7 +45,6 @@ from successcrew.store.models import (
     Contact,
     HealthSnapshot,
     NpsResponse,
-    OutboxMessage,
     ProgramAssignment,
     ProgramEmail,
     ProgramEnrolment,
@@ -68,41 +68,6 @@ def pause_scope(program: str) -> str:
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def enqueue_many(session: Session, messages: Sequence[dict[str, Any]], *, now: datetime) -> int:
-    """Add outbox rows in one statement, ``ON CONFLICT DO NOTHING`` on the idempotency key.
-
-    The set-based twin of ``integrations.outbox.enqueue`` (same columns, same semantics); each
-    message is a dict with ``key``, ``channel``, ``payload`` and optionally ``account_id``.
-    """
-    if not messages:
-        return 0
-    from successcrew.integrations.outbox import CHANNELS
-
-    unknown = {m["channel"] for m in messages} - set(CHANNELS)
-    if unknown:
-        raise ValueError(f"unknown outbox channel(s) {sorted(unknown)}; expected one of {CHANNELS}")
-    rows = [
-        {
-            "idempotency_key": m["key"],
-            "channel": m["channel"],
-            "payload": dict(m["payload"]),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "account_id": m.get("account_id"),
-            "trigger_event_id": m.get("trigger_event_id"),
-            "created_at": now,
-        }
-        for m in messages
-    ]
-    conn = session.connection()
-    total = 0
-    for chunk in _chunks(rows):
-        result = session.execute(insert_ignore(conn, OutboxMessage.__table__), list(chunk))
-        total += max(result.rowcount or 0, 0)
-    return total
 
 
 def latest_snapshots(today: date) -> Any:

@@ -28,6 +28,7 @@ from successcrew.domain.surveys import (
     verify_survey_token,
 )
 from successcrew.errors import ConfigError, InputError
+from successcrew.integrations.outbox import enqueue_many
 from successcrew.playbooks import SurveySettings
 from successcrew.store import audit
 from successcrew.store.models import (
@@ -37,7 +38,7 @@ from successcrew.store.models import (
     SurveyInvitation,
 )
 from successcrew.store.pauses import is_paused
-from successcrew.store.programs import enqueue_many, latest_snapshots
+from successcrew.store.programs import latest_snapshots
 
 __all__ = [
     "SurveyClaims",

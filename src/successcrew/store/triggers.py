@@ -5,7 +5,7 @@ Every query here is over all accounts at once; nothing loops over accounts issui
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,17 +15,14 @@ from sqlalchemy.orm import Session, aliased
 
 from successcrew.domain.health import SnapshotView, explain_change
 from successcrew.domain.triggers import COMPARATORS, OpenEvent, TriggerSpec
-from successcrew.integrations.outbox import CHANNELS
 from successcrew.integrations.providers import CRM_PROVIDERS
 from successcrew.store import audit
-from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (
     Account,
     AccountSource,
     ComponentCheck,
     Escalation,
     HealthSnapshot,
-    OutboxMessage,
     TriggerDefinition,
     TriggerEvent,
 )
@@ -149,38 +146,6 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]
         insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
     )
     return [r[0] for r in result]
-
-
-def enqueue_many(session: Session, messages: Iterable[dict[str, Any]], now: datetime) -> int:
-    """Add outbox rows in the caller's transaction, ``ON CONFLICT DO NOTHING`` on the key.
-
-    The bulk form of ``integrations.outbox.enqueue`` (same columns, same idempotency): one
-    statement for thousands of actions instead of one round trip each.
-    """
-    rows = []
-    for m in messages:
-        if m["channel"] not in CHANNELS:
-            raise ValueError(f"unknown outbox channel {m['channel']!r}; expected one of {CHANNELS}")
-        rows.append(
-            {
-                "idempotency_key": m["key"],
-                "channel": m["channel"],
-                "payload": m["payload"],
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "account_id": m.get("account_id"),
-                "trigger_event_id": m.get("trigger_event_id"),
-                "created_at": now,
-            }
-        )
-    if not rows:
-        return 0
-    conn = session.connection()
-    before = conn.execute(select(func.count()).select_from(OutboxMessage.__table__)).scalar_one()
-    conn.execute(insert_ignore(conn, OutboxMessage.__table__), rows)
-    after = conn.execute(select(func.count()).select_from(OutboxMessage.__table__)).scalar_one()
-    return int(after - before)
 
 
 def add_escalation(
