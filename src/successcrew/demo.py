@@ -72,8 +72,10 @@ def run_demo(
 ) -> DemoResult:
     """Create the schema, generate history and import it; safe to run again (idempotent).
 
-    With ``crew_days``, then simulate the crew's first days after the history ends (one
-    ``run`` tick a day, outbox only); a second demo finds that work done and repeats none of it.
+    With ``crew_days``, then simulate the crew's first days over the last ``crew_days`` days of
+    the history (one ``run`` tick a day, outbox only), so that it scores accounts whose usage is
+    still coming in; every read is bounded by the simulated clock. A second demo finds that work
+    done and repeats none of it.
     """
     say = on_step or (lambda _msg: None)
     initialise(engine, now=now)
@@ -104,7 +106,7 @@ def run_demo(
             engine,
             settings=settings or load_settings(),
             thresholds=thresholds or load_thresholds(),
-            first_day=DEMO_END + timedelta(days=1),
+            first_day=DEMO_END - timedelta(days=crew_days),
             days=crew_days,
             say=say,
         )

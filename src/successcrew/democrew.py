@@ -1,7 +1,8 @@
 """The second half of ``successcrew demo``: the crew's first 45 days, simulated.
 
 After the synthetic history is loaded, the demo runs one ``successcrew run`` tick a day from
-day 1 (the day after the history ends) to day 45, in outbox-only mode: provider credentials are
+day 1 (45 days before the history ends, so scores read live usage) to day 45, each tick reading
+only what its simulated clock allows, in outbox-only mode: provider credentials are
 dropped for the simulation, so nothing leaves the machine and every message stays in the outbox
 to be read. On the day after the first escalation reaches the chairman, the demo plays the
 chairman and approves it, so the next tick carries the decision out.
