@@ -273,7 +273,8 @@ def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
     crew = first.json()["demo"]["crew"]
     assert crew["days"] == 45 and crew["failed"] == 0
     assert crew["totals"]["setup"] == {"done": 13}
-    assert crew["setup_completed_on"] == "2026-10-16"  # day 30 (day 1 is 45 days before the history ends)
+    # Day 30; day 1 is 45 days before the synthetic history ends (2026-11-01).
+    assert crew["setup_completed_on"] == "2026-10-16"
     setup_days = [d["day"] for d in crew["daily"] if d["setup"]]
     assert setup_days[0] == 1 and setup_days[-1] == 30
     assert crew["totals"]["outbox"], "the crew queued messages"
