@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from successcrew.crewoutbox import queue_message
 from successcrew.domain.escalation import (
     EscalationPolicy,
     EscalationView,
@@ -27,6 +26,7 @@ from successcrew.domain.escalation import (
 )
 from successcrew.domain.health import describe_component
 from successcrew.errors import InputError
+from successcrew.integrations.outbox import enqueue
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.health import explain
@@ -141,7 +141,7 @@ def send(
         "kind": "escalation",
         "escalation_id": esc.id,
     }
-    return queue_message(
+    return enqueue(
         session,
         key=f"escalation:{esc.id}:{'reminder' if reminder else 'notice'}",
         channel="slack",
@@ -462,7 +462,7 @@ def carry_out(
             f" Note: {esc.decision_note}" if esc.decision_note else ""
         )
         if account is not None and account.owner_email:
-            queue_message(
+            enqueue(
                 session,
                 key=f"escalation:{esc.id}:owner-email",
                 channel="email",
@@ -483,7 +483,7 @@ def carry_out(
                 )
             ).scalar_one_or_none()
             if source_id is not None:
-                queue_message(
+                enqueue(
                     session,
                     key=f"escalation:{esc.id}:crm-task",
                     channel="crm_task",
@@ -498,7 +498,7 @@ def carry_out(
                     now=now,
                     account_id=account.id,
                 )
-        queue_message(
+        enqueue(
             session,
             key=f"escalation:{esc.id}:carried-out",
             channel="slack",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, aliased
 
 from successcrew.agents.base import Agent, TaskContext, ToolResult, tool
 from successcrew.agents.infrastructure import provider_matrix
-from successcrew.crewoutbox import queue_message, queue_messages
+from successcrew.integrations.outbox import enqueue, enqueue_many
 from successcrew.store import audit
 from successcrew.store.models import Account, AccountSource, HealthSnapshot
 
@@ -138,7 +138,7 @@ class HealthMonitoringSpecialist(Agent):
             "crm_tasks": matrix["crm"]["provider"] or "none (no CRM configured)",
             "email": matrix["email"]["provider"] or "outbox only",
         }
-        queue_message(
+        enqueue(
             ctx.session,
             key="setup:alert-routing:announce",
             channel="slack",
@@ -235,8 +235,8 @@ class HealthMonitoringSpecialist(Agent):
                         "account_id": account.id,
                     }
                 )
-        queued = queue_messages(ctx.session, slack, now=ctx.now)
-        tasks = queue_messages(ctx.session, crm_tasks, now=ctx.now)
+        queued = enqueue_many(ctx.session, slack, now=ctx.now)
+        tasks = enqueue_many(ctx.session, crm_tasks, now=ctx.now)
         return {"as_of": current.isoformat(), "alerts": queued, "crm_tasks": tasks}
 
     @tool()

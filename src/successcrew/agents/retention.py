@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from successcrew import escalations
 from successcrew.agents.base import Agent, TaskContext, ToolResult, tool
 from successcrew.agents.infrastructure import provider_matrix
-from successcrew.crewoutbox import queue_message
 from successcrew.domain.escalation import describe_action
+from successcrew.integrations.outbox import enqueue
 from successcrew.store import audit
 from successcrew.store.models import SetupProgress
 
@@ -38,7 +38,7 @@ class RetentionProgramDesigner(Agent):
             f"Unanswered escalations are re-sent after {policy.remind_after_hours:g} h and expire "
             f"{policy.expire_after_hours:g} h later."
         )
-        queue_message(
+        enqueue(
             ctx.session,
             key="setup:escalation:announce",
             channel="slack",
@@ -154,7 +154,7 @@ class RetentionProgramDesigner(Agent):
         )
         if skipped:
             text += ". Not available yet: " + "; ".join(f"{s} ({e})" for s, e in skipped)
-        queue_message(
+        enqueue(
             ctx.session,
             key="setup:review",
             channel="slack",
