@@ -76,10 +76,28 @@ class UsageTotal(_Component):
 
 
 class DaysSinceActivity(_Component):
-    """Days since the last day with a positive value of ``metric``."""
+    """Days since the last day with a positive value of ``metric``, looking ``lookback_days`` back.
+
+    An account active before the lookback but not within it gets ``lookback_days`` as its raw
+    value, meaning "at least that many" (explanations say "60+ days ago"): scoring reads only the
+    recent days of usage, which is what keeps it fast. With ``target`` normalisation the lookback
+    must reach ``worst``, so the cap never changes a score.
+    """
 
     kind: Literal["days_since_activity"]
     metric: str = Field(min_length=1, max_length=100)
+    lookback_days: WindowDays = 60
+
+    @model_validator(mode="after")
+    def _lookback_reaches_worst(self) -> DaysSinceActivity:
+        rule = self.normalise
+        if isinstance(rule, Target) and max(rule.worst, rule.target) > self.lookback_days:
+            raise ValueError(
+                f"lookback_days ({self.lookback_days}) must be at least the target scale's "
+                f"far end ({max(rule.worst, rule.target):g}): beyond the lookback the raw value "
+                "is capped, and a cap inside the scale would change scores"
+            )
+        return self
 
 
 class Trend(_Component):

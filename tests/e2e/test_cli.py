@@ -165,8 +165,6 @@ def test_status_shows_the_band_distribution_of_the_newest_scores(
                     score=score,
                     computed_score=score,
                     band=band,
-                    components={},
-                    missing_components=[],
                     model_version="t",
                     stale=False,
                     created_at=now,

@@ -24,6 +24,7 @@ from successcrew.store.models import (
     Ticket,
     UsageDaily,
 )
+from successcrew.store.usage import note_first_activity
 from successcrew.thresholds import load_thresholds
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -58,6 +59,8 @@ def add_usage(engine: Engine, account_id: int, metric: str, per_day: dict[date, 
                 for d, v in per_day.items()
             ],
         )
+        # As the roll-up and the daily-total import do after writing usage_daily.
+        note_first_activity(s.connection(), days=list(per_day))
 
 
 def daily(value: float, first: date, last: date) -> dict[date, float]:

@@ -1,8 +1,9 @@
 """Health-score explanations: what moved a snapshot since the previous one, in plain words.
 
 Snapshots carry per component its kind, label, raw value, normalised value, effective weight and
-contribution in points (they sum to the computed score), so the diff needs nothing but the two
-snapshots: no configuration, no database.
+contribution in points (they sum to the computed score; the store puts the words and the numbers
+back together from the snapshot's layout), so the diff needs nothing but the two snapshots: no
+configuration, no database.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ def describe_component(
         return text
     was = "" if prev_raw is None or prev_raw == raw else f" (was {_fmt(prev_raw)})"
     if kind == "days_since_activity":
+        # At the lookback the value means "at least": nothing later was looked at.
+        lookback = comp.get("lookback_days")
+        if lookback is not None and raw >= lookback:
+            return f"{label} {lookback}+ days ago" + was
         return f"{label} {raw:.0f} days ago" + was
     if kind == "support_load":
         return f"{label} weighing {_fmt(raw)}" + was

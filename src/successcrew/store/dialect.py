@@ -18,6 +18,8 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import JSON
 
+from successcrew.store.types import FloatList
+
 
 def upsert(conn: Connection, table: Table) -> Any:
     """``INSERT ... ON CONFLICT`` for the connection's dialect (same API on both)."""
@@ -184,3 +186,23 @@ def text_value(value: str) -> expression.ColumnElement[str]:
     which ``jsonb_build_object`` and ``||`` cannot resolve).
     """
     return cast(literal(value, String(), literal_execute=True), String())
+
+
+class float_array(FunctionElement[Any]):
+    """A list of floats from expressions: ``ARRAY[...]::float8[]`` / SQLite ``json_array(...)``.
+
+    Matches the ``FloatList`` column type; NULL elements stay NULL.
+    """
+
+    type = FloatList
+    inherit_cache = True
+
+
+@compiles(float_array)
+def _float_array_sqlite(element: float_array, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(float_array, "postgresql")
+def _float_array_pg(element: float_array, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(ARRAY[{compiler.process(element.clauses, **kw)}] AS float8[])"

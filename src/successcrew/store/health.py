@@ -20,6 +20,8 @@ DO UPDATE; the backtest reads it into memory instead.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -62,8 +64,8 @@ from successcrew.healthmodel import (
 from successcrew.store import audit
 from successcrew.store.dialect import (
     days_between,
-    json_from_text,
-    json_object,
+    float_array,
+    insert_ignore,
     parallel_source,
     round2,
     text_value,
@@ -73,12 +75,14 @@ from successcrew.store.dialect import (
 from successcrew.store.models import (
     Account,
     ComponentCheck,
+    HealthModelLayout,
     HealthSnapshot,
     Invoice,
     NpsResponse,
     ScoreOverride,
     Ticket,
     UsageDaily,
+    UsageFirstActivity,
 )
 from successcrew.store.types import UTCDateTime
 from successcrew.thresholds import HealthBands
@@ -132,64 +136,89 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
         {c.spec.metric for c in comps if isinstance(c.spec, UsageTotal | Trend | DaysSinceActivity)}
     )
 
-    # Usage in one grouped scan of usage_daily over the longest window, grouped by account only:
-    # one filtered sum per (metric, window length) and one last active day per metric. Grouping
-    # by account alone (an integer key) rather than by (account, metric) and pivoting afterwards
-    # halves the cost of the aggregate, which is most of the scan's cost; the FILTER clauses
-    # cost less per row than the hash lookup on the text key they replace.
+    # Usage in one grouped scan of usage_daily over the longest window or lookback, grouped by
+    # account only: one filtered sum per (metric, window length) and, for days-since components,
+    # the last active day per metric. Grouping by account alone (an integer key) rather than by
+    # (account, metric) and pivoting afterwards halves the cost of the aggregate, which is most of
+    # the scan's cost; the FILTER clauses cost less per row than the hash lookup on the text key
+    # they replace.
     lengths: dict[str, set[int]] = {m: set() for m in usage_metrics}
+    recency_metrics: set[str] = set()
+    horizon = 1
     for c in comps:
         if isinstance(c.spec, UsageTotal):
             lengths[c.spec.metric].add(c.spec.window_days)
         elif isinstance(c.spec, Trend):
             lengths[c.spec.metric].update((c.spec.window_days, 2 * c.spec.window_days))
-    longest = max((w for ws in lengths.values() for w in ws), default=1)
+        elif isinstance(c.spec, DaysSinceActivity):
+            recency_metrics.add(c.spec.metric)
+            horizon = max(horizon, c.spec.lookback_days)
+    horizon = max([horizon, *(w for ws in lengths.values() for w in ws)])
     day, value, metric_col = UsageDaily.day, UsageDaily.value, UsageDaily.metric
-    usage = None
+    usage = first_seen = None
     if usage_metrics:
         usage_cols: list[Any] = []
         for m_index, metric_name in enumerate(usage_metrics):
             is_metric = metric_col == metric_name
             for w in sorted(lengths[metric_name]):
-                if w == longest:
-                    # NULL when the account has no row for the metric in the window at all.
+                if w == horizon:
                     total: Any = func.sum(value).filter(is_metric)
                 else:
                     since = as_of - timedelta(days=w)
-                    total = func.coalesce(func.sum(value).filter(is_metric, day > since), 0.0)
+                    total = func.sum(value).filter(is_metric, day > since)
                 usage_cols.append(total.label(f"s_{m_index}_{w}"))
-            usage_cols.append(func.max(day).filter(is_metric, value > 0).label(f"last_{m_index}"))
+            if metric_name in recency_metrics:
+                usage_cols.append(
+                    func.max(day).filter(is_metric, value > 0).label(f"last_{m_index}")
+                )
         usage = (
             select(UsageDaily.account_id.label("account_id"), *usage_cols)
             .where(
                 metric_col.in_(usage_metrics),
-                day > as_of - timedelta(days=longest),
+                day > as_of - timedelta(days=horizon),
                 day <= as_of,
             )
             .group_by(UsageDaily.account_id)
             .cte("usage_window")
         )
-
-        def window_sum(metric_name: str, w: int) -> Any:
-            assert usage is not None
-            return usage.c[f"s_{usage_metrics.index(metric_name)}_{w}"]
-
-    def last_active(metric_name: str) -> ColumnElement[Any]:
-        # Inside the window the grouped scan already knows the last active day; only accounts
-        # quiet for the whole window need the index seek into older history (COALESCE stops
-        # at the first non-NULL argument on both databases).
-        assert usage is not None
-        older = (
-            select(func.max(UsageDaily.day))
-            .where(
-                UsageDaily.account_id == accounts.c.id,
-                UsageDaily.metric == metric_name,
-                UsageDaily.day <= as_of,
-                UsageDaily.value > 0,
+        # Whether the account had used each metric at all by as_of: "no data" versus "quiet".
+        first = UsageFirstActivity
+        first_seen = (
+            select(
+                first.account_id.label("account_id"),
+                *(
+                    func.min(first.first_day)
+                    .filter(first.metric == metric_name)
+                    .label(f"first_{m_index}")
+                    for m_index, metric_name in enumerate(usage_metrics)
+                ),
             )
-            .scalar_subquery()
+            .where(first.metric.in_(usage_metrics), first.first_day <= as_of)
+            .group_by(first.account_id)
+            .cte("first_seen")
         )
-        return func.coalesce(usage.c[f"last_{usage_metrics.index(metric_name)}"], older)
+
+    def window_sum(metric_name: str, w: int) -> Any:
+        assert usage is not None
+        return func.coalesce(usage.c[f"s_{usage_metrics.index(metric_name)}_{w}"], 0.0)
+
+    def ever_used(metric_name: str) -> ColumnElement[bool]:
+        assert first_seen is not None
+        return first_seen.c[f"first_{usage_metrics.index(metric_name)}"].is_not(None)
+
+    def days_since(spec: DaysSinceActivity) -> ColumnElement[Any]:
+        # Within the lookback the exact count; active before it only: the lookback itself,
+        # meaning "at least that many"; never active by as_of: no data.
+        assert usage is not None
+        last = usage.c[f"last_{usage_metrics.index(spec.metric)}"]
+        return case(
+            (
+                last > as_of - timedelta(days=spec.lookback_days),
+                days_between(literal(as_of, Date()), last),
+            ),
+            (ever_used(spec.metric), literal(spec.lookback_days, Integer())),
+            else_=null(),
+        )
 
     support = [c for c in comps if isinstance(c.spec, SupportLoad)]
     tickets = None
@@ -232,20 +261,17 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
         spec = c.spec
         if isinstance(spec, UsageTotal):
             expr: Any = case(
-                (last_active(spec.metric).is_(None), null()),
-                else_=func.coalesce(window_sum(spec.metric, spec.window_days), 0.0),
+                (ever_used(spec.metric), window_sum(spec.metric, spec.window_days)),
+                else_=null(),
             )
         elif isinstance(spec, Trend):
             w = spec.window_days
-            recent = func.coalesce(window_sum(spec.metric, w), 0.0)
-            prior = window_sum(spec.metric, 2 * w) - window_sum(spec.metric, w)
+            recent = window_sum(spec.metric, w)
+            prior = window_sum(spec.metric, 2 * w) - recent
             # No activity in the earlier window: there is nothing to compare with.
-            expr = case(
-                (func.coalesce(prior, 0.0) <= 0, null()),
-                else_=(recent - prior) / prior,
-            )
+            expr = case((prior <= 0, null()), else_=(recent - prior) / prior)
         elif isinstance(spec, DaysSinceActivity):
-            expr = days_between(literal(as_of, Date()), last_active(spec.metric))
+            expr = days_since(spec)
         elif isinstance(spec, SupportLoad):
             assert tickets is not None
             expr = tickets.c[f"t_{c.name}"]
@@ -270,7 +296,7 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
         raw_cols.append(expr.label(f"r_{c.name}"))
 
     query = select(*raw_cols).select_from(accounts)
-    for cte in (usage, tickets, invoices):
+    for cte in (usage, first_seen, tickets, invoices):
         if cte is not None:
             query = query.outerjoin(cte, cte.c.account_id == accounts.c.id)
     return query.cte("raw").prefix_with("MATERIALIZED")
@@ -309,13 +335,16 @@ def scoring_select(
     *,
     now: datetime,
     with_overrides: bool = True,
+    layout_ids: list[int] | None = None,
 ) -> Any:
     """Snapshot rows (the ``health_snapshots`` columns) for every customer on ``as_of``.
 
     One statement for all resolved models: the raw values are aggregated once for every
     customer, then each model (the default, each overridden segment) normalises and weighs its
     own accounts; the parts are joined by UNION ALL. Accounts without data for any component get
-    no row: there is nothing to score them on.
+    no row: there is nothing to score them on. ``layout_ids`` (from ``register_layouts``, one per
+    resolved model) are written with the component values; without them the values are left out,
+    which is all a backtest needs.
     """
     keyed: dict[str, ResolvedComponent] = {}
     for resolved in model.models():
@@ -336,6 +365,7 @@ def scoring_select(
             bands,
             now=now,
             with_overrides=with_overrides,
+            layout_id=None if layout_ids is None else layout_ids[index],
         )
         for index, resolved in enumerate(model.models())
     ]
@@ -353,6 +383,7 @@ def _model_select(
     *,
     now: datetime,
     with_overrides: bool,
+    layout_id: int | None,
 ) -> Select[Any]:
     comps = model.components
     raw = (
@@ -444,42 +475,21 @@ def _model_select(
         (s.score >= bands.at_risk.min, text_value("at_risk")),
         else_=text_value("critical"),
     )
-    parts: list[Any] = []
-    for c in comps:
-        spec = c.spec
-        metric = getattr(spec, "metric", None)
-        window = getattr(spec, "window_days", None)
-        parts += [
-            text_value(c.name),
-            json_object(
-                text_value("kind"),
-                text_value(spec.kind),
-                text_value("label"),
-                text_value(c.label),
-                text_value("metric"),
-                null() if metric is None else text_value(metric),
-                text_value("window_days"),
-                null() if window is None else literal(window, Integer(), literal_execute=True),
-                text_value("raw"),
-                s[f"r_{c.name}"] * 1.0,
-                text_value("normalised"),
-                s[f"n_{c.name}"],
-                text_value("weight"),
-                s[f"w_{c.name}"],
-                text_value("contribution"),
-                func.coalesce(s[f"c_{c.name}"], 0.0),
-            ),
-        ]
-    missing_items = [
-        case((s[f"n_{c.name}"].is_(None), text_value(f'"{c.name}",')), else_=text_value(""))
-        for c in comps
-    ]
-    joined = missing_items[0]
-    for item in missing_items[1:]:
-        joined = joined.concat(item)
-    missing = json_from_text(
-        text_value("[").concat(func.rtrim(joined, text_value(","))).concat(text_value("]"))
-    )
+    # The numbers only, four per component in layout order; names and labels are in the layout.
+    values: Any = null()
+    if layout_id is not None:
+        values = float_array(
+            *(
+                expr
+                for c in comps
+                for expr in (
+                    s[f"r_{c.name}"] * 1.0,
+                    s[f"n_{c.name}"],
+                    s[f"w_{c.name}"],
+                    func.coalesce(s[f"c_{c.name}"], 0.0),
+                )
+            )
+        )
     return (
         select(
             s.id.label("account_id"),
@@ -487,8 +497,8 @@ def _model_select(
             s.score.label("score"),
             s.computed.label("computed_score"),
             band.label("band"),
-            json_object(*parts).label("components"),
-            missing.label("missing_components"),
+            literal(layout_id, Integer()).label("layout_id"),
+            values.label("component_values"),
             text_value(model.version).label("model_version"),
             s.override_id.label("override_id"),
             literal(False, Boolean()).label("stale"),
@@ -506,8 +516,8 @@ SNAPSHOT_COLUMNS = (
     "score",
     "computed_score",
     "band",
-    "components",
-    "missing_components",
+    "layout_id",
+    "component_values",
     "model_version",
     "override_id",
     "stale",
@@ -544,13 +554,61 @@ class ScoreRun:
         }
 
 
+def layout_of(model: ResolvedModel) -> list[dict[str, Any]]:
+    """What a snapshot of ``model`` needs besides its numbers: each component's name and words."""
+    out = []
+    for c in model.components:
+        meta: dict[str, Any] = {
+            "name": c.name,
+            "kind": c.kind,
+            "label": c.label,
+            "metric": getattr(c.spec, "metric", None),
+            "window_days": getattr(c.spec, "window_days", None),
+        }
+        if isinstance(c.spec, DaysSinceActivity):
+            meta["lookback_days"] = c.spec.lookback_days
+        out.append(meta)
+    return out
+
+
+def register_layouts(session: Session, model: HealthModel, *, now: datetime) -> list[int]:
+    """The layout id of each resolved model (the default first), stored when new."""
+    ids = []
+    for resolved in model.models():
+        components = layout_of(resolved)
+        digest = hashlib.sha256(
+            json.dumps(
+                {"model_version": resolved.version, "components": components}, sort_keys=True
+            ).encode()
+        ).hexdigest()
+        found = session.scalar(
+            select(HealthModelLayout.id).where(HealthModelLayout.digest == digest)
+        )
+        if found is None:
+            session.execute(
+                insert_ignore(session.connection(), HealthModelLayout.__table__).values(
+                    digest=digest,
+                    model_version=resolved.version,
+                    components=components,
+                    created_at=now,
+                )
+            )
+            found = session.scalar(
+                select(HealthModelLayout.id).where(HealthModelLayout.digest == digest)
+            )
+        assert found is not None
+        ids.append(int(found))
+    return ids
+
+
 def score_accounts(
     session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
+    layout_ids = register_layouts(session, model, now=now)
     conn = session.connection()
     tune_for_batch(conn)
-    query = scoring_select(model, as_of, bands, now=now, with_overrides=True)
+    query = scoring_select(model, as_of, bands, now=now, with_overrides=True, layout_ids=layout_ids)
     source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
     stmt = upsert(conn, HealthSnapshot.__table__).from_select(list(SNAPSHOT_COLUMNS), source)
     stmt = stmt.on_conflict_do_update(
@@ -622,12 +680,15 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
             HealthSnapshot.score,
             HealthSnapshot.computed_score,
             HealthSnapshot.band,
-            HealthSnapshot.components,
-            HealthSnapshot.missing_components,
+            HealthSnapshot.layout_id,
+            HealthSnapshot.component_values,
             HealthSnapshot.model_version,
             HealthSnapshot.override_id,
             literal(True, Boolean()),
             literal(now, UTCDateTime()),
+            # A snapshot from before layouts keeps its whole document.
+            HealthSnapshot.legacy_components,
+            HealthSnapshot.legacy_missing,
         )
         .join(
             latest,
@@ -641,7 +702,7 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
     )
     stmt = (
         upsert(session.connection(), HealthSnapshot.__table__)
-        .from_select(list(SNAPSHOT_COLUMNS), source)
+        .from_select([*SNAPSHOT_COLUMNS, "components", "missing_components"], source)
         .on_conflict_do_nothing(index_elements=["account_id", "as_of"])
     )
     return session.execute(stmt).rowcount or 0
@@ -660,7 +721,8 @@ def record_check(
 # --- reading snapshots -------------------------------------------------------------------------
 
 
-def _view(row: HealthSnapshot) -> SnapshotView:
+def snapshot_view(row: HealthSnapshot) -> SnapshotView:
+    """The stored snapshot as the explanation code reads it (components put back together)."""
     return SnapshotView(
         account_id=row.account_id,
         as_of=row.as_of,
@@ -685,8 +747,8 @@ def snapshot_pair(
         .order_by(HealthSnapshot.as_of.desc())
         .limit(2)
     ).all()
-    current = _view(rows[0]) if rows else None
-    previous = _view(rows[1]) if len(rows) > 1 else None
+    current = snapshot_view(rows[0]) if rows else None
+    previous = snapshot_view(rows[1]) if len(rows) > 1 else None
     return current, previous
 
 

@@ -47,7 +47,7 @@ from successcrew.store.models import (
     UsageEvent,
 )
 from successcrew.store.types import UTCDateTime
-from successcrew.store.usage import rollup
+from successcrew.store.usage import note_first_activity, rollup
 
 ACCOUNTS = Account.__table__
 CONTACTS = Contact.__table__
@@ -366,6 +366,14 @@ def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any
         key=["account_id", "metric", "day"],
         updatable=["value"],
     )
+    if daily.inserted or daily.updated:
+        daily_pairs, daily_account = _with_account(st.table, s.day)
+        daily_pairs = (
+            daily_pairs.with_only_columns(s.day, daily_account.c.id)
+            .where(s.occurred_at.is_(None))
+            .distinct()
+        )
+        note_first_activity(conn, pairs=daily_pairs)
     contact = CONTACTS.alias("contact")
     event_source, _ = _with_account(
         st.table,

@@ -25,9 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from successcrew.store.types import JsonType, UTCDateTime
+from successcrew.store.types import FloatList, JsonType, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -125,24 +125,37 @@ class UsageEvent(Base):
 
 
 class UsageDaily(Base):
-    """Daily total per account and metric: imported directly or rolled up from raw events."""
+    """Daily total per account and metric: imported directly or rolled up from raw events.
+
+    Kept lean for the daily roll-up, which appends a day's rows: only the primary key, day first,
+    so a day's rows are one key range at the end of the index. No foreign key to accounts and no
+    account-leading index: either cost one random index access per new row. Every row comes from
+    validated raw events (which do reference accounts) or a validated daily-total import.
+    """
 
     __tablename__ = "usage_daily"
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     metric: Mapped[str] = mapped_column(String(100), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (
-        # Day first: a day's rows sit together at the end of the key, so the roll-up of a new day
-        # checks and inserts where the index was last written, and scoring reads its window as one
-        # key range.
-        PrimaryKeyConstraint("day", "account_id", "metric"),
-        # The last active day before the scoring window, per account and metric.
-        Index("ix_usage_daily_account_metric_day", "account_id", "metric", "day"),
+    __table_args__ = (PrimaryKeyConstraint("day", "account_id", "metric"),)
+
+
+class UsageFirstActivity(Base):
+    """The first day each account had a positive value of each metric.
+
+    Tells "no data" (never used the metric by the scoring date) from "quiet lately" (used it
+    before the window scoring reads) without an index over each account's whole history. Written
+    only when a pair is first seen or an earlier day arrives, so it costs the roll-up little.
+    """
+
+    __tablename__ = "usage_first_activity"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
 
 
 class Ticket(Base):
@@ -205,8 +218,35 @@ class NpsResponse(Base):
     )
 
 
+class HealthModelLayout(Base):
+    """The components of one resolved health model, stored once and shared by its snapshots.
+
+    ``components`` lists, in order, each component's name and what explanations need to word it
+    (kind, label, metric, window_days, lookback_days). A snapshot keeps only the numbers, four per
+    component in this order; the digest of the list is the key, so an edited label makes a new
+    layout and old snapshots keep theirs.
+    """
+
+    __tablename__ = "health_model_layouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    model_version: Mapped[str] = mapped_column(String(50))
+    components: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+
+
+#: The numbers a snapshot keeps per component, in this order.
+COMPONENT_FIELDS = ("raw", "normalised", "weight", "contribution")
+
+
 class HealthSnapshot(Base):
-    """A health score for one account as of one date, with its components and model version."""
+    """A health score for one account as of one date, with its components and model version.
+
+    Per component the raw value, the normalised value (0-1), the effective weight and the
+    contribution in points sit in ``component_values`` in the order of the snapshot's layout;
+    ``components`` puts them back together with the layout's names and labels. Snapshots written
+    before layouts existed (layout_id NULL) kept the whole document in the ``components`` column.
+    """
 
     __tablename__ = "health_snapshots"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -215,16 +255,40 @@ class HealthSnapshot(Base):
     score: Mapped[float] = mapped_column(Float)
     computed_score: Mapped[float | None] = mapped_column(Float)
     band: Mapped[str] = mapped_column(String(20))
-    components: Mapped[dict[str, Any]]
-    missing_components: Mapped[list[Any]]
+    layout_id: Mapped[int | None] = mapped_column(ForeignKey("health_model_layouts.id"))
+    component_values: Mapped[list[Any] | None] = mapped_column(FloatList)
+    legacy_components: Mapped[dict[str, Any] | None] = mapped_column("components", JsonType)
+    legacy_missing: Mapped[list[Any] | None] = mapped_column("missing_components", JsonType)
     model_version: Mapped[str] = mapped_column(String(50))
     override_id: Mapped[int | None] = mapped_column(ForeignKey("score_overrides.id"))
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    layout: Mapped[HealthModelLayout | None] = relationship(lazy="selectin")
     __table_args__ = (
         UniqueConstraint("account_id", "as_of", name="uq_health_snapshots_account_as_of"),
         Index("ix_health_snapshots_as_of_band", "as_of", "band"),
     )
+
+    @property
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Per component name: kind, label, metric, window and the four numbers."""
+        if self.layout is None:
+            return dict(self.legacy_components or {})
+        values = list(self.component_values or [])
+        out: dict[str, dict[str, Any]] = {}
+        for i, meta in enumerate(self.layout.components):
+            numbers = values[len(COMPONENT_FIELDS) * i : len(COMPONENT_FIELDS) * (i + 1)]
+            doc = {k: v for k, v in meta.items() if k != "name"}
+            doc.update(zip(COMPONENT_FIELDS, numbers, strict=False))
+            out[meta["name"]] = doc
+        return out
+
+    @property
+    def missing_components(self) -> list[str]:
+        """Components without data for this account (left out, the rest renormalised)."""
+        if self.layout is None:
+            return list(self.legacy_missing or [])
+        return [name for name, c in self.components.items() if c.get("normalised") is None]
 
 
 class ScoreOverride(Base):

@@ -17,6 +17,7 @@ from successcrew.domain.health import SnapshotView, explain_change
 from successcrew.domain.triggers import COMPARATORS, OpenEvent, TriggerSpec
 from successcrew.integrations.providers import CRM_PROVIDERS
 from successcrew.store import audit
+from successcrew.store.health import snapshot_view
 from successcrew.store.models import (
     Account,
     AccountSource,
@@ -324,20 +325,7 @@ def explanations(session: Session, account_ids: Sequence[int], as_of: date) -> d
         for row in session.scalars(
             select(snap).where(ranked.c.rank <= 2).order_by(snap.account_id, snap.as_of.desc())
         ):
-            views.setdefault(row.account_id, []).append(
-                SnapshotView(
-                    account_id=row.account_id,
-                    as_of=row.as_of,
-                    score=row.score,
-                    computed_score=row.computed_score,
-                    band=row.band,
-                    components=dict(row.components or {}),
-                    missing_components=list(row.missing_components or []),
-                    model_version=row.model_version,
-                    override_id=row.override_id,
-                    stale=bool(row.stale),
-                )
-            )
+            views.setdefault(row.account_id, []).append(snapshot_view(row))
         for account_id, pair in views.items():
             explanation = explain_change(pair[0], pair[1] if len(pair) > 1 else None)
             out[account_id] = {

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, Select, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, exists, func, or_, select, tuple_
 
 from successcrew.store.dialect import tune_for_batch, upsert
-from successcrew.store.models import UsageDaily, UsageEvent
+from successcrew.store.models import Account, UsageDaily, UsageEvent, UsageFirstActivity
 
 EVENTS = UsageEvent.__table__
 DAILY = UsageDaily.__table__
+FIRST = UsageFirstActivity.__table__
 
 
 def rollup(
@@ -73,8 +74,8 @@ def rollup(
                 ),
             )
         )
-        # In index order: the inserts walk the account-leading index page by page.
-        .order_by(totals.c.account_id, totals.c.metric, totals.c.day)
+        # In key order: the new rows are appended to the primary key's last pages in sequence.
+        .order_by(totals.c.day, totals.c.account_id, totals.c.metric)
     )
     stmt = upsert(conn, DAILY).from_select(
         ["account_id", "metric", "day", "value", "event_count"], changed
@@ -85,5 +86,44 @@ def rollup(
         where=tuple_(DAILY.c.value, DAILY.c.event_count).is_distinct_from(
             tuple_(stmt.excluded.value, stmt.excluded.event_count)
         ),
+    )
+    conn.execute(stmt)
+    note_first_activity(conn, days=days, pairs=pairs)
+
+
+def note_first_activity(
+    conn: Connection, *, days: Sequence[date] | None = None, pairs: Select | None = None
+) -> None:
+    """Record (account, metric) pairs active for the first time on the given days or pairs.
+
+    Reads the days' stored totals back (a key range of usage_daily) and writes only pairs that
+    are new or now start earlier: on an ordinary day that is a handful of rows, not one per
+    active account. A total corrected to zero later does not move a first day forward (the pair
+    has had data; scoring then reports it as quiet rather than as never used).
+    """
+    if (days is None) == (pairs is None):
+        raise ValueError("give days or pairs")
+    if days is not None:
+        in_scope = DAILY.c.day.in_(list(days))
+    else:
+        assert pairs is not None
+        in_scope = tuple_(DAILY.c.day, DAILY.c.account_id).in_(pairs)
+    earlier_known = exists().where(
+        FIRST.c.account_id == DAILY.c.account_id,
+        FIRST.c.metric == DAILY.c.metric,
+        FIRST.c.first_day <= DAILY.c.day,
+    )
+    firsts = (
+        select(DAILY.c.account_id, DAILY.c.metric, func.min(DAILY.c.day).label("first_day"))
+        .where(in_scope, DAILY.c.value > 0, ~earlier_known)
+        # usage_daily has no foreign key; an account deleted meanwhile is simply skipped.
+        .where(exists().where(Account.id == DAILY.c.account_id))
+        .group_by(DAILY.c.account_id, DAILY.c.metric)
+    )
+    stmt = upsert(conn, FIRST).from_select(["account_id", "metric", "first_day"], firsts)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account_id", "metric"],
+        set_={"first_day": stmt.excluded.first_day},
+        where=stmt.excluded.first_day < FIRST.c.first_day,
     )
     conn.execute(stmt)
