@@ -416,24 +416,34 @@ def _model_select(
             weighted.label("weighted"),
         )
         .where(weight_sum > 0)
+        # Materialised here and in calc: inlined, every later reference to weight_sum, a
+        # computed score or a contribution would evaluate its whole expression again.
         .cte(f"sums_{index}")
+        .prefix_with("MATERIALIZED")
     )
     # Effective weight (points the component can give after renormalising) and contribution,
     # computed once here so the JSON below only reads columns.
-    calc = select(
-        sums,
-        round2(sums.c.weighted * 100.0 / sums.c.weight_sum).label("computed"),
-        *(
-            case(
-                (sums.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight * 100.0 / sums.c.weight_sum
-            ).label(f"w_{c.name}")
-            for c in comps
-        ),
-        *(
-            (sums.c[f"n_{c.name}"] * (c.weight * 100.0) / sums.c.weight_sum).label(f"c_{c.name}")
-            for c in comps
-        ),
-    ).cte(f"calc_{index}")
+    calc = (
+        select(
+            sums,
+            round2(sums.c.weighted * 100.0 / sums.c.weight_sum).label("computed"),
+            *(
+                case(
+                    (sums.c[f"n_{c.name}"].is_(None), 0.0),
+                    else_=c.weight * 100.0 / sums.c.weight_sum,
+                ).label(f"w_{c.name}")
+                for c in comps
+            ),
+            *(
+                (sums.c[f"n_{c.name}"] * (c.weight * 100.0) / sums.c.weight_sum).label(
+                    f"c_{c.name}"
+                )
+                for c in comps
+            ),
+        )
+        .cte(f"calc_{index}")
+        .prefix_with("MATERIALIZED")
+    )
 
     day_start = start_of_day(as_of)
     next_day = start_of_day(as_of + timedelta(days=1))
@@ -616,26 +626,34 @@ def score_accounts(
         set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
     )
     session.execute(stmt)
+    # Counted from the rows just computed where they sit in a small temporary table: re-reading
+    # the snapshot table for the date costs more (and more with every re-run's dead rows).
+    counted = None if temp is None else source.subquery("scored_rows")
+    run = summarise(session, as_of, model.version, rows=counted)
     if temp is not None:
         conn.exec_driver_sql(f"DROP TABLE {temp}")
-    return summarise(session, as_of, model.version)
+    return run
 
 
-def summarise(session: Session, as_of: date, version: str = "") -> ScoreRun:
-    """Counts of the snapshots stored for ``as_of``."""
-    rows = session.execute(
-        select(
-            HealthSnapshot.band,
-            func.count(),
-            func.sum(case((HealthSnapshot.override_id.is_not(None), 1), else_=0)),
+def summarise(session: Session, as_of: date, version: str = "", rows: Any = None) -> ScoreRun:
+    """Counts of the snapshots stored for ``as_of`` (or of ``rows``, the run's own)."""
+    if rows is None:
+        rows = (
+            select(HealthSnapshot.band, HealthSnapshot.override_id)
+            .where(HealthSnapshot.as_of == as_of)
+            .subquery("stored_rows")
         )
-        .where(HealthSnapshot.as_of == as_of)
-        .group_by(HealthSnapshot.band)
+    counts_by_band = session.execute(
+        select(
+            rows.c.band,
+            func.count(),
+            func.sum(case((rows.c.override_id.is_not(None), 1), else_=0)),
+        ).group_by(rows.c.band)
     ).all()
     eligible = session.scalar(select(func.count()).where(eligible_accounts(as_of))) or 0
     counts = {b: 0 for b in BAND_ORDER}
     overridden = 0
-    for band, count, over in rows:
+    for band, count, over in counts_by_band:
         counts[band] = int(count)
         overridden += int(over or 0)
     return ScoreRun(
