@@ -47,7 +47,7 @@ from successcrew.store.models import (
     UsageEvent,
 )
 from successcrew.store.types import UTCDateTime
-from successcrew.store.usage import note_first_activity, rollup
+from successcrew.store.usage import note_first_activity, rollup, serialise_usage_writes
 
 ACCOUNTS = Account.__table__
 CONTACTS = Contact.__table__
@@ -355,6 +355,8 @@ def _merge_contacts(st: Staging, now: datetime, present: set[str]) -> dict[str, 
 def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
     conn = st.conn
+    # Daily totals written here and by the roll-up below: one writer at a time (see rollup).
+    serialise_usage_writes(conn)
     daily_source, _ = _with_account(
         st.table, s.metric, s.day, s.value, literal(0).label("event_count")
     )

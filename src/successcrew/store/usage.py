@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, exists, func, or_, select, text, tuple_
 
 from successcrew.store.dialect import tune_for_batch, upsert
 from successcrew.store.models import Account, UsageDaily, UsageEvent, UsageFirstActivity
@@ -13,6 +13,17 @@ from successcrew.store.models import Account, UsageDaily, UsageEvent, UsageFirst
 EVENTS = UsageEvent.__table__
 DAILY = UsageDaily.__table__
 FIRST = UsageFirstActivity.__table__
+
+
+def serialise_usage_writes(conn: Connection) -> None:
+    """Make this transaction the only one writing daily totals until it ends (PostgreSQL).
+
+    The roll-up decides "nothing stored for these days yet" and then inserts without ON CONFLICT;
+    the lock keeps another import from storing the same keys in between. SQLite lets one writer
+    at a time anyway.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('successcrew.usage_daily'))"))
 
 
 def rollup(
@@ -23,14 +34,16 @@ def rollup(
     Recomputing (rather than adding) keeps the roll-up idempotent: re-importing or replaying the
     same events never double-counts.
 
-    Totals already stored with the same value and count are left out before the upsert: they
-    are found by one join against the day's stored rows (the primary key starts with the day, so
-    that is a range read), instead of an ON CONFLICT probe per row into the index. Only new or
-    changed totals reach the INSERT; ON CONFLICT still settles a row written concurrently.
+    The usual case, a day nobody has rolled up yet, is a plain INSERT of the day's totals: an
+    INSERT .. ON CONFLICT checks the key before every row, which made it take twice as long.
+    When totals are already stored in scope, only new or changed ones are written: changed ones
+    are found by one join against the stored rows (the primary key starts with the day, so that
+    is a range read) and upserted.
     """
     if (days is None) == (pairs is None):
         raise ValueError("give days or pairs")
     tune_for_batch(conn)
+    serialise_usage_writes(conn)
     aggregate = select(
         EVENTS.c.account_id,
         EVENTS.c.metric,
@@ -51,10 +64,20 @@ def rollup(
     totals = aggregate.group_by(EVENTS.c.account_id, EVENTS.c.metric, EVENTS.c.day).cte(
         "event_totals"
     )
-    changed = (
-        select(
-            totals.c.account_id, totals.c.metric, totals.c.day, totals.c.value, totals.c.event_count
+    columns = ["account_id", "metric", "day", "value", "event_count"]
+    anything_stored = conn.execute(select(exists().where(in_scope))).scalar()
+    if not anything_stored:
+        new_rows = (
+            select(*(totals.c[c] for c in columns))
+            # Near key order, so the rows fill the primary key's last pages in sequence; an
+            # integer sort (the metric's text sort would cost a collation compare per row).
+            .order_by(totals.c.day, totals.c.account_id)
         )
+        conn.execute(DAILY.insert().from_select(columns, new_rows))
+        note_first_activity(conn, days=days, pairs=pairs)
+        return
+    changed = (
+        select(*(totals.c[c] for c in columns))
         .select_from(totals)
         .outerjoin(
             stored,
@@ -74,13 +97,9 @@ def rollup(
                 ),
             )
         )
-        # Near key order, so the new rows fill the primary key's last pages in sequence; an
-        # integer sort (the metric's text sort would cost a collation compare per row).
         .order_by(totals.c.day, totals.c.account_id)
     )
-    stmt = upsert(conn, DAILY).from_select(
-        ["account_id", "metric", "day", "value", "event_count"], changed
-    )
+    stmt = upsert(conn, DAILY).from_select(columns, changed)
     stmt = stmt.on_conflict_do_update(
         index_elements=["account_id", "metric", "day"],
         set_={"value": stmt.excluded.value, "event_count": stmt.excluded.event_count},
