@@ -8,8 +8,8 @@ Rolling up one new day into usage_daily paid, per new row, a foreign-key check a
 and an insert at a random place in the (account_id, metric, day) index: three quarters of the
 roll-up's time on 100,000 accounts. Both go. The index served one lookup, the last active day of
 an account quiet for the whole scoring window; scoring now reads the last activity within a
-lookback and tells "never used" from "not lately" by usage_first_activity, a table written only
-when an (account, metric) pair is first seen.
+lookback and tells "never used" from "not lately" by usage_first_activity, which scoring keeps up
+from the days the roll-up marks in usage_pending_days.
 
 Health snapshots stored every component as a JSON object with its name, kind, label, metric and
 window repeated in each row; building it cost PostgreSQL more than computing the scores. The
@@ -63,6 +63,12 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "usage_pending_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_usage_pending_days")),
+    )
+
+    op.create_table(
         "health_model_layouts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
@@ -90,6 +96,7 @@ def downgrade() -> None:
         batch_op.drop_column("component_values")
         batch_op.drop_column("layout_id")
     op.drop_table("health_model_layouts")
+    op.drop_table("usage_pending_days")
     op.drop_table("usage_first_activity")
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_usage_daily_day_brin", table_name="usage_daily")

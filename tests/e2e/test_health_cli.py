@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert, select
 
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, ComponentCheck, NpsResponse, UsageDaily
-from successcrew.store.usage import note_first_activity
+from successcrew.store.usage import mark_pending
 from tests.clirunner import run_cli
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def seed(engine: Engine) -> None:
             )
             rows.append({"account_id": 3, "metric": "logins", "day": day, "value": 1.0})
         s.execute(insert(UsageDaily), [{**r, "event_count": 1} for r in rows])
-        note_first_activity(s.connection(), days=sorted({r["day"] for r in rows}))
+        mark_pending(s.connection(), days=[r["day"] for r in rows])
         for i, (account, value) in enumerate(((1, 10), (1, 9), (2, 3))):
             s.add(
                 NpsResponse(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from successcrew.domain.health import describe_component
 from successcrew.errors import ConfigError
 from successcrew.healthmodel import HealthModel, load_health_model, parse_health_model
 from successcrew.scoring import ScoringFailed, run_backtest, run_scoring
@@ -18,13 +19,14 @@ from successcrew.store.models import (
     Account,
     AuditLog,
     ComponentCheck,
+    HealthModelLayout,
     HealthSnapshot,
     Invoice,
     NpsResponse,
     Ticket,
     UsageDaily,
 )
-from successcrew.store.usage import note_first_activity
+from successcrew.store.usage import mark_pending
 from successcrew.thresholds import load_thresholds
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -59,8 +61,9 @@ def add_usage(engine: Engine, account_id: int, metric: str, per_day: dict[date, 
                 for d, v in per_day.items()
             ],
         )
-        # As the roll-up and the daily-total import do after writing usage_daily.
-        note_first_activity(s.connection(), days=list(per_day))
+        # As the roll-up and the daily-total import do after writing usage_daily (scoring then
+        # takes the days into usage_first_activity).
+        mark_pending(s.connection(), days=list(per_day))
 
 
 def daily(value: float, first: date, last: date) -> dict[date, float]:
@@ -524,3 +527,104 @@ def test_backtest_on_synthetic_data_reaches_auc_080(engine: Engine, tmp_path: An
     rates = {b.band: b.churn_rate_pct for b in result.bands}
     assert rates["healthy"] is not None and rates["at_risk"] is not None
     assert rates["healthy"] < rates["at_risk"]
+
+
+RECENCY_AND_TOTAL = {
+    "recency": {
+        "kind": "days_since_activity",
+        "metric": "logins",
+        "label": "last login",
+        "weight": 1,
+        "normalise": {"method": "target", "target": 1, "worst": 21},
+    },
+    "logins": {**LOGINS_TARGET, "window_days": 30},
+}
+
+
+def test_quiet_beyond_the_lookback_is_not_no_data(engine: Engine) -> None:
+    add_accounts(engine, {}, {}, {})
+    add_usage(engine, 1, "logins", {AS_OF - timedelta(days=100): 4.0})  # quiet for 100 days
+    add_usage(engine, 2, "api_calls", {AS_OF: 9.0})  # never logged in
+    add_usage(engine, 3, "logins", {AS_OF - timedelta(days=10): 2.0})
+    score(engine, model(RECENCY_AND_TOTAL))
+    snaps = snapshots(engine)
+    quiet, recent = snaps[1].components, snaps[3].components
+    # Quiet: "at least 60 days" (the default lookback) and 0 logins, both scored, 0 points.
+    assert quiet["recency"]["raw"] == 60 and quiet["recency"]["normalised"] == 0.0
+    assert quiet["logins"]["raw"] == 0.0
+    assert snaps[1].missing_components == [] and snaps[1].score == 0.0
+    # Never used the metric: no data for either component, and nothing else: no snapshot.
+    assert 2 not in snaps
+    assert recent["recency"]["raw"] == 10
+    assert describe_component(quiet["recency"], None, None) == "last login 60+ days ago"
+
+
+def test_lookback_shorter_than_the_target_scale_is_a_config_error() -> None:
+    bad = {**RECENCY_AND_TOTAL["recency"], "lookback_days": 14}
+    with pytest.raises(ConfigError) as err:
+        model({"recency": bad})
+    assert "test.yaml: key components.recency: lookback_days (14) must be at least" in str(
+        err.value
+    )
+
+
+def test_snapshots_share_a_layout_and_keep_theirs_when_labels_change(engine: Engine) -> None:
+    add_accounts(engine, {}, {})
+    for i in (1, 2):
+        add_usage(engine, i, "logins", {AS_OF: 50.0 * i})
+    later = AS_OF + timedelta(days=1)
+    score(engine, model({"logins": LOGINS_TARGET}))
+    relabelled = model({"logins": {**LOGINS_TARGET, "label": "sign-ins"}})
+    score(engine, relabelled, later)
+    with transaction(engine) as s:
+        layouts = s.scalars(select(HealthModelLayout).order_by(HealthModelLayout.id)).all()
+        assert [lay.components[0]["label"] for lay in layouts] == ["logins", "sign-ins"]
+        old = store.snapshot_of(s, 1, AS_OF)
+        new = store.snapshot_of(s, 1, later)
+        assert old is not None and new is not None
+        assert old.components["logins"]["label"] == "logins"
+        assert new.components["logins"] == {
+            "kind": "usage_total",
+            "label": "sign-ins",
+            "metric": "logins",
+            "window_days": 10,
+            "raw": 50.0,
+            "normalised": 0.5,
+            "weight": 100.0,
+            "contribution": 50.0,
+        }
+        assert new.component_values == [50.0, 0.5, 100.0, 50.0]
+
+
+def test_snapshots_from_before_layouts_read_as_before(engine: Engine) -> None:
+    add_accounts(engine, {})
+    document = {
+        "logins": {
+            "kind": "usage_total",
+            "label": "logins",
+            "metric": "logins",
+            "window_days": 30,
+            "raw": None,
+            "normalised": None,
+            "weight": 0.0,
+            "contribution": 0.0,
+        }
+    }
+    with transaction(engine) as s:
+        s.execute(
+            insert(HealthSnapshot).values(
+                account_id=1,
+                as_of=AS_OF,
+                score=55.0,
+                computed_score=55.0,
+                band="at_risk",
+                legacy_components=document,
+                legacy_missing=["logins"],
+                model_version="2025.9",
+                stale=False,
+                created_at=NOW,
+            )
+        )
+    with transaction(engine) as s:
+        view = store.snapshot_view(store.snapshot_of(s, 1, AS_OF))  # type: ignore[arg-type]
+    assert view.components == document and view.missing_components == ["logins"]

@@ -6,8 +6,14 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, insert, select
 
-from successcrew.store.models import Account, UsageDaily, UsageEvent
-from successcrew.store.usage import rollup
+from successcrew.store.models import (
+    Account,
+    UsageDaily,
+    UsageEvent,
+    UsageFirstActivity,
+    UsagePendingDay,
+)
+from successcrew.store.usage import rollup, settle_first_activity
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 DAY1, DAY2 = date(2026, 11, 1), date(2026, 11, 2)
@@ -88,3 +94,57 @@ def test_rollup_is_idempotent_and_takes_late_events(engine: Engine) -> None:
         pairs = select(UsageEvent.day, UsageEvent.account_id).where(UsageEvent.event_key == "e7")
         rollup(conn, pairs=pairs)
     assert _daily(engine)[1] == (1, "logins", DAY2, 14.0, 2)
+
+
+def _first_activity(engine: Engine) -> dict[tuple[int, str], date]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                UsageFirstActivity.account_id,
+                UsageFirstActivity.metric,
+                UsageFirstActivity.first_day,
+            )
+        ).all()
+    return {(a, m): d for a, m, d in rows}
+
+
+def _pending(engine: Engine) -> list[date]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(select(UsagePendingDay.day).order_by(UsagePendingDay.day)).scalars()
+        )
+
+
+def test_first_activity_is_settled_from_the_days_the_rollup_marks(engine: Engine) -> None:
+    day3 = date(2026, 11, 3)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Account).values(
+                id=1, external_id="A1", name="A1", created_at=NOW, updated_at=NOW
+            )
+        )
+        conn.execute(
+            insert(UsageEvent),
+            [_event("e1", 1, "logins", 2, DAY2), _event("e2", 1, "api_calls", 0, DAY2)],
+        )
+        rollup(conn, days=[DAY2])
+    # The roll-up marks the day and leaves the per-account work to the next scoring run.
+    assert _pending(engine) == [DAY2] and _first_activity(engine) == {}
+
+    with engine.begin() as conn:
+        conn.execute(insert(UsageEvent), [_event("e3", 1, "logins", 1, day3)])
+        rollup(conn, days=[day3])
+        assert settle_first_activity(conn, DAY2) == 1  # scoring as of DAY2 takes DAY2 only
+    # A zero total is not activity; day 3 stays pending for a later date.
+    assert _first_activity(engine) == {(1, "logins"): DAY2}
+    assert _pending(engine) == [day3]
+
+    # A late event on an earlier day (through the imports' pairs path) moves the first day back.
+    with engine.begin() as conn:
+        conn.execute(insert(UsageEvent), [_event("e4", 1, "logins", 5, DAY1)])
+        pairs = select(UsageEvent.day, UsageEvent.account_id).where(UsageEvent.event_key == "e4")
+        rollup(conn, pairs=pairs)
+        assert settle_first_activity(conn, day3) == 2
+        assert settle_first_activity(conn, day3) == 0
+    assert _first_activity(engine) == {(1, "logins"): DAY1}
+    assert _pending(engine) == []

@@ -85,6 +85,7 @@ from successcrew.store.models import (
     UsageFirstActivity,
 )
 from successcrew.store.types import UTCDateTime
+from successcrew.store.usage import settle_first_activity
 from successcrew.thresholds import HealthBands
 
 #: The component name system-health checks use for the scoring job (RETENTION-004).
@@ -617,6 +618,7 @@ def score_accounts(
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
     layout_ids = register_layouts(session, model, now=now)
     conn = session.connection()
+    settle_first_activity(conn, as_of)
     tune_for_batch(conn)
     query = scoring_select(model, as_of, bands, now=now, with_overrides=True, layout_ids=layout_ids)
     source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
@@ -674,6 +676,7 @@ def score_in_memory(
     The same query as ``score_accounts``; manual overrides are left out because the backtest
     judges the model, not the people.
     """
+    settle_first_activity(session.connection(), as_of)
     tune_for_batch(session.connection())
     query = scoring_select(model, as_of, bands, now=now, with_overrides=False).subquery()
     rows = session.execute(select(query.c.account_id, query.c.score, query.c.band))

@@ -47,7 +47,7 @@ from successcrew.store.models import (
     UsageEvent,
 )
 from successcrew.store.types import UTCDateTime
-from successcrew.store.usage import note_first_activity, rollup, serialise_usage_writes
+from successcrew.store.usage import mark_pending, rollup, serialise_usage_writes
 
 ACCOUNTS = Account.__table__
 CONTACTS = Contact.__table__
@@ -375,7 +375,7 @@ def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any
             .where(s.occurred_at.is_(None))
             .distinct()
         )
-        note_first_activity(conn, pairs=daily_pairs)
+        mark_pending(conn, pairs=daily_pairs)
     contact = CONTACTS.alias("contact")
     event_source, _ = _with_account(
         st.table,

@@ -154,8 +154,8 @@ class UsageFirstActivity(Base):
     """The first day each account had a positive value of each metric.
 
     Tells "no data" (never used the metric by the scoring date) from "quiet lately" (used it
-    before the window scoring reads) without an index over each account's whole history. Written
-    only when a pair is first seen or an earlier day arrives, so it costs the roll-up little.
+    before the window scoring reads) without an index over each account's whole history. Kept up
+    by ``store.usage.settle_first_activity`` from the days the roll-up marked as pending.
     """
 
     __tablename__ = "usage_first_activity"
@@ -164,6 +164,18 @@ class UsageFirstActivity(Base):
     )
     metric: Mapped[str] = mapped_column(String(100), primary_key=True)
     first_day: Mapped[date] = mapped_column(Date)
+
+
+class UsagePendingDay(Base):
+    """A day whose daily totals changed since ``usage_first_activity`` last took them in.
+
+    The roll-up only marks the day (one row per day, not per account); the next scoring run
+    settles the marked days on or before its date in one pass. That keeps the first-activity
+    upkeep (one membership check per active account and metric) out of the daily roll-up.
+    """
+
+    __tablename__ = "usage_pending_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class Ticket(Base):

@@ -7,12 +7,19 @@ from datetime import date
 
 from sqlalchemy import Connection, Select, and_, exists, func, or_, select, text, tuple_
 
-from successcrew.store.dialect import tune_for_batch, upsert
-from successcrew.store.models import Account, UsageDaily, UsageEvent, UsageFirstActivity
+from successcrew.store.dialect import insert_ignore, tune_for_batch, upsert
+from successcrew.store.models import (
+    Account,
+    UsageDaily,
+    UsageEvent,
+    UsageFirstActivity,
+    UsagePendingDay,
+)
 
 EVENTS = UsageEvent.__table__
 DAILY = UsageDaily.__table__
 FIRST = UsageFirstActivity.__table__
+PENDING = UsagePendingDay.__table__
 
 
 def serialise_usage_writes(conn: Connection) -> None:
@@ -74,7 +81,7 @@ def rollup(
             .order_by(totals.c.day, totals.c.account_id)
         )
         conn.execute(DAILY.insert().from_select(columns, new_rows))
-        note_first_activity(conn, days=days, pairs=pairs)
+        mark_pending(conn, days=days, pairs=pairs)
         return
     changed = (
         select(*(totals.c[c] for c in columns))
@@ -108,7 +115,42 @@ def rollup(
         ),
     )
     conn.execute(stmt)
-    note_first_activity(conn, days=days, pairs=pairs)
+    mark_pending(conn, days=days, pairs=pairs)
+
+
+def mark_pending(
+    conn: Connection, *, days: Sequence[date] | None = None, pairs: Select | None = None
+) -> None:
+    """Note that the daily totals of these days (or of the days in ``pairs``) changed."""
+    if (days is None) == (pairs is None):
+        raise ValueError("give days or pairs")
+    if days is not None:
+        if days:
+            conn.execute(insert_ignore(conn, PENDING), [{"day": d} for d in sorted(set(days))])
+        return
+    assert pairs is not None
+    pair_days = pairs.subquery("pair_days")
+    day_col = pair_days.c[0]
+    conn.execute(
+        insert_ignore(conn, PENDING).from_select(
+            ["day"], select(day_col).where(day_col.is_not(None)).distinct()
+        )
+    )
+
+
+def settle_first_activity(conn: Connection, through: date) -> int:
+    """Take the pending days on or before ``through`` into ``usage_first_activity``.
+
+    Scoring calls this before it reads first activity; a day rolled up later than ``through``
+    stays pending for a later run. Returns how many days were settled.
+    """
+    serialise_usage_writes(conn)
+    days = list(conn.execute(select(PENDING.c.day).where(PENDING.c.day <= through)).scalars())
+    if not days:
+        return 0
+    note_first_activity(conn, days=days)
+    conn.execute(PENDING.delete().where(PENDING.c.day.in_(days)))
+    return len(days)
 
 
 def note_first_activity(
