@@ -35,6 +35,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    exists,
     func,
     literal,
     null,
@@ -156,7 +157,7 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
             horizon = max(horizon, c.spec.lookback_days)
     horizon = max([horizon, *(w for ws in lengths.values() for w in ws)])
     day, value, metric_col = UsageDaily.day, UsageDaily.value, UsageDaily.metric
-    usage = first_seen = None
+    usage = None
     if usage_metrics:
         usage_cols: list[Any] = []
         for m_index, metric_name in enumerate(usage_metrics):
@@ -182,30 +183,29 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
             .group_by(UsageDaily.account_id)
             .cte("usage_window")
         )
-        # Whether the account had used each metric at all by as_of: "no data" versus "quiet".
-        first = UsageFirstActivity
-        first_seen = (
-            select(
-                first.account_id.label("account_id"),
-                *(
-                    func.min(first.first_day)
-                    .filter(first.metric == metric_name)
-                    .label(f"first_{m_index}")
-                    for m_index, metric_name in enumerate(usage_metrics)
-                ),
-            )
-            .where(first.metric.in_(usage_metrics), first.first_day <= as_of)
-            .group_by(first.account_id)
-            .cte("first_seen")
-        )
 
     def window_sum(metric_name: str, w: int) -> Any:
         assert usage is not None
         return func.coalesce(usage.c[f"s_{usage_metrics.index(metric_name)}_{w}"], 0.0)
 
     def ever_used(metric_name: str) -> ColumnElement[bool]:
-        assert first_seen is not None
-        return first_seen.c[f"first_{usage_metrics.index(metric_name)}"].is_not(None)
+        # "No data" versus "quiet": activity inside the scanned days settles it; only accounts
+        # without any (few, usually) look up their first active day, one index probe each. CASE
+        # rather than OR so the probe is never evaluated for the others.
+        assert usage is not None
+        m_index = usage_metrics.index(metric_name)
+        seen = []
+        if lengths[metric_name]:
+            seen.append(usage.c[f"s_{m_index}_{max(lengths[metric_name])}"] > 0)
+        if metric_name in recency_metrics:
+            seen.append(usage.c[f"last_{m_index}"].is_not(None))
+        first = UsageFirstActivity
+        probe = exists().where(
+            first.account_id == accounts.c.id,
+            first.metric == metric_name,
+            first.first_day <= as_of,
+        )
+        return case((or_(*seen), true()), else_=probe)
 
     def days_since(spec: DaysSinceActivity) -> ColumnElement[Any]:
         # Within the lookback the exact count; active before it only: the lookback itself,
@@ -297,7 +297,7 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
         raw_cols.append(expr.label(f"r_{c.name}"))
 
     query = select(*raw_cols).select_from(accounts)
-    for cte in (usage, first_seen, tickets, invoices):
+    for cte in (usage, tickets, invoices):
         if cte is not None:
             query = query.outerjoin(cte, cte.c.account_id == accounts.c.id)
     return query.cte("raw").prefix_with("MATERIALIZED")
@@ -622,12 +622,21 @@ def score_accounts(
     tune_for_batch(conn)
     query = scoring_select(model, as_of, bands, now=now, with_overrides=True, layout_ids=layout_ids)
     source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
-    stmt = upsert(conn, HealthSnapshot.__table__).from_select(list(SNAPSHOT_COLUMNS), source)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["account_id", "as_of"],
-        set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
-    )
-    session.execute(stmt)
+    table = HealthSnapshot.__table__
+    # One scoring run per date at a time: then "nothing stored for this date yet" stays true
+    # until the INSERT, and the usual case (the daily run, a new date) is a plain INSERT, which
+    # costs a quarter less than ON CONFLICT checking every key first.
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("successcrew.scoring"))))
+    if session.scalar(select(exists().where(HealthSnapshot.as_of == as_of))):
+        stmt = upsert(conn, table).from_select(list(SNAPSHOT_COLUMNS), source)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account_id", "as_of"],
+            set_={col: stmt.excluded[col] for col in SNAPSHOT_COLUMNS if col != "account_id"},
+        )
+        session.execute(stmt)
+    else:
+        session.execute(table.insert().from_select(list(SNAPSHOT_COLUMNS), source))
     # Counted from the rows just computed where they sit in a small temporary table: re-reading
     # the snapshot table for the date costs more (and more with every re-run's dead rows).
     counted = None if temp is None else source.subquery("scored_rows")
