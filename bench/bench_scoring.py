@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     from successcrew.store.db import make_engine, transaction
     from successcrew.store.health import score_accounts
     from successcrew.store.migrate import upgrade
-    from successcrew.store.usage import rollup, settle_first_activity
+    from successcrew.store.usage import rollup, settle_usage
     from successcrew.thresholds import load_thresholds
 
     name = f"sc_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def settle() -> int:
             with engine.begin() as conn:
-                return settle_first_activity(conn, new_day)
+                return settle_usage(conn, new_day)
 
         # The roll-ups marked their days; the next scoring run takes them into first activity.
         settle_s, settled = timed(

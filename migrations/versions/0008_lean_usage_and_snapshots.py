@@ -63,6 +63,20 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "usage_weekly",
+        sa.Column("week_start", sa.Date(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=True),
+        sa.PrimaryKeyConstraint("week_start", "account_id", "metric", name=op.f("pk_usage_weekly")),
+    )
+    op.create_table(
+        "usage_weekly_built",
+        sa.Column("week_start", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("week_start", name=op.f("pk_usage_weekly_built")),
+    )
+    op.create_table(
         "usage_pending_days",
         sa.Column("day", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_usage_pending_days")),
@@ -97,6 +111,8 @@ def downgrade() -> None:
         batch_op.drop_column("layout_id")
     op.drop_table("health_model_layouts")
     op.drop_table("usage_pending_days")
+    op.drop_table("usage_weekly_built")
+    op.drop_table("usage_weekly")
     op.drop_table("usage_first_activity")
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_usage_daily_day_brin", table_name="usage_daily")

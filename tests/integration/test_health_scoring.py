@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from successcrew.store.models import (
     NpsResponse,
     Ticket,
     UsageDaily,
+    UsageWeeklyBuilt,
 )
 from successcrew.store.usage import mark_pending
 from successcrew.thresholds import load_thresholds
@@ -628,3 +630,67 @@ def test_snapshots_from_before_layouts_read_as_before(engine: Engine) -> None:
     with transaction(engine) as s:
         view = store.snapshot_view(store.snapshot_of(s, 1, AS_OF))  # type: ignore[arg-type]
     assert view.components == document and view.missing_components == ["logins"]
+
+
+def test_window_sums_through_weekly_totals_match_the_daily_data(engine: Engine) -> None:
+    """Whole weeks are read from usage_weekly: the sums must be those of the daily rows."""
+    rng = random.Random(5)
+    start = AS_OF - timedelta(days=120)
+    data: dict[int, dict[date, float]] = {}
+    add_accounts(engine, *({} for _ in range(4)))
+    for account in (1, 2, 3, 4):
+        days = {
+            start + timedelta(days=i): float(rng.randint(0, 9))
+            for i in range(121)
+            if rng.random() < 0.6
+        }
+        data[account] = days
+        add_usage(engine, account, "logins", days)
+    m = model(
+        {
+            "l10": {**LOGINS_TARGET, "window_days": 10},
+            "l30": {**LOGINS_TARGET, "window_days": 30},
+            "trend": {
+                "kind": "trend",
+                "metric": "logins",
+                "window_days": 21,
+                "weight": 1,
+                "normalise": {"method": "target", "target": 0, "worst": -1},
+            },
+        }
+    )
+
+    def expected(account: int, as_of: date, w: int) -> float:
+        return sum(v for d, v in data[account].items() if as_of - timedelta(days=w) < d <= as_of)
+
+    def check(as_of: date) -> None:
+        snaps = snapshots(engine, as_of)
+        for account in (1, 2, 3, 4):
+            comps = snaps[account].components
+            assert comps["l10"]["raw"] == expected(account, as_of, 10)
+            assert comps["l30"]["raw"] == expected(account, as_of, 30)
+            recent, both = expected(account, as_of, 21), expected(account, as_of, 42)
+            prior = both - recent
+            want = None if prior <= 0 else (recent - prior) / prior
+            assert comps["trend"]["raw"] == pytest.approx(want)
+
+    for back in range(0, 9):  # every weekday lines the windows up with the weeks differently
+        score(engine, m, AS_OF - timedelta(days=back))
+        check(AS_OF - timedelta(days=back))
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(UsageWeeklyBuilt)) > 0
+
+    # A late correction inside a week already summed: marked by the write, rebuilt on scoring.
+    weeks = store.usage_weeks(m, AS_OF)
+    assert weeks, "the windows must read some whole weeks for this test to mean anything"
+    changed_day = weeks[-1] + timedelta(days=2)
+    with transaction(engine) as s:
+        s.execute(
+            UsageDaily.__table__.delete().where(
+                UsageDaily.account_id == 1, UsageDaily.day == changed_day
+            )
+        )
+    add_usage(engine, 1, "logins", {changed_day: 100.0})
+    data[1][changed_day] = 100.0
+    score(engine, m)
+    check(AS_OF)

@@ -13,7 +13,7 @@ from successcrew.store.models import (
     UsageFirstActivity,
     UsagePendingDay,
 )
-from successcrew.store.usage import rollup, settle_first_activity
+from successcrew.store.usage import rollup, settle_usage
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 DAY1, DAY2 = date(2026, 11, 1), date(2026, 11, 2)
@@ -134,7 +134,7 @@ def test_first_activity_is_settled_from_the_days_the_rollup_marks(engine: Engine
     with engine.begin() as conn:
         conn.execute(insert(UsageEvent), [_event("e3", 1, "logins", 1, day3)])
         rollup(conn, days=[day3])
-        assert settle_first_activity(conn, DAY2) == 1  # scoring as of DAY2 takes DAY2 only
+        assert settle_usage(conn, DAY2) == 1  # scoring as of DAY2 takes DAY2 only
     # A zero total is not activity; day 3 stays pending for a later date.
     assert _first_activity(engine) == {(1, "logins"): DAY2}
     assert _pending(engine) == [day3]
@@ -144,7 +144,7 @@ def test_first_activity_is_settled_from_the_days_the_rollup_marks(engine: Engine
         conn.execute(insert(UsageEvent), [_event("e4", 1, "logins", 5, DAY1)])
         pairs = select(UsageEvent.day, UsageEvent.account_id).where(UsageEvent.event_key == "e4")
         rollup(conn, pairs=pairs)
-        assert settle_first_activity(conn, day3) == 2
-        assert settle_first_activity(conn, day3) == 0
+        assert settle_usage(conn, day3) == 2
+        assert settle_usage(conn, day3) == 0
     assert _first_activity(engine) == {(1, "logins"): DAY1}
     assert _pending(engine) == []

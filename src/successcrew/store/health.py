@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session, aliased
 
 from successcrew.clock import start_of_day
 from successcrew.domain.health import Explanation, SnapshotView, explain_change
+from successcrew.domain.usage_plan import UsagePlan, plan_usage
 from successcrew.healthmodel import (
     Billing,
     DaysSinceActivity,
@@ -84,9 +85,10 @@ from successcrew.store.models import (
     Ticket,
     UsageDaily,
     UsageFirstActivity,
+    UsageWeekly,
 )
 from successcrew.store.types import UTCDateTime
-from successcrew.store.usage import settle_first_activity
+from successcrew.store.usage import settle_usage
 from successcrew.thresholds import HealthBands
 
 #: The component name system-health checks use for the scoring job (RETENTION-004).
@@ -122,6 +124,77 @@ def _raw_key(spec: Any) -> str:
     return spec.model_dump_json(exclude={"weight", "normalise", "label", "direction"})
 
 
+def _usage_lengths(comps: list[ResolvedComponent]) -> tuple[dict[str, set[int]], set[str]]:
+    """Window lengths summed per usage metric, and the metrics days-since components read."""
+    lengths: dict[str, set[int]] = {}
+    recency: set[str] = set()
+    for c in comps:
+        spec = c.spec
+        if isinstance(spec, UsageTotal):
+            lengths.setdefault(spec.metric, set()).add(spec.window_days)
+        elif isinstance(spec, Trend):
+            lengths.setdefault(spec.metric, set()).update((spec.window_days, 2 * spec.window_days))
+        elif isinstance(spec, DaysSinceActivity):
+            lengths.setdefault(spec.metric, set())
+            recency.add(spec.metric)
+    return lengths, recency
+
+
+def _plan_lengths(comps: list[ResolvedComponent]) -> set[int]:
+    lengths, _ = _usage_lengths(comps)
+    out = {w for ws in lengths.values() for w in ws}
+    out |= {c.spec.lookback_days for c in comps if isinstance(c.spec, DaysSinceActivity)}
+    return out
+
+
+def _distinct_components(model: HealthModel) -> list[ResolvedComponent]:
+    # Components with the same definition share one raw column, whichever model they are in.
+    keyed: dict[str, ResolvedComponent] = {}
+    for resolved in model.models():
+        for c in resolved.components:
+            key = _raw_key(c.spec)
+            if key not in keyed:
+                keyed[key] = ResolvedComponent(name=f"k{len(keyed)}", spec=c.spec, weight=0.0)
+    return list(keyed.values())
+
+
+def usage_weeks(model: HealthModel, as_of: date) -> tuple[date, ...]:
+    """The weeks (Mondays) scoring ``model`` on ``as_of`` reads from ``usage_weekly``."""
+    lengths = _plan_lengths(_distinct_components(model))
+    return plan_usage(as_of, lengths).weeks if lengths else ()
+
+
+def _usage_source(metrics: list[str], plan: UsagePlan) -> Any:
+    """Rows (account_id, metric, d, last, value): the plan's weeks and days, in one scan."""
+    daily = UsageDaily.__table__.c
+    parts: list[Any] = []
+    if plan.day_ranges:
+        parts.append(
+            select(
+                daily.account_id,
+                daily.metric,
+                daily.day.label("d"),
+                case((daily.value > 0, daily.day), else_=null()).label("last"),
+                daily.value,
+            ).where(
+                daily.metric.in_(metrics),
+                or_(*(and_(daily.day >= a, daily.day <= b) for a, b in plan.day_ranges)),
+            )
+        )
+    if plan.weeks:
+        weekly = UsageWeekly.__table__.c
+        parts.append(
+            select(
+                weekly.account_id,
+                weekly.metric,
+                weekly.week_start.label("d"),
+                weekly.last_day.label("last"),
+                weekly.value,
+            ).where(weekly.metric.in_(metrics), weekly.week_start.in_(list(plan.weeks)))
+        )
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("usage_rows")
+
+
 def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
     """The ``raw`` CTE: id, segment and ``r_<name>`` for ``comps`` for every customer.
 
@@ -134,31 +207,21 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
         .where(eligible_accounts(as_of))
         .cte("accounts_in_scope")
     )
-    usage_metrics = sorted(
-        {c.spec.metric for c in comps if isinstance(c.spec, UsageTotal | Trend | DaysSinceActivity)}
-    )
-
-    # Usage in one grouped scan of usage_daily over the longest window or lookback, grouped by
-    # account only: one filtered sum per (metric, window length) and, for days-since components,
-    # the last active day per metric. Grouping by account alone (an integer key) rather than by
-    # (account, metric) and pivoting afterwards halves the cost of the aggregate, which is most of
-    # the scan's cost; the FILTER clauses cost less per row than the hash lookup on the text key
-    # they replace.
-    lengths: dict[str, set[int]] = {m: set() for m in usage_metrics}
-    recency_metrics: set[str] = set()
-    horizon = 1
-    for c in comps:
-        if isinstance(c.spec, UsageTotal):
-            lengths[c.spec.metric].add(c.spec.window_days)
-        elif isinstance(c.spec, Trend):
-            lengths[c.spec.metric].update((c.spec.window_days, 2 * c.spec.window_days))
-        elif isinstance(c.spec, DaysSinceActivity):
-            recency_metrics.add(c.spec.metric)
-            horizon = max(horizon, c.spec.lookback_days)
-    horizon = max([horizon, *(w for ws in lengths.values() for w in ws)])
-    day, value, metric_col = UsageDaily.day, UsageDaily.value, UsageDaily.metric
+    # Usage in one grouped scan over the longest window or lookback, grouped by account only:
+    # one filtered sum per (metric, window length) and, for days-since components, the last
+    # active day per metric. Grouping by account alone (an integer key) rather than by (account,
+    # metric) and pivoting afterwards halves the cost of the aggregate; the FILTER clauses cost
+    # less per row than the hash lookup on the text key they replace. The scan reads whole weeks
+    # inside the windows from usage_weekly (one row instead of seven) and the other days from
+    # usage_daily: see domain.usage_plan.
+    lengths, recency_metrics = _usage_lengths(comps)
+    usage_metrics = sorted(lengths)
     usage = None
     if usage_metrics:
+        plan = plan_usage(as_of, _plan_lengths(comps))
+        horizon = max(_plan_lengths(comps))
+        src = _usage_source(usage_metrics, plan)
+        day, value, metric_col = src.c.d, src.c.value, src.c.metric
         usage_cols: list[Any] = []
         for m_index, metric_name in enumerate(usage_metrics):
             is_metric = metric_col == metric_name
@@ -166,21 +229,16 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
                 if w == horizon:
                     total: Any = func.sum(value).filter(is_metric)
                 else:
+                    # A weekly row's d is its Monday; the plan only uses weeks a window holds
+                    # whole or not at all, so comparing the Monday decides for all seven days.
                     since = as_of - timedelta(days=w)
                     total = func.sum(value).filter(is_metric, day > since)
                 usage_cols.append(total.label(f"s_{m_index}_{w}"))
             if metric_name in recency_metrics:
-                usage_cols.append(
-                    func.max(day).filter(is_metric, value > 0).label(f"last_{m_index}")
-                )
+                usage_cols.append(func.max(src.c.last).filter(is_metric).label(f"last_{m_index}"))
         usage = (
-            select(UsageDaily.account_id.label("account_id"), *usage_cols)
-            .where(
-                metric_col.in_(usage_metrics),
-                day > as_of - timedelta(days=horizon),
-                day <= as_of,
-            )
-            .group_by(UsageDaily.account_id)
+            select(src.c.account_id.label("account_id"), *usage_cols)
+            .group_by(src.c.account_id)
             .cte("usage_window")
         )
 
@@ -347,13 +405,9 @@ def scoring_select(
     resolved model) are written with the component values; without them the values are left out,
     which is all a backtest needs.
     """
-    keyed: dict[str, ResolvedComponent] = {}
-    for resolved in model.models():
-        for c in resolved.components:
-            key = _raw_key(c.spec)
-            if key not in keyed:
-                keyed[key] = ResolvedComponent(name=f"k{len(keyed)}", spec=c.spec, weight=0.0)
-    raw = _raw_stage(list(keyed.values()), as_of)
+    distinct = _distinct_components(model)
+    keyed = {_raw_key(c.spec): c for c in distinct}
+    raw = _raw_stage(distinct, as_of)
     overridden = sorted(model.segments)
     parts = [
         _model_select(
@@ -618,7 +672,7 @@ def score_accounts(
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
     layout_ids = register_layouts(session, model, now=now)
     conn = session.connection()
-    settle_first_activity(conn, as_of)
+    settle_usage(conn, as_of, usage_weeks(model, as_of))
     tune_for_batch(conn)
     query = scoring_select(model, as_of, bands, now=now, with_overrides=True, layout_ids=layout_ids)
     source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
@@ -685,7 +739,7 @@ def score_in_memory(
     The same query as ``score_accounts``; manual overrides are left out because the backtest
     judges the model, not the people.
     """
-    settle_first_activity(session.connection(), as_of)
+    settle_usage(session.connection(), as_of, usage_weeks(model, as_of))
     tune_for_batch(session.connection())
     query = scoring_select(model, as_of, bands, now=now, with_overrides=False).subquery()
     rows = session.execute(select(query.c.account_id, query.c.score, query.c.band))

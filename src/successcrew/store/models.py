@@ -155,7 +155,7 @@ class UsageFirstActivity(Base):
 
     Tells "no data" (never used the metric by the scoring date) from "quiet lately" (used it
     before the window scoring reads) without an index over each account's whole history. Kept up
-    by ``store.usage.settle_first_activity`` from the days the roll-up marked as pending.
+    by ``store.usage.settle_usage`` from the days the roll-up marked as pending.
     """
 
     __tablename__ = "usage_first_activity"
@@ -166,12 +166,37 @@ class UsageFirstActivity(Base):
     first_day: Mapped[date] = mapped_column(Date)
 
 
+class UsageWeekly(Base):
+    """Weekly totals (Monday to Sunday) per account and metric, summed from ``usage_daily``.
+
+    Scoring reads a whole week inside its windows as one row instead of seven. A week is built
+    when a scoring run first needs it (``usage_weekly_built`` says which are) and rebuilt when
+    one of its days changes (the roll-up marks the day in ``usage_pending_days``).
+    """
+
+    __tablename__ = "usage_weekly"
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    #: The week's last day with a positive value (NULL when there was none).
+    last_day: Mapped[date | None] = mapped_column(Date)
+
+
+class UsageWeeklyBuilt(Base):
+    """A week whose totals in ``usage_weekly`` are complete and current."""
+
+    __tablename__ = "usage_weekly_built"
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
 class UsagePendingDay(Base):
-    """A day whose daily totals changed since ``usage_first_activity`` last took them in.
+    """A day whose daily totals changed since the tables derived from them last took them in.
 
     The roll-up only marks the day (one row per day, not per account); the next scoring run
-    settles the marked days on or before its date in one pass. That keeps the first-activity
-    upkeep (one membership check per active account and metric) out of the daily roll-up.
+    settles the marked days on or before its date in one pass: first activity brought up to
+    date, weekly totals of the day's week rebuilt. That keeps the per-account upkeep out of the
+    daily roll-up.
     """
 
     __tablename__ = "usage_pending_days"

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import Connection, Select, and_, exists, func, or_, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Date,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 
+from successcrew.domain.usage_plan import week_start
 from successcrew.store.dialect import insert_ignore, tune_for_batch, upsert
 from successcrew.store.models import (
     Account,
@@ -14,12 +29,16 @@ from successcrew.store.models import (
     UsageEvent,
     UsageFirstActivity,
     UsagePendingDay,
+    UsageWeekly,
+    UsageWeeklyBuilt,
 )
 
 EVENTS = UsageEvent.__table__
 DAILY = UsageDaily.__table__
 FIRST = UsageFirstActivity.__table__
 PENDING = UsagePendingDay.__table__
+WEEKLY = UsageWeekly.__table__
+BUILT = UsageWeeklyBuilt.__table__
 
 
 def serialise_usage_writes(conn: Connection) -> None:
@@ -138,19 +157,53 @@ def mark_pending(
     )
 
 
-def settle_first_activity(conn: Connection, through: date) -> int:
-    """Take the pending days on or before ``through`` into ``usage_first_activity``.
+def settle_usage(conn: Connection, through: date, weeks: Sequence[date] = ()) -> int:
+    """Bring the tables derived from the daily totals up to date for scoring as of ``through``.
 
-    Scoring calls this before it reads first activity; a day rolled up later than ``through``
-    stays pending for a later run. Returns how many days were settled.
+    The pending days on or before ``through`` go into ``usage_first_activity`` and the weekly
+    totals of their weeks are dropped; then each of ``weeks`` (Mondays) not built yet is summed
+    from the daily totals. A day rolled up later than ``through`` stays pending for a later run
+    (no week ending by ``through`` contains it). Returns how many pending days were settled.
     """
     serialise_usage_writes(conn)
     days = list(conn.execute(select(PENDING.c.day).where(PENDING.c.day <= through)).scalars())
-    if not days:
-        return 0
-    note_first_activity(conn, days=days)
-    conn.execute(PENDING.delete().where(PENDING.c.day.in_(days)))
+    if days:
+        note_first_activity(conn, days=days)
+        stale = sorted({week_start(d) for d in days})
+        conn.execute(BUILT.delete().where(BUILT.c.week_start.in_(stale)))
+        conn.execute(PENDING.delete().where(PENDING.c.day.in_(days)))
+    wanted = sorted(set(weeks))
+    if wanted:
+        built = set(
+            conn.execute(select(BUILT.c.week_start).where(BUILT.c.week_start.in_(wanted))).scalars()
+        )
+        for monday in wanted:
+            if monday not in built:
+                build_week(conn, monday)
     return len(days)
+
+
+def build_week(conn: Connection, monday: date) -> None:
+    """Sum the week starting ``monday`` from the daily totals into ``usage_weekly`` (set-based)."""
+    sunday = monday + timedelta(days=6)
+    conn.execute(WEEKLY.delete().where(WEEKLY.c.week_start == monday))
+    totals = (
+        select(
+            literal(monday, Date()).label("week_start"),
+            DAILY.c.account_id,
+            DAILY.c.metric,
+            func.sum(DAILY.c.value).label("value"),
+            func.max(case((DAILY.c.value > 0, DAILY.c.day), else_=null())).label("last_day"),
+        )
+        .where(DAILY.c.day >= monday, DAILY.c.day <= sunday)
+        .group_by(DAILY.c.account_id, DAILY.c.metric)
+    )
+    conn.execute(
+        WEEKLY.insert().from_select(
+            ["week_start", "account_id", "metric", "value", "last_day"], totals
+        )
+    )
+    conn.execute(insert_ignore(conn, BUILT).values(week_start=monday))
 
 
 def note_first_activity(
