@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from successcrew.domain.usage_plan import week_start
-from successcrew.store.dialect import insert_ignore, tune_for_batch, upsert
+from successcrew.store.dialect import insert_ignore, sort_grouping, tune_for_batch, upsert
 from successcrew.store.models import (
     Account,
     UsageDaily,
@@ -93,13 +93,13 @@ def rollup(
     columns = ["account_id", "metric", "day", "value", "event_count"]
     anything_stored = conn.execute(select(exists().where(in_scope))).scalar()
     if not anything_stored:
-        new_rows = (
-            select(*(totals.c[c] for c in columns))
-            # Near key order, so the rows fill the primary key's last pages in sequence; an
-            # integer sort (the metric's text sort would cost a collation compare per row).
-            .order_by(totals.c.day, totals.c.account_id)
-        )
-        conn.execute(DAILY.insert().from_select(columns, new_rows))
+        # Grouped by sorting, in key order: the rows come out of the aggregate in the order of
+        # the primary key and fill its last pages in sequence. (A hash aggregate and then a sort
+        # for the same order cost a fifth more; in random order the index inserts cost more.)
+        keys = (EVENTS.c.day, EVENTS.c.account_id, EVENTS.c.metric)
+        new_rows = aggregate.group_by(*keys).order_by(*keys)
+        with sort_grouping(conn):
+            conn.execute(DAILY.insert().from_select(columns, new_rows))
         mark_pending(conn, days=days, pairs=pairs)
         return
     changed = (
