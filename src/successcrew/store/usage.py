@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -96,7 +97,17 @@ def rollup(
         # Grouped by sorting, in key order: the rows come out of the aggregate in the order of
         # the primary key and fill its last pages in sequence. (A hash aggregate and then a sort
         # for the same order cost a fifth more; in random order the index inserts cost more.)
-        keys = (EVENTS.c.day, EVENTS.c.account_id, EVENTS.c.metric)
+        keys: tuple[Any, ...] = (EVENTS.c.day, EVENTS.c.account_id, EVENTS.c.metric)
+        if days is not None and len(set(days)) == 1:
+            # One day (the daily case): the day is a constant, not a sort key to compare.
+            keys = keys[1:]
+            aggregate = aggregate.with_only_columns(
+                EVENTS.c.account_id,
+                EVENTS.c.metric,
+                literal(next(iter(days)), Date()).label("day"),
+                func.sum(EVENTS.c.value).label("value"),
+                func.count().label("event_count"),
+            )
         new_rows = aggregate.group_by(*keys).order_by(*keys)
         with sort_grouping(conn):
             conn.execute(DAILY.insert().from_select(columns, new_rows))
@@ -197,12 +208,15 @@ def build_week(conn: Connection, monday: date) -> None:
         )
         .where(DAILY.c.day >= monday, DAILY.c.day <= sunday)
         .group_by(DAILY.c.account_id, DAILY.c.metric)
+        # In key order, grouped by sorting (as the roll-up of a new day).
+        .order_by(DAILY.c.account_id, DAILY.c.metric)
     )
-    conn.execute(
-        WEEKLY.insert().from_select(
-            ["week_start", "account_id", "metric", "value", "last_day"], totals
+    with sort_grouping(conn):
+        conn.execute(
+            WEEKLY.insert().from_select(
+                ["week_start", "account_id", "metric", "value", "last_day"], totals
+            )
         )
-    )
     conn.execute(insert_ignore(conn, BUILT).values(week_start=monday))
 
 
