@@ -352,6 +352,14 @@ def _merge_contacts(st: Staging, now: datetime, present: set[str]) -> dict[str, 
     return {"counts": counts}
 
 
+def _staged_days(st: Staging, *, events: bool) -> Select:
+    """The distinct (day, account id) pairs of the staged raw events or of the daily totals."""
+    s = st.table.c
+    pairs, account = _with_account(st.table, s.day)
+    kind = s.occurred_at.is_not(None) if events else s.occurred_at.is_(None)
+    return pairs.with_only_columns(s.day, account.c.id).where(kind).distinct()
+
+
 def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any]:
     s = st.table.c
     conn = st.conn
@@ -369,13 +377,7 @@ def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any
         updatable=["value"],
     )
     if daily.inserted or daily.updated:
-        daily_pairs, daily_account = _with_account(st.table, s.day)
-        daily_pairs = (
-            daily_pairs.with_only_columns(s.day, daily_account.c.id)
-            .where(s.occurred_at.is_(None))
-            .distinct()
-        )
-        mark_pending(conn, pairs=daily_pairs)
+        mark_pending(conn, pairs=_staged_days(st, events=False))
     contact = CONTACTS.alias("contact")
     event_source, _ = _with_account(
         st.table,
@@ -393,13 +395,7 @@ def _merge_usage(st: Staging, now: datetime, present: set[str]) -> dict[str, Any
         conn, UsageEvent.__table__, event_source, key=["event_key"], updatable=["value"]
     )
     if events.inserted or events.updated:
-        pairs, account = _with_account(st.table, s.day)
-        pairs = (
-            pairs.with_only_columns(s.day, account.c.id)
-            .where(s.occurred_at.is_not(None))
-            .distinct()
-        )
-        rollup(conn, pairs=pairs)
+        rollup(conn, pairs=_staged_days(st, events=True))
     counts = MergeCounts(
         inserted=daily.inserted + events.inserted,
         updated=daily.updated + events.updated,
