@@ -17,7 +17,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import JSON
 
 from successcrew.store.types import FloatList
 
@@ -126,40 +125,6 @@ def insert_ignore(conn: Connection, table: Table) -> Insert:
 
 
 # --- expressions spelled differently per dialect (one query builder for both) ---
-
-
-class json_object(FunctionElement[Any]):
-    """``json_object(k, v, ...)`` on SQLite, ``jsonb_build_object(k, v, ...)`` on PostgreSQL."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(json_object)
-def _json_object_sqlite(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object, "postgresql")
-def _json_object_pg(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
-
-
-class json_from_text(FunctionElement[Any]):
-    """Text holding JSON turned into a JSON value: ``json(x)`` / ``CAST(x AS jsonb)``."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(json_from_text)
-def _json_text_sqlite(element: json_from_text, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_from_text, "postgresql")
-def _json_text_pg(element: json_from_text, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS jsonb)"
 
 
 class days_between(FunctionElement[int]):

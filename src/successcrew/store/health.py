@@ -218,8 +218,9 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
     usage_metrics = sorted(lengths)
     usage = None
     if usage_metrics:
-        plan = plan_usage(as_of, _plan_lengths(comps))
-        horizon = max(_plan_lengths(comps))
+        spans = _plan_lengths(comps)
+        plan = plan_usage(as_of, spans)
+        horizon = max(spans)
         src = _usage_source(usage_metrics, plan)
         day, value, metric_col = src.c.d, src.c.value, src.c.metric
         usage_cols: list[Any] = []
