@@ -130,7 +130,9 @@ class UsageDaily(Base):
     Kept lean for the daily roll-up, which appends a day's rows: only the primary key, day first,
     so a day's rows are one key range at the end of the index. No foreign key to accounts and no
     account-leading index: either cost one random index access per new row. Every row comes from
-    validated raw events (which do reference accounts) or a validated daily-total import.
+    validated raw events (which do reference accounts) or a validated daily-total import. Rows
+    of an account deleted later stay behind (no cascade); scoring joins accounts and never sees
+    them, only the row count in ``successcrew status`` does.
     """
 
     __tablename__ = "usage_daily"
