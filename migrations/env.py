@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from alembic import context
 
 from successcrew.settings import load_settings
@@ -13,16 +10,6 @@ from successcrew.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def _for_dialect(dialect: str) -> Callable[..., bool]:
-    """Leave out of the comparison what the models create only on another database."""
-
-    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        ddl_if = getattr(obj, "_ddl_if", None)
-        return ddl_if is None or ddl_if.dialect in (None, dialect)
-
-    return include
 
 
 def run_migrations_online() -> None:
@@ -35,7 +22,6 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
-            include_object=_for_dialect(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

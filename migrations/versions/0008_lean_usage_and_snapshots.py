@@ -39,8 +39,6 @@ def upgrade() -> None:
     with op.batch_alter_table("usage_daily", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_daily_account_metric_day")
         batch_op.drop_constraint("fk_usage_daily_account_id_accounts", type_="foreignkey")
-    if op.get_bind().dialect.name == "postgresql":
-        op.create_index("ix_usage_daily_day_brin", "usage_daily", ["day"], postgresql_using="brin")
 
     op.create_table(
         "usage_first_activity",
@@ -114,8 +112,6 @@ def downgrade() -> None:
     op.drop_table("usage_weekly_built")
     op.drop_table("usage_weekly")
     op.drop_table("usage_first_activity")
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_index("ix_usage_daily_day_brin", table_name="usage_daily")
     with op.batch_alter_table("usage_daily", schema=None) as batch_op:
         batch_op.create_foreign_key(
             "fk_usage_daily_account_id_accounts",

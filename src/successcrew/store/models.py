@@ -141,15 +141,7 @@ class UsageDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (
-        PrimaryKeyConstraint("day", "account_id", "metric"),
-        # PostgreSQL: a block-range index on day (a few pages, next to free to keep up as days are
-        # appended) lets scoring read only its window's part of the heap; the primary key would
-        # do the same row by row, which costs more than reading everything.
-        Index("ix_usage_daily_day_brin", "day", postgresql_using="brin").ddl_if(
-            dialect="postgresql"
-        ),
-    )
+    __table_args__ = (PrimaryKeyConstraint("day", "account_id", "metric"),)
 
 
 class UsageFirstActivity(Base):
