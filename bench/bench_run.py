@@ -83,14 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     events = args.events if args.events is not None else 20 * args.accounts
 
-    from successcrew.bootstrap import initialise
-    from successcrew.crew import START_ACTION, CustomerSuccessCrew
-    from successcrew.democrew import outbox_only
+    from successcrew.crew.customer_success import START_ACTION, CustomerSuccessCrew
+    from successcrew.definitions.thresholds import load_thresholds
+    from successcrew.demo.simulation import outbox_only
+    from successcrew.services.setup import initialise
     from successcrew.settings import Settings
     from successcrew.store import audit
     from successcrew.store.db import make_engine, transaction
     from successcrew.store.models import SetupProgress
-    from successcrew.thresholds import load_thresholds
 
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"sc_bench_run_{uuid.uuid4().hex[:8]}"

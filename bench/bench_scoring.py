@@ -231,12 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.accounts, args.events = 10_000, 2_000_000
 
-    from successcrew.healthmodel import load_health_model
+    from successcrew.definitions.health_model import load_health_model
+    from successcrew.definitions.thresholds import load_thresholds
     from successcrew.store.db import make_engine, transaction
-    from successcrew.store.health import score_accounts, usage_weeks
     from successcrew.store.migrate import upgrade
+    from successcrew.store.score_writes import score_accounts
+    from successcrew.store.scoring_sql import usage_weeks
     from successcrew.store.usage import rollup, settle_usage
-    from successcrew.thresholds import load_thresholds
 
     name = f"sc_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(args.url, isolation_level="AUTOCOMMIT")

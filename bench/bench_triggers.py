@@ -88,12 +88,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     args = parser.parse_args()
 
+    from successcrew.definitions.thresholds import load_thresholds
+    from successcrew.services.triggers import evaluate_triggers, sync_trigger_definitions
     from successcrew.settings import Settings
     from successcrew.store.db import make_engine, transaction
     from successcrew.store.migrate import upgrade
     from successcrew.store.models import OutboxMessage, TriggerEvent
-    from successcrew.thresholds import load_thresholds
-    from successcrew.triggers import evaluate_triggers, sync_trigger_definitions
 
     name = f"sc_bench_triggers_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from successcrew.cli import main
+from successcrew.cli.app import main
 
 
 @dataclass

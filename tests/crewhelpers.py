@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from successcrew.crew import CustomerSuccessCrew
+from successcrew.crew.customer_success import CustomerSuccessCrew
+from successcrew.definitions.thresholds import load_thresholds
 from successcrew.settings import Settings
 from successcrew.store.models import Account, HealthSnapshot
-from successcrew.thresholds import load_thresholds
 
 DAY1 = date(2026, 11, 2)
 

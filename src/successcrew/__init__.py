@@ -15,20 +15,20 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Settings": "successcrew.settings:Settings",
     "load_settings": "successcrew.settings:load_settings",
-    "Thresholds": "successcrew.thresholds:Thresholds",
-    "load_thresholds": "successcrew.thresholds:load_thresholds",
+    "Thresholds": "successcrew.definitions.thresholds:Thresholds",
+    "load_thresholds": "successcrew.definitions.thresholds:load_thresholds",
     "SuccessCrewError": "successcrew.errors:SuccessCrewError",
     "ConfigError": "successcrew.errors:ConfigError",
     "InputError": "successcrew.errors:InputError",
     "ImportRejected": "successcrew.errors:ImportRejected",
     "LockHeld": "successcrew.errors:LockHeld",
     "make_engine": "successcrew.store.db:make_engine",
-    "initialise": "successcrew.bootstrap:initialise",
+    "initialise": "successcrew.services.setup:initialise",
     "import_file": "successcrew.imports.pipeline:import_file",
     "ImportResult": "successcrew.imports.pipeline:ImportResult",
-    "generate_synthetic": "successcrew.synthetic:generate",
-    "SyntheticData": "successcrew.synthetic:SyntheticData",
-    "run_demo": "successcrew.demo:run_demo",
+    "generate_synthetic": "successcrew.demo.synthetic:generate",
+    "SyntheticData": "successcrew.demo.synthetic:SyntheticData",
+    "run_demo": "successcrew.demo.runner:run_demo",
 }
 
 __all__ = ["__version__", *_EXPORTS]

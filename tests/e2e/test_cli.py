@@ -98,7 +98,7 @@ def test_installed_command_help_is_fast_and_lists_commands(tmp_path: Path) -> No
         [
             sys.executable,
             "-c",
-            "import sys; from successcrew.cli import main; main(['--help']); "
+            "import sys; from successcrew.cli.app import main; main(['--help']); "
             "print('sqlalchemy' in sys.modules)",
         ],
         capture_output=True,
@@ -117,9 +117,9 @@ def test_status_shows_held_and_dead_outbox_messages(
 
     from sqlalchemy import update
 
-    from successcrew.integrations.outbox import enqueue
     from successcrew.store.db import transaction
     from successcrew.store.models import OutboxMessage
+    from successcrew.store.outbox import enqueue
 
     now = datetime(2026, 11, 25, tzinfo=UTC)
     with transaction(engine) as session:

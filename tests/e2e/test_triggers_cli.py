@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, insert
 
+from successcrew.services.system_health import run_system_health_checks
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, HealthSnapshot
-from successcrew.system_health import run_system_health_checks
 from tests.clirunner import run_cli
 
 NOW = datetime(2026, 11, 20, 7, tzinfo=UTC)

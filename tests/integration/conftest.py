@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
+from successcrew.definitions.thresholds import RetryPolicy
 from successcrew.integrations.http import HttpPolicy
-from successcrew.thresholds import RetryPolicy
 
 #: Production retry numbers; only the sleeping is cut short in tests.
 RETRY = RetryPolicy(attempts=3, backoff_initial_seconds=1, backoff_max_seconds=30, jitter=True)

@@ -8,7 +8,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
-from successcrew.cli import main
+from successcrew.cli.app import main
 from successcrew.integrations import enqueue
 from successcrew.store.db import transaction
 from tests.fakes.hubspot import FakeHubSpot

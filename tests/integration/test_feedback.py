@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
+from successcrew.definitions.feedback_categories import load_taxonomy
 from successcrew.errors import InputError
-from successcrew.feedbackconfig import load_taxonomy
+from successcrew.services.feedback import categorise_responses, correct_categories
 from successcrew.store.db import transaction
-from successcrew.store.feedback import categorise_responses, correct_categories
 from successcrew.store.models import Account, AuditLog, NpsResponse
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from successcrew.domain.health import describe_component
+from successcrew.definitions.health_model import HealthModel, load_health_model, parse_health_model
+from successcrew.definitions.thresholds import load_thresholds
+from successcrew.domain.explanations import describe_component
 from successcrew.errors import ConfigError
-from successcrew.healthmodel import HealthModel, load_health_model, parse_health_model
-from successcrew.scoring import ScoringFailed, run_backtest, run_scoring
-from successcrew.store import health as store
+from successcrew.services.scoring import ScoringFailed, run_backtest, run_scoring
+from successcrew.store import score_writes, scoring_sql
+from successcrew.store import snapshots as snapshot_store
 from successcrew.store.db import transaction
-from successcrew.store.metrics import nps_by_segment, nps_figures, portfolio_retention
+from successcrew.store.metric_queries import nps_by_segment, nps_figures, portfolio_retention
 from successcrew.store.models import (
     Account,
     AuditLog,
@@ -29,7 +31,6 @@ from successcrew.store.models import (
     UsageWeeklyBuilt,
 )
 from successcrew.store.usage import mark_pending
-from successcrew.thresholds import load_thresholds
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 AS_OF = date(2026, 6, 1)
@@ -88,9 +89,9 @@ LOGINS_TARGET = {
 }
 
 
-def score(engine: Engine, m: HealthModel, as_of: date = AS_OF) -> store.ScoreRun:
+def score(engine: Engine, m: HealthModel, as_of: date = AS_OF) -> score_writes.ScoreRun:
     with transaction(engine) as s:
-        return store.score_accounts(s, m, BANDS, as_of, now=NOW)
+        return score_writes.score_accounts(s, m, BANDS, as_of, now=NOW)
 
 
 def snapshots(engine: Engine, as_of: date = AS_OF) -> dict[int, HealthSnapshot]:
@@ -326,9 +327,9 @@ def test_override_wins_and_is_audited_then_cleared(engine: Engine) -> None:
     add_usage(engine, 1, "logins", {AS_OF: 80.0})
     m = model({"logins": LOGINS_TARGET})
     with transaction(engine) as s:
-        acc = store.account_by_external_id(s, "A1")
+        acc = snapshot_store.account_by_external_id(s, "A1")
         assert acc is not None
-        over = store.set_override(
+        over = snapshot_store.set_override(
             s,
             acc,
             score=20,
@@ -349,18 +350,18 @@ def test_override_wins_and_is_audited_then_cleared(engine: Engine) -> None:
     with transaction(engine) as s:
         actions = s.scalars(select(AuditLog.action)).all()
         assert "health_override_set" in actions
-        acc = store.account_by_external_id(s, "A1")
+        acc = snapshot_store.account_by_external_id(s, "A1")
         assert acc is not None
-        assert store.clear_overrides(s, acc, author="lead", now=NOW) == 1
+        assert snapshot_store.clear_overrides(s, acc, author="lead", now=NOW) == 1
     score(engine, m, AS_OF + timedelta(days=1))
     later = snapshots(engine, AS_OF + timedelta(days=1))[1]
     assert later.override_id is None and later.score == 80.0
     # An override counts from its creation until it expires.
     add_usage(engine, 1, "logins", {date(2026, 5, 10): 40.0})
     with transaction(engine) as s:
-        acc = store.account_by_external_id(s, "A1")
+        acc = snapshot_store.account_by_external_id(s, "A1")
         assert acc is not None
-        store.set_override(
+        snapshot_store.set_override(
             s,
             acc,
             score=10,
@@ -442,8 +443,8 @@ def test_explain_says_what_moved(engine: Engine) -> None:
     score(engine, m, date(2026, 5, 2))
     score(engine, m)
     with transaction(engine) as s:
-        explanation = store.explain(s, 1, AS_OF)
-        assert store.explain(s, 1, date(2026, 1, 1)) is None
+        explanation = snapshot_store.explain(s, 1, AS_OF)
+        assert snapshot_store.explain(s, 1, date(2026, 1, 1)) is None
     assert explanation is not None
     assert explanation.previous_as_of == date(2026, 5, 2)
     assert explanation.movers[0].text == "logins -42 % over 30 days: -21 points"
@@ -513,7 +514,7 @@ def test_nps_figures_windows_and_segments(engine: Engine) -> None:
 
 
 def test_backtest_on_synthetic_data_reaches_auc_080(engine: Engine, tmp_path: Any) -> None:
-    from successcrew.demo import run_demo
+    from successcrew.demo.runner import run_demo
 
     run_demo(engine, now=NOW, accounts=150, days=300, data_dir=tmp_path / "demo")
     with transaction(engine) as s:
@@ -581,8 +582,8 @@ def test_snapshots_share_a_layout_and_keep_theirs_when_labels_change(engine: Eng
     with transaction(engine) as s:
         layouts = s.scalars(select(HealthModelLayout).order_by(HealthModelLayout.id)).all()
         assert [lay.components[0]["label"] for lay in layouts] == ["logins", "sign-ins"]
-        old = store.snapshot_of(s, 1, AS_OF)
-        new = store.snapshot_of(s, 1, later)
+        old = snapshot_store.snapshot_of(s, 1, AS_OF)
+        new = snapshot_store.snapshot_of(s, 1, later)
         assert old is not None and new is not None
         assert old.components["logins"]["label"] == "logins"
         assert new.components["logins"] == {
@@ -628,7 +629,7 @@ def test_snapshots_from_before_layouts_read_as_before(engine: Engine) -> None:
             )
         )
     with transaction(engine) as s:
-        view = store.snapshot_view(store.snapshot_of(s, 1, AS_OF))  # type: ignore[arg-type]
+        view = snapshot_store.snapshot_view(snapshot_store.snapshot_of(s, 1, AS_OF))  # type: ignore[arg-type]
     assert view.components == document and view.missing_components == ["logins"]
 
 
@@ -681,7 +682,7 @@ def test_window_sums_through_weekly_totals_match_the_daily_data(engine: Engine) 
         assert s.scalar(select(func.count()).select_from(UsageWeeklyBuilt)) > 0
 
     # A late correction inside a week already summed: marked by the write, rebuilt on scoring.
-    weeks = store.usage_weeks(m, AS_OF)
+    weeks = scoring_sql.usage_weeks(m, AS_OF)
     assert weeks, "the windows must read some whole weeks for this test to mean anything"
     changed_day = weeks[-1] + timedelta(days=2)
     with transaction(engine) as s:

@@ -8,12 +8,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
+from successcrew.definitions.thresholds import Thresholds, load_thresholds
 from successcrew.integrations import dispatch, enqueue, outbox_summary
 from successcrew.integrations.http import HttpPolicy
-from successcrew.integrations.outbox import claim
 from successcrew.store.db import session_factory, transaction
+from successcrew.store.outbox import claim
 from successcrew.store.pauses import set_paused
-from successcrew.thresholds import Thresholds, load_thresholds
 from tests.fakes.slack import FakeSlack
 from tests.integration.outbox_helpers import NOW, add_contact, make_settings, rows
 

@@ -19,12 +19,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
+from successcrew.definitions.thresholds import load_thresholds
 from successcrew.integrations import dispatch, enqueue
 from successcrew.integrations.dispatcher import DEFAULT_LEASE
 from successcrew.integrations.http import HttpPolicy
-from successcrew.integrations.outbox import claim
 from successcrew.store.db import transaction
-from successcrew.thresholds import load_thresholds
+from successcrew.store.outbox import claim
 from tests.fakes.slack import FakeSlack
 from tests.integration.outbox_helpers import NOW, make_settings, rows
 
@@ -38,7 +38,7 @@ CRASHING_DISPATCHER = textwrap.dedent(
     from successcrew.integrations.http import HttpPolicy
     from successcrew.settings import Settings
     from successcrew.store.db import make_engine
-    from successcrew.thresholds import load_thresholds
+    from successcrew.definitions.thresholds import load_thresholds
 
     def die(message):
         # The send returned; the row is not recorded yet. Die the hardest way there is.

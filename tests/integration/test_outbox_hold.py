@@ -12,13 +12,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, event, func, select
 
+from successcrew.definitions.thresholds import Thresholds, load_thresholds
 from successcrew.integrations import dispatch, outbox_summary
 from successcrew.integrations.http import HttpPolicy
 from successcrew.store.db import transaction
 from successcrew.store.models import Contact, OutboxMessage
+from successcrew.store.outbox import enqueue_many
 from successcrew.store.pauses import set_paused
-from successcrew.store.programs import enqueue_many
-from successcrew.thresholds import Thresholds, load_thresholds
 from tests.fakes.slack import FakeSlack
 from tests.integration.outbox_helpers import NOW, add_contact, make_settings, rows
 

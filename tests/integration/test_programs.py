@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from successcrew.domain.programs import HOLDOUT
+from successcrew.definitions.playbooks import ProgramSettings, load_playbooks, parse_playbook
+from successcrew.domain.program_rules import HOLDOUT
 from successcrew.errors import ConfigError
-from successcrew.playbooks import ProgramSettings, load_playbooks, parse_playbook
-from successcrew.store import programs as store
+from successcrew.services import program_results
+from successcrew.services import programs as store
 from successcrew.store.db import transaction
 from successcrew.store.models import (
     Account,
@@ -361,7 +362,7 @@ def test_auto_pause_fires_above_ten_percent_not_at_ten(engine: Engine) -> None:
     assert count(engine, PauseFlag) == 0
 
     with transaction(engine) as s:
-        store.record_campaign_feedback(
+        program_results.record_campaign_feedback(
             s, program="at_risk", contact_id=101, kind="unsubscribe", now=NOW
         )
     paused = run(engine, [playbook], NOW).auto_paused  # 101 of 1000: 10.1 %
@@ -455,7 +456,7 @@ def test_evaluation_counts_matured_enrolments_and_matches_hand_computed_interval
             )
     critical = next(b for b in load_playbooks() if b.id == "critical")
     with transaction(engine) as s:
-        result = store.evaluate(s, critical, now=NOW)
+        result = program_results.evaluate(s, critical, now=NOW)
     (comparison,) = result.comparisons
     assert (comparison.variant.n, comparison.variant.successes) == (100, 70)
     assert (comparison.holdout.n, comparison.holdout.successes) == (100, 60)

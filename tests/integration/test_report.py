@@ -8,18 +8,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from successcrew.definitions.feedback_categories import load_taxonomy
+from successcrew.definitions.playbooks import load_playbooks, load_program_settings
+from successcrew.definitions.thresholds import load_thresholds
+from successcrew.demo.synthetic import generate, write_csv
 from successcrew.domain.metrics import nps_from_counts
-from successcrew.feedbackconfig import load_taxonomy
 from successcrew.imports.pipeline import import_file
-from successcrew.playbooks import load_playbooks, load_program_settings
-from successcrew.report import generate_report
-from successcrew.scoring import run_scoring
+from successcrew.services.feedback import categorise_responses
+from successcrew.services.programs import run_programs
+from successcrew.services.report import generate_report
+from successcrew.services.scoring import run_scoring
 from successcrew.store.db import transaction
-from successcrew.store.feedback import categorise_responses
 from successcrew.store.models import Account, HealthSnapshot, NpsResponse, ProgramEnrolment
-from successcrew.store.programs import run_programs
-from successcrew.synthetic import generate, write_csv
-from successcrew.thresholds import load_thresholds
 
 END = date(2026, 11, 1)
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -11,12 +11,12 @@ from sqlalchemy import Engine, select
 
 from successcrew.integrations.dispatcher import dispatch
 from successcrew.integrations.http import HttpPolicy
-from successcrew.integrations.outbox import enqueue
 from successcrew.settings import Settings
+from successcrew.store.component_checks import record_check
 from successcrew.store.db import transaction
 from successcrew.store.models import AuditLog, Escalation, OutboxMessage
+from successcrew.store.outbox import enqueue
 from successcrew.store.pauses import is_paused
-from successcrew.store.triggers import record_check
 from tests.clirunner import run_cli
 from tests.integration.test_triggers import (
     NOW,

@@ -7,10 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from successcrew.domain.surveys import SurveyTokenError, sign_survey_token, verify_survey_token
+from successcrew.definitions.playbooks import SurveySettings
+from successcrew.domain.survey_tokens import (
+    SurveyTokenError,
+    sign_survey_token,
+    verify_survey_token,
+)
 from successcrew.errors import ConfigError
-from successcrew.playbooks import SurveySettings
-from successcrew.store import surveys
+from successcrew.services import surveys
 from successcrew.store.db import transaction
 from successcrew.store.models import (
     Account,

@@ -9,11 +9,11 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, insert, select, update
 
+from successcrew.definitions.thresholds import Thresholds, load_thresholds
 from successcrew.integrations import HubSpotConnector, sync_crm
 from successcrew.integrations.http import HttpPolicy
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, AccountSource, ComponentCheck, Contact, HealthSnapshot
-from successcrew.thresholds import Thresholds, load_thresholds
 from tests.fakes.hubspot import FakeHubSpot
 from tests.integration.outbox_helpers import NOW
 

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
+from successcrew.definitions.thresholds import load_thresholds
+from successcrew.services.triggers import (
+    TriggerSummary,
+    evaluate_triggers,
+    sync_trigger_definitions,
+)
 from successcrew.settings import Settings
+from successcrew.store.component_checks import record_check
 from successcrew.store.db import transaction
 from successcrew.store.models import (
     Account,
@@ -25,9 +32,6 @@ from successcrew.store.models import (
     TriggerDefinition,
     TriggerEvent,
 )
-from successcrew.store.triggers import record_check
-from successcrew.thresholds import load_thresholds
-from successcrew.triggers import TriggerSummary, evaluate_triggers, sync_trigger_definitions
 
 THRESHOLDS = load_thresholds()
 NOW = datetime(2026, 11, 20, 7, tzinfo=UTC)

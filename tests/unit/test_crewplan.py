@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from successcrew.crewdef import load_crew
+from successcrew.definitions.crew_definition import OperationSpec, StepSpec, load_crew
+from successcrew.definitions.escalation_policy import EscalationPolicy, load_policy
 from successcrew.domain.crewplan import (
-    OperationSpec,
-    StepSpec,
     StepState,
     next_due_step,
     operation_due,
@@ -19,13 +18,11 @@ from successcrew.domain.crewplan import (
     step_blocker,
     waves,
 )
-from successcrew.domain.escalation import (
-    EscalationPolicy,
+from successcrew.domain.escalation_rules import (
     EscalationView,
     arr_cutoff,
     block_kit,
     lifecycle_step,
-    load_policy,
     should_escalate,
     top_count,
 )

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from sqlalchemy import Engine, select
 
-from successcrew.agents.registry import load_agents
-from successcrew.crewdef import load_crew
+from successcrew.crew.agent_registry import load_agents
+from successcrew.crew.plugins import discover
+from successcrew.definitions.crew_definition import load_crew
 from successcrew.errors import ConfigError
-from successcrew.plugins import discover
 from successcrew.store.models import TaskRun
 from tests.crewhelpers import day, make_crew
 
@@ -81,7 +81,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def load_crew_path() -> Path:
-    from successcrew.crewdef import crew_path
+    from successcrew.definitions.crew_definition import crew_path
 
     return crew_path()
 

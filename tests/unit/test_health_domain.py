@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from successcrew.domain.health import SnapshotView, explain_change
+from successcrew.definitions.health_model import load_health_model, parse_health_model
+from successcrew.definitions.thresholds import load_thresholds
+from successcrew.domain.explanations import SnapshotView, explain_change
 from successcrew.domain.metrics import (
     CohortRetention,
     NpsFigures,
@@ -27,8 +29,6 @@ from successcrew.domain.metrics import (
     top_decile_lift,
 )
 from successcrew.errors import ConfigError
-from successcrew.healthmodel import load_health_model, parse_health_model
-from successcrew.thresholds import load_thresholds
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from successcrew.domain.outbox import HoldGroup, hold_reason
+from successcrew.domain.delivery_rules import HoldGroup, hold_reason
 
 CRM = ("hubspot", "salesforce", "intercom")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from successcrew.integrations.outbox import pause_scopes
+from successcrew.store.outbox import pause_scopes
 
 
 def test_program_email_is_stopped_by_its_program_and_by_all_campaigns() -> None:

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from successcrew.definitions.feedback_categories import Categoriser, CategoryRule
 from successcrew.domain.abtest import Arm, compare, two_proportion_z_test, wald_interval
-from successcrew.domain.feedback import Categoriser, CategoryRule, effective_categories, sentiment
-from successcrew.domain.programs import (
+from successcrew.domain.comment_analysis import effective_categories, sentiment
+from successcrew.domain.program_rules import (
     HOLDOUT,
     EmailCandidate,
     assign_arm,

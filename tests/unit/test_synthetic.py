@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from statistics import mean
 
-from successcrew.synthetic import generate
+from successcrew.demo.synthetic import generate
 
 
 def test_same_seed_same_history_other_seed_other_history() -> None:

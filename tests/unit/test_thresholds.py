@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from successcrew.definitions.thresholds import load_thresholds
 from successcrew.errors import ConfigError
 from successcrew.paths import project_dir
-from successcrew.thresholds import load_thresholds
 from tests.clirunner import run_cli
 
 DEFAULT = (project_dir() / "config" / "thresholds.yaml").read_text()

@@ -7,22 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from successcrew.domain.triggers import (
+from successcrew.definitions.thresholds import load_thresholds
+from successcrew.definitions.trigger_specs import TriggerSpec, load_specs, resolve_threshold
+from successcrew.domain.trigger_rules import (
     FlagState,
     Observation,
     OpenEvent,
-    TriggerSpec,
     action_key,
     compare,
     plan_actions,
     plan_episodes,
     requested,
-    resolve_threshold,
     rollback_decision,
 )
 from successcrew.errors import ConfigError
-from successcrew.thresholds import load_thresholds
-from successcrew.triggers import load_specs
 
 NOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
 THRESHOLDS = load_thresholds()

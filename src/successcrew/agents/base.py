@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from successcrew.domain.escalation import EscalationPolicy
+    from successcrew.definitions.escalation_policy import EscalationPolicy
+    from successcrew.definitions.thresholds import Thresholds
     from successcrew.settings import Settings
-    from successcrew.thresholds import Thresholds
 
 ToolResult = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])

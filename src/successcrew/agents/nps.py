@@ -31,7 +31,7 @@ class NPSTracker(Agent):
     @tool()
     def nps_snapshot(self, ctx: TaskContext) -> ToolResult:
         """NPS over the rolling window, overall and by segment (two grouped queries)."""
-        from successcrew.store.metrics import nps_by_segment, nps_figures
+        from successcrew.store.metric_queries import nps_by_segment, nps_figures
 
         window = ctx.thresholds.nps.rolling_window_days
         overall = nps_figures(ctx.session, ctx.now.date(), window)
@@ -46,8 +46,8 @@ class NPSTracker(Agent):
     def send_survey_wave(self, ctx: TaskContext) -> ToolResult:
         """Invite the contacts that are due: exit surveys, at-risk prompts, then NPS (signed
         links, consent and fatigue rules applied by the survey engine)."""
-        from successcrew.playbooks import load_program_settings
-        from successcrew.store.surveys import run_wave
+        from successcrew.definitions.playbooks import load_program_settings
+        from successcrew.services.surveys import run_wave
 
         secret = ctx.settings.survey_secret
         result = run_wave(
@@ -62,14 +62,14 @@ class NPSTracker(Agent):
     @tool()
     def analyse_sentiment(self, ctx: TaskContext) -> ToolResult:
         """Sentiment and categories for comments not read yet (the configured taxonomy)."""
-        from successcrew.feedbackconfig import load_taxonomy
-        from successcrew.store.feedback import categorise_responses
+        from successcrew.definitions.feedback_categories import load_taxonomy
+        from successcrew.services.feedback import categorise_responses
 
         return categorise_responses(ctx.session, load_taxonomy().categoriser(), everything=False)
 
     @tool()
     def insights_report(self, ctx: TaskContext) -> ToolResult:
         """Write the weekly insights report (Markdown, HTML with SVG charts, JSON)."""
-        from successcrew.report import generate_report
+        from successcrew.services.report import generate_report
 
         return generate_report(ctx.engine, report_dir(ctx), ctx.now)

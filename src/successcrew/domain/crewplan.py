@@ -10,25 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
 
-Cadence = Literal["hourly", "daily", "weekly"]
+from successcrew.definitions.crew_definition import Cadence, OperationSpec, StepSpec
 
 #: Setup step statuses. ``skipped`` means the step's tool is not available in this build; it is
 #: settled for ordering (successors go on) but is not a success, so it runs once the tool lands.
 STEP_STATUSES = ("pending", "failed", "done", "skipped")
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """One setup step as defined in the crew YAML."""
-
-    id: str
-    substage: str
-    day: int
-    agent: str
-    tool: str
-    after: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -38,18 +25,6 @@ class StepState:
     status: str = "pending"
     attempts: int = 0
     next_attempt_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class OperationSpec:
-    """One recurring operation as defined in the crew YAML."""
-
-    id: str
-    cadence: Cadence
-    agent: str
-    tool: str
-    after: tuple[str, ...] = ()
-    requires_step: str | None = None
 
 
 def step_due_date(start: date, day: int) -> date:

@@ -18,18 +18,18 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from successcrew.domain.outbox import HoldGroup, hold_reason, pause_reason
+from successcrew.definitions.thresholds import Thresholds
+from successcrew.domain.delivery_rules import HoldGroup, hold_reason, pause_reason
 from successcrew.integrations import providers
-from successcrew.integrations.crm.base import CrmConnector, CrmTask
-from successcrew.integrations.email.base import EmailMessage, EmailSender
+from successcrew.integrations.crm.connector import CrmConnector, CrmTask
+from successcrew.integrations.email.sender import EmailMessage, EmailSender
 from successcrew.integrations.http import HttpPolicy, ProviderAuthError, ProviderError
-from successcrew.integrations.outbox import Claimed, claim, pause_scopes, retry_delay
 from successcrew.integrations.slack import SlackClient, build_message
 from successcrew.settings import Settings
 from successcrew.store.db import transaction
 from successcrew.store.models import Contact, OutboxMessage
+from successcrew.store.outbox import Claimed, claim, pause_scopes, retry_delay
 from successcrew.store.pauses import is_paused, paused_scopes
-from successcrew.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import httpx
 import tenacity
 from pydantic import SecretStr
 
+from successcrew.definitions.thresholds import RetryPolicy
 from successcrew.errors import SuccessCrewError
-from successcrew.thresholds import RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from successcrew.integrations.crm.base import CrmConnector
+from successcrew.integrations.crm.connector import CrmConnector
 from successcrew.integrations.crm.hubspot import HubSpotConnector
 from successcrew.integrations.crm.intercom import IntercomConnector
 from successcrew.integrations.crm.salesforce import SalesforceConnector
-from successcrew.integrations.email.base import EmailSender
 from successcrew.integrations.email.mailchimp import MailchimpClient
+from successcrew.integrations.email.sender import EmailSender
 from successcrew.integrations.email.sendgrid import SendGridClient
 from successcrew.integrations.http import HttpPolicy
 from successcrew.integrations.slack import SlackClient
@@ -96,3 +96,85 @@ def email_sender(
                 settings.mailchimp_api_url, api_key=settings.mailchimp_api_key, policy=policy
             )
     return None
+
+
+#: Preference order when several providers of a kind are configured.
+CRM_ORDER = CRM_PROVIDERS
+EMAIL_ORDER = EMAIL_PROVIDERS
+
+
+def provider_matrix(settings: Settings, preferred: dict[str, str] | None = None) -> dict[str, Any]:
+    """The configurability matrix: for each capability, the provider in use and its mode.
+
+    A capability without credentials is ``outbox only``: its messages are recorded and shown,
+    never sent, and the crew still runs. ``preferred`` (from the crew YAML) picks among several
+    configured providers of one kind.
+    """
+    preferred = preferred or {}
+
+    def pick(kind: str, order: tuple[str, ...]) -> dict[str, Any]:
+        first = preferred.get(kind)
+        ordered = ((first,) if first in order else ()) + tuple(p for p in order if p != first)
+        live = [p for p in ordered if is_configured(settings, p)]
+        return {
+            "provider": live[0] if live else None,
+            "mode": "live" if live else "outbox only",
+            "configured": live,
+            "candidates": list(order),
+        }
+
+    return {
+        "crm": pick("crm", CRM_ORDER),
+        "email": pick("email", EMAIL_ORDER),
+        "slack": {
+            "provider": "slack",
+            "mode": "live" if is_configured(settings, "slack") else "outbox only",
+            "channel": settings.slack_channel,
+            "chairman_channel": settings.slack_chairman_channel,
+        },
+    }
+
+
+def client_for(settings: Settings, provider: str, policy: HttpPolicy | None = None) -> Any:
+    """The client of any configured provider (Slack, a CRM or an email sender), or None."""
+    if provider == "slack":
+        return slack_client(settings, policy)
+    if provider in CRM_PROVIDERS:
+        return crm_connector(settings, provider, policy)
+    return email_sender(settings, provider, policy)
+
+
+def check_providers(settings: Settings, policy: HttpPolicy) -> dict[str, dict[str, Any]]:
+    """One cheap authenticated call per configured provider: ``configured``, ``ok`` (None when
+    not configured) and ``detail`` for each, as ``successcrew integrations check`` prints it."""
+    from successcrew.integrations.http import ProviderError
+
+    report: dict[str, dict[str, Any]] = {}
+    for name in ALL_PROVIDERS:
+        client = client_for(settings, name, policy) if is_configured(settings, name) else None
+        if client is None:
+            report[name] = {
+                "configured": False,
+                "ok": None,
+                "detail": "not configured (outbox only)",
+            }
+            continue
+        try:
+            report[name] = {"configured": True, "ok": True, "detail": client.check()}
+        except ProviderError as exc:
+            report[name] = {"configured": True, "ok": False, "detail": str(exc)}
+        finally:
+            client.close()
+    return report
+
+
+def check_clients(settings: Settings, names: list[str], policy: HttpPolicy) -> dict[str, str]:
+    """``check()`` on each named provider's client; the first failure raises (a failed probe)."""
+    out = {}
+    for name in names:
+        client = client_for(settings, name, policy)
+        try:
+            out[name] = client.check()
+        finally:
+            client.close()
+    return out

@@ -18,12 +18,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from successcrew.integrations.crm.base import CrmAccount, CrmConnector, CrmContact, ScoreUpdate
+from successcrew.definitions.thresholds import Thresholds
+from successcrew.integrations.crm.connector import CrmAccount, CrmConnector, CrmContact, ScoreUpdate
 from successcrew.integrations.crm.hubspot import HubSpotConnector
 from successcrew.integrations.http import ProviderError
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, AccountSource, ComponentCheck, Contact, HealthSnapshot
-from successcrew.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """CRM connectors behind one interface (:class:`CrmConnector`)."""
 
-from successcrew.integrations.crm.base import (
+from successcrew.integrations.crm.connector import (
     CrmAccount,
     CrmConnector,
     CrmContact,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from successcrew.integrations.crm.base import (
+from successcrew.integrations.crm.connector import (
     CrmAccount,
     CrmContact,
     CrmTask,

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from successcrew.integrations.email.base import EmailMessage, SendResult
+from successcrew.integrations.email.sender import EmailMessage, SendResult
 from successcrew.integrations.http import (
     ProviderAuthError,
     ProviderClient,

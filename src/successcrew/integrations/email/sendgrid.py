@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from successcrew.integrations.email.base import EmailMessage, SendResult
+from successcrew.integrations.email.sender import EmailMessage, SendResult
 from successcrew.integrations.http import ProviderClient, ProviderResponseError
 
 #: custom_args key that carries our idempotency key into SendGrid's event webhooks.

@@ -1,0 +1,378 @@
+"""``successcrew score``, ``health`` (with ``override`` / ``clear``), ``gates`` and ``backtest``.
+
+Exit codes: 0 ok; 1 the work failed (scoring failed and the last good scores were carried
+forward; a gate did not pass); 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import typer
+
+from successcrew.console import console, plain, print_json
+from successcrew.errors import InputError
+
+BANDS = ("healthy", "at_risk", "critical")
+BAND_LABELS = {"healthy": "Healthy", "at_risk": "At-Risk", "critical": "Critical"}
+
+
+def _date(value: str | None, option: str, default: date | None = None) -> date | None:
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _today(now: str | None) -> tuple[Any, date]:
+    from successcrew.clock import parse_now
+
+    moment = parse_now(now)
+    return moment, moment.date()
+
+
+def _component_line(name: str, comp: dict[str, Any]) -> str:
+    raw = comp.get("raw")
+    if raw is None:
+        return f"  {name:<18} no data (left out)"
+    return (
+        f"  {name:<18} raw {raw:>8.3g}  norm {comp.get('normalised', 0):.2f}  "
+        f"w {comp.get('weight', 0):4.1f}  {comp.get('contribution', 0):+5.1f} pts"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the health commands to ``app``."""
+
+    @app.command()
+    def score(
+        ctx: typer.Context,
+        as_of: str = typer.Option(
+            None, "--as-of", help="Scoring date (YYYY-MM-DD); default today."
+        ),
+        now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Compute and store health snapshots for every customer as of a date."""
+        from successcrew.services.scoring import run_scoring
+
+        moment, today = _today(now)
+        day = _date(as_of, "--as-of", today)
+        assert day is not None
+        runtime = ctx.obj
+        engine = runtime.ready_engine()
+        outcome = run_scoring(engine, runtime.thresholds.health_bands, day, now=moment)
+        summary = outcome.summary
+        if as_json:
+            print_json(summary)
+            return
+        console.print(
+            f"scored {summary['scored']} of {summary['eligible']} customers as of {day} "
+            f"(model {summary['model_version']}); {summary['unscored_no_data']} without any data"
+        )
+        for band in BANDS:
+            console.print(f"  {BAND_LABELS[band]:<9} {summary['bands'].get(band, 0)}")
+        if summary["overridden"]:
+            console.print(f"  {summary['overridden']} score(s) set by a manual override")
+
+    health_app = typer.Typer(
+        help="Health scores: list them, explain one account, set or clear manual overrides.",
+        invoke_without_command=True,
+        no_args_is_help=False,
+    )
+    app.add_typer(health_app, name="health")
+
+    @health_app.callback()
+    def health(
+        ctx: typer.Context,
+        as_of: str = typer.Option(None, "--as-of", help="Date (default: latest scoring date)."),
+        band: str = typer.Option(
+            None, "--band", help="Only this band: healthy, at_risk, critical."
+        ),
+        account: str = typer.Option(None, "--account", help="One account (external id): explain."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """List scores with band and components; with --account, what moved its score."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from successcrew.store.db import transaction
+        from successcrew.store.snapshots import (
+            account_by_external_id,
+            explain,
+            latest_as_of,
+            list_snapshots,
+            snapshot_of,
+        )
+
+        if band is not None:
+            band = band.lower().replace("-", "_")
+            if band not in BANDS:
+                raise InputError(f"--band {band!r}: expected one of {', '.join(BANDS)}")
+        day = _date(as_of, "--as-of")
+        engine = ctx.obj.ready_engine()
+        with transaction(engine) as session:
+            if account is not None:
+                acc = account_by_external_id(session, account)
+                if acc is None:
+                    raise InputError(f"--account {account!r}: no account with that external id")
+                when = day or latest_as_of(session)
+                explanation = None if when is None else explain(session, acc.id, when)
+                if explanation is None:
+                    raise InputError(
+                        f"--account {account!r}: no health snapshot yet; run `successcrew score`"
+                    )
+                snap = snapshot_of(session, acc.id, explanation.as_of)
+                _show_account(acc, snap, explanation, as_json)
+                return
+            when = day or latest_as_of(session)
+            rows = [] if when is None else list_snapshots(session, when, band)
+        document = {
+            "as_of": when.isoformat() if when else None,
+            "band": band,
+            "accounts": [
+                {
+                    "account": a.external_id,
+                    "name": a.name,
+                    "segment": a.segment,
+                    "score": s.score,
+                    "computed_score": s.computed_score,
+                    "band": s.band,
+                    "stale": s.stale,
+                    "override_id": s.override_id,
+                    "model_version": s.model_version,
+                    "missing_components": s.missing_components,
+                    "components": s.components,
+                }
+                for a, s in rows
+            ],
+        }
+        if as_json:
+            print_json(document)
+            return
+        if when is None:
+            console.print("no health scores yet; run `successcrew score`")
+            return
+        console.print(f"[bold]health as of {when}[/] ({len(rows)} accounts)")
+        for a, s in rows:
+            flags = (" [override]" if s.override_id else "") + (" [stale]" if s.stale else "")
+            contrib = ", ".join(
+                f"{name} {c['contribution']:.0f}"
+                for name, c in s.components.items()
+                if c.get("raw") is not None
+            )
+            console.print(
+                f"{plain(a.external_id):<14} {s.score:6.1f} {BAND_LABELS[s.band]:<8}{flags} "
+                f"{plain(a.name)}: {contrib}"
+            )
+
+    def _show_account(acc: Any, snap: Any, explanation: Any, as_json: bool) -> None:
+        from dataclasses import asdict
+
+        if as_json:
+            doc = asdict(explanation)
+            doc["account"] = acc.external_id
+            doc["components"] = snap.components
+            doc["missing_components"] = snap.missing_components
+            doc["computed_score"] = snap.computed_score
+            doc["model_version"] = snap.model_version
+            print_json(doc)
+            return
+        console.print(
+            f"[bold]{plain(acc.external_id)}[/] {plain(acc.name)} ({plain(acc.segment or '-')}), "
+            f"as of {explanation.as_of}: {plain(explanation.summary())}"
+        )
+        for line in explanation.notes:
+            console.print(f"  note: {plain(line)}")
+        for mover in explanation.movers:
+            console.print(f"  {plain(mover.text)}")
+        console.print(f"components (model {snap.model_version}):")
+        for name, comp in snap.components.items():
+            console.print(plain(_component_line(name, comp)))
+
+    @health_app.command("override")
+    def override(
+        ctx: typer.Context,
+        account: str = typer.Argument(..., help="Account external id."),
+        score_value: float = typer.Option(..., "--score", help="Manual score 0-100."),
+        reason: str = typer.Option(..., "--reason", help="Why (kept in the audit log)."),
+        by: str = typer.Option(..., "--by", help="Who sets it."),
+        expires: str = typer.Option(None, "--expires", help="Last day before expiry: YYYY-MM-DD."),
+        now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Set a manual score; scoring runs keep it (and the computed score beside it)."""
+        from successcrew.clock import start_of_day
+        from successcrew.store.db import transaction
+        from successcrew.store.snapshots import account_by_external_id, set_override
+
+        if not 0 <= score_value <= 100:
+            raise InputError(f"--score {score_value:g}: must be between 0 and 100")
+        if not reason.strip() or not by.strip():
+            raise InputError("--reason and --by must not be empty")
+        moment, _ = _today(now)
+        expiry_day = _date(expires, "--expires")
+        expires_at = None if expiry_day is None else start_of_day(expiry_day)
+        if expires_at is not None and expires_at <= moment:
+            raise InputError(f"--expires {expires}: is not in the future")
+        with transaction(ctx.obj.ready_engine()) as session:
+            acc = account_by_external_id(session, account)
+            if acc is None:
+                raise InputError(f"ACCOUNT {account!r}: no account with that external id")
+            row = set_override(
+                session,
+                acc,
+                score=score_value,
+                reason=reason,
+                author=by,
+                expires_at=expires_at,
+                now=moment,
+            )
+            doc = {
+                "override_id": row.id,
+                "account": acc.external_id,
+                "score": score_value,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            }
+        if as_json:
+            print_json(doc)
+        else:
+            console.print(
+                f"override {doc['override_id']} set: {plain(account)} scores {score_value:g} "
+                f"from the next `successcrew score` on"
+                + (f", until {expiry_day}" if expiry_day else ", until cleared")
+            )
+
+    @health_app.command("clear")
+    def clear(
+        ctx: typer.Context,
+        account: str = typer.Argument(..., help="Account external id."),
+        by: str = typer.Option(..., "--by", help="Who clears it."),
+        now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Clear the account's manual override(s); the next run uses the computed score."""
+        from successcrew.store.db import transaction
+        from successcrew.store.snapshots import account_by_external_id, clear_overrides
+
+        moment, _ = _today(now)
+        with transaction(ctx.obj.ready_engine()) as session:
+            acc = account_by_external_id(session, account)
+            if acc is None:
+                raise InputError(f"ACCOUNT {account!r}: no account with that external id")
+            cleared = clear_overrides(session, acc, author=by, now=moment)
+        if as_json:
+            print_json({"account": account, "cleared": cleared})
+        else:
+            console.print(f"{plain(account)}: {cleared} override(s) cleared")
+
+    @app.command()
+    def gates(
+        ctx: typer.Context,
+        as_of: str = typer.Option(None, "--as-of", help="Date (default today)."),
+        now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Stage 32 exit gates: retention improving and NPS positive. Exit 0 both pass, else 1."""
+        from successcrew.store.db import transaction
+        from successcrew.store.metric_queries import (
+            evaluate_gates,
+            nps_by_segment,
+            nps_figures,
+            portfolio_retention,
+        )
+
+        _, today = _today(now)
+        day = _date(as_of, "--as-of", today)
+        assert day is not None
+        runtime = ctx.obj
+        window = runtime.thresholds.nps.rolling_window_days
+        with transaction(runtime.ready_engine()) as session:
+            results = evaluate_gates(session, day, runtime.thresholds)
+            retention = portfolio_retention(session, day)
+            nps = {
+                "overall": nps_figures(session, day, None).as_dict(),
+                "rolling_30d": nps_figures(session, day, 30).as_dict(),
+                f"rolling_{window}d": nps_figures(session, day, window).as_dict(),
+                "by_segment": [f.as_dict() for f in nps_by_segment(session, day, window)],
+            }
+        passed = all(r.passed for r in results)
+        if as_json:
+            print_json(
+                {
+                    "as_of": day.isoformat(),
+                    "passed": passed,
+                    "gates": [r.__dict__ for r in results],
+                    "retention": retention.as_dict(),
+                    "nps": nps,
+                }
+            )
+        else:
+            for r in results:
+                verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+                console.print(f"{verdict} {r.name}: {plain(r.detail)}")
+            console.print("all gates pass" if passed else "not all gates pass")
+        if not passed:
+            raise typer.Exit(1)
+
+    @app.command()
+    def backtest(
+        ctx: typer.Context,
+        start: str = typer.Option(None, "--from", help="First date (YYYY-MM-DD)."),
+        end: str = typer.Option(None, "--to", help="Last date (YYYY-MM-DD)."),
+        horizon: int = typer.Option(90, "--horizon-days", min=1, max=730, help="Churn horizon."),
+        now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Replay the health model monthly over history against churn in the next 90 days."""
+        from successcrew.definitions.health_model import load_health_model
+        from successcrew.services.scoring import default_backtest_range, run_backtest
+        from successcrew.store.db import session_factory
+
+        model = load_health_model()
+        moment, _ = _today(now)
+        runtime = ctx.obj
+        # A plain session that is never committed: the backtest scores in memory only.
+        with session_factory(runtime.ready_engine())() as session:
+            first = _date(start, "--from")
+            last = _date(end, "--to")
+            if first is None or last is None:
+                d_first, d_last = default_backtest_range(session, horizon)
+                first, last = first or d_first, last or d_last
+            if first > last:
+                raise InputError(f"--from {first} is after --to {last}")
+            result = run_backtest(
+                session,
+                model,
+                runtime.thresholds.health_bands,
+                first,
+                last,
+                now=moment,
+                horizon_days=horizon,
+            )
+        if as_json:
+            print_json(result.as_dict())
+            return
+        auc = "no data" if result.auc is None else f"{result.auc:.3f}"
+        lift = "no data" if result.top_decile_lift is None else f"{result.top_decile_lift:.2f}x"
+        console.print(
+            f"backtest of model {result.model_version}, {len(result.months)} monthly dates "
+            f"{first} .. {last}, churn within {horizon} days"
+        )
+        console.print(
+            f"{result.observations} account-dates, {result.churned} churned: "
+            f"ROC AUC {auc}, top-decile lift {lift}"
+        )
+        for b in result.bands:
+            rate = "no data" if b.churn_rate_pct is None else f"{b.churn_rate_pct:.1f} %"
+            console.print(
+                f"  {BAND_LABELS.get(b.band, b.band):<9} {b.accounts:>7} account-dates, "
+                f"{b.churned:>5} churned ({rate})"
+            )
+        for m in result.months:
+            month_auc = "n/a" if m.auc is None else f"{m.auc:.3f}"
+            console.print(
+                f"  {m.as_of}: {m.accounts} accounts, {m.churned} churned, AUC {month_auc}"
+            )

@@ -1,0 +1,312 @@
+"""``successcrew programs``, ``surveys``, ``feedback`` and ``report``.
+
+Retention programs (playbooks, A/B results), NPS survey waves, reading NPS comments, and the
+insights report. Heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from successcrew.console import console, plain, print_json
+
+
+def _fmt_rate(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
+    from successcrew.definitions.playbooks import load_playbooks
+    from successcrew.domain.program_rules import pause_scope
+    from successcrew.services.program_results import enrolment_summary, evaluate
+    from successcrew.store.db import transaction
+    from successcrew.store.pauses import paused_scopes
+
+    books = load_playbooks()
+    engine = ctx.obj.ready_engine()
+    with transaction(engine) as session:
+        enrolments = enrolment_summary(session)
+        paused = paused_scopes(session)
+        programs = []
+        for book in books:
+            flag = paused.get(pause_scope(book.id)) or paused.get("campaigns")
+            programs.append(
+                {
+                    "id": book.id,
+                    "name": book.spec.name,
+                    "file": str(book.path),
+                    "enabled": book.spec.enabled,
+                    "paused": None
+                    if flag is None
+                    else {"scope": flag.scope, "reason": flag.reason, "by": flag.set_by},
+                    "entry": [r.model_dump() for r in book.spec.entry],
+                    "exit": list(book.spec.exit),
+                    "holdout_pct": book.spec.holdout_pct,
+                    "arms": [name for name, _ in book.arms()],
+                    "steps": [
+                        {"id": s.id, "kind": s.kind, "delay_days": s.delay_days}
+                        for s in book.steps_for(book.arms()[0][0])
+                    ],
+                    "enrolments": enrolments.get(
+                        book.id, {"total": 0, "by_status": {}, "by_variant": {}, "exit_reasons": {}}
+                    ),
+                    "evaluation": evaluate(session, book, now=now).as_dict(),
+                }
+            )
+    return {"as_of": now.isoformat(), "programs": programs}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``programs``, ``surveys``, ``feedback`` and ``report`` to ``app``."""
+    programs_app = typer.Typer(
+        help="Retention programs (playbooks): list them with enrolments and A/B results; run them.",
+        invoke_without_command=True,
+        no_args_is_help=False,
+    )
+    app.add_typer(programs_app, name="programs")
+
+    @programs_app.callback()
+    def programs(
+        ctx: typer.Context,
+        now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """List programs, their enrolments and A/B results against the holdout."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from successcrew.clock import parse_now
+
+        document = _programs_document(ctx, parse_now(now))
+        if as_json:
+            print_json(document)
+            return
+        for p in document["programs"]:
+            state = "paused: " + plain(p["paused"]["reason"] or "") if p["paused"] else "running"
+            e = p["enrolments"]
+            console.print(
+                f"[bold]{p['id']}[/] {plain(p['name'])} ({state}); holdout {p['holdout_pct']:g} %, "
+                f"arms {', '.join(p['arms'])}; {e['total']} enrolments "
+                + ", ".join(f"{k} {v}" for k, v in sorted(e["by_status"].items()))
+            )
+            ev = p["evaluation"]
+            for c in ev["comparisons"]:
+                line = (
+                    f"  {c['variant']}: {_fmt_rate(c['rate'])} of {c['n']} vs holdout "
+                    f"{_fmt_rate(c['holdout_rate'])} of {c['holdout_n']}"
+                )
+                if c["uplift"] is not None:
+                    low, high = c["ci95"]
+                    line += (
+                        f"; uplift {100 * c['uplift']:+.1f} pts "
+                        f"(95 % CI {100 * low:+.1f} to {100 * high:+.1f}), p = {c['p_value']:.3f}"
+                    )
+                console.print(f"{line} -> {c['verdict']}")
+
+    @programs_app.command("run")
+    def programs_run(
+        ctx: typer.Context,
+        now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Exit, enrol and run due steps for every program; pause one whose feedback turns bad."""
+        from successcrew.clock import parse_now
+        from successcrew.definitions.playbooks import load_playbooks, load_program_settings
+        from successcrew.services.programs import run_programs
+        from successcrew.store.db import transaction
+
+        clock = parse_now(now)
+        books = load_playbooks()
+        settings = load_program_settings()
+        runtime = ctx.obj
+        with transaction(runtime.ready_engine()) as session:
+            result = run_programs(
+                session,
+                books,
+                settings=settings,
+                threshold_pct=runtime.thresholds.rollback.campaign_negative_feedback_pct,
+                base_url=runtime.settings.public_base_url,
+                now=clock,
+            )
+        document = result.as_dict()
+        if as_json:
+            print_json(document)
+            return
+        steps = document["steps"]
+        console.print(
+            f"enrolled {document['enrolled'] or 'nobody'}; exits {document['exits'] or 'none'}; "
+            f"{steps['steps']} steps, {steps['emails_queued']} emails queued, "
+            f"{steps['emails_throttled']} throttled, {steps['emails_opted_out']} opted out"
+        )
+        for p in document["auto_paused"]:
+            console.print(f"[bold yellow]paused[/] {p['scope']}: {plain(p['reason'])}")
+
+    def _set_program_pause(
+        ctx: typer.Context, program: str, reason: str, by: str, *, paused: bool
+    ) -> dict[str, Any]:
+        from successcrew.clock import utcnow
+        from successcrew.definitions.playbooks import load_playbooks
+        from successcrew.domain.program_rules import pause_scope
+        from successcrew.errors import InputError
+        from successcrew.store.db import transaction
+        from successcrew.store.pauses import set_paused
+
+        known = [b.id for b in load_playbooks()]
+        if program not in known:
+            raise InputError(f"unknown program {program!r}; expected one of: {', '.join(known)}")
+        if not reason.strip():
+            raise InputError("--reason is required: say why, it goes into the audit log")
+        scope = pause_scope(program)
+        with transaction(ctx.obj.ready_engine()) as session:
+            changed = set_paused(
+                session, scope, paused=paused, reason=reason.strip(), actor=by, now=utcnow()
+            )
+        return {"scope": scope, "paused": paused, "changed": changed, "by": by}
+
+    def _print_pause(result: dict[str, Any], as_json: bool) -> None:
+        if as_json:
+            print_json(result)
+            return
+        state = "paused" if result["paused"] else "running"
+        if result["changed"]:
+            console.print(f"{result['scope']} {state} (by {plain(result['by'])})")
+        else:
+            console.print(f"{result['scope']} was already {state}; nothing changed")
+
+    @programs_app.command("pause")
+    def programs_pause(
+        ctx: typer.Context,
+        program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
+        reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
+        by: str = typer.Option("cli", "--by", help="Who pauses it."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Pause one program's steps (scope campaign:<id>); they wait until resumed."""
+        _print_pause(_set_program_pause(ctx, program, reason, by, paused=True), as_json)
+
+    @programs_app.command("resume")
+    def programs_resume(
+        ctx: typer.Context,
+        program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
+        reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
+        by: str = typer.Option("cli", "--by", help="Who resumes it."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Resume a program paused by hand or by auto-pause on negative feedback."""
+        _print_pause(_set_program_pause(ctx, program, reason, by, paused=False), as_json)
+
+    surveys_app = typer.Typer(help="NPS surveys: send a wave.", no_args_is_help=True)
+    app.add_typer(surveys_app, name="surveys")
+
+    @surveys_app.command("wave")
+    def surveys_wave(
+        ctx: typer.Context,
+        now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        channel: str = typer.Option(None, "--channel", help="email or in_app (default: config)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Invite due contacts: exit surveys, at-risk feedback prompts, then NPS."""
+        from successcrew.clock import parse_now
+        from successcrew.definitions.playbooks import load_program_settings
+        from successcrew.services.surveys import run_wave
+        from successcrew.store.db import transaction
+
+        runtime = ctx.obj
+        secret = runtime.settings.survey_secret
+        with transaction(runtime.ready_engine()) as session:
+            result = run_wave(
+                session,
+                settings=load_program_settings().surveys,
+                secret=secret.get_secret_value() if secret else None,
+                base_url=runtime.settings.public_base_url,
+                now=parse_now(now),
+                channel=channel,
+            )
+        if as_json:
+            print_json(result.as_dict())
+            return
+        if result.paused:
+            console.print(f"[bold yellow]not sent[/]: {plain(result.paused)}")
+            return
+        invited = ", ".join(f"{k} {v}" for k, v in result.invited.items()) or "nobody due"
+        console.print(f"invited: {invited}; {result.emails} emails queued ({result.channel})")
+
+    feedback_app = typer.Typer(
+        help="NPS comments: sentiment and categories, and manual corrections.",
+        no_args_is_help=True,
+    )
+    app.add_typer(feedback_app, name="feedback")
+
+    @feedback_app.command("categorise")
+    def feedback_categorise(
+        ctx: typer.Context,
+        everything: bool = typer.Option(
+            False, "--all", help="Re-read every comment (after changing the taxonomy)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Score sentiment and assign categories to comments not read yet."""
+        from successcrew.definitions.feedback_categories import load_taxonomy
+        from successcrew.services.feedback import categorise_responses
+        from successcrew.store.db import transaction
+
+        taxonomy = load_taxonomy()
+        with transaction(ctx.obj.ready_engine()) as session:
+            result = categorise_responses(session, taxonomy.categoriser(), everything=everything)
+        if as_json:
+            print_json(result)
+            return
+        console.print(f"read {result['read']} comments; {result['categorised']} matched a category")
+
+    @feedback_app.command("correct")
+    def feedback_correct(
+        ctx: typer.Context,
+        response_id: int = typer.Argument(..., help="The NPS response id."),
+        categories: str = typer.Option(
+            ..., "--categories", help="Comma-separated categories; empty string for none."
+        ),
+        author: str = typer.Option("cli", "--by", help="Who makes the correction (audit log)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Set a comment's categories by hand; automatic runs keep the correction."""
+        from successcrew.clock import utcnow
+        from successcrew.definitions.feedback_categories import load_taxonomy
+        from successcrew.services.feedback import correct_categories
+        from successcrew.store.db import transaction
+
+        names = [c.strip() for c in categories.split(",") if c.strip()]
+        taxonomy = load_taxonomy()
+        with transaction(ctx.obj.ready_engine()) as session:
+            result = correct_categories(
+                session,
+                response_id,
+                names,
+                known=list(taxonomy.categories),
+                actor=author,
+                now=utcnow(),
+            )
+        if as_json:
+            print_json(result)
+            return
+        console.print(
+            f"response {response_id}: categories {', '.join(result['categories_manual']) or 'none'}"
+        )
+
+    @app.command()
+    def report(
+        ctx: typer.Context,
+        out: Path = typer.Option(..., "--out", help="Directory for report.md, report.html."),
+        now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Write the insights report (Markdown and HTML with SVG charts)."""
+        from successcrew.clock import parse_now
+        from successcrew.services.report import generate_report
+
+        result = generate_report(ctx.obj.ready_engine(), out, parse_now(now))
+        if as_json:
+            print_json(result)
+            return
+        console.print(f"report written: {result['markdown']} and {result['html']}")

@@ -1,0 +1,53 @@
+"""``successcrew run``: one cron tick of the crew."""
+
+from __future__ import annotations
+
+import typer
+
+from successcrew.console import console, plain, print_json
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` to ``app``."""
+
+    @app.command()
+    def run(
+        ctx: typer.Context,
+        now: str = typer.Option(None, "--now", help="Clock for this tick (ISO date or time)."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="Decide what would run; write nothing, send nothing."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON summary."),
+    ) -> int:
+        """Run one tick: due setup steps, then due operations. Exit 0 ok, 1 some task failed
+        (retried on a later run), 2 bad configuration, 75 another run holds the lock.
+        """
+        from successcrew.clock import parse_now
+        from successcrew.crew.customer_success import CustomerSuccessCrew
+
+        clock = parse_now(now)
+        crew = CustomerSuccessCrew.from_runtime(ctx.obj)
+        try:
+            summary = crew.run(clock, dry_run=dry_run)
+        finally:
+            crew.close()
+        document = summary.as_dict()
+        if as_json:
+            print_json(document)
+        else:
+            head = "dry run at" if dry_run else f"run {document['crew_run_id']} at"
+            console.print(
+                f"[bold]{head}[/] {document['now']} (setup day 1 = {document['start_date']})"
+            )
+            for task in document["tasks"]:
+                line = f"  {task['status']:<9} {task['kind']:<9} {task['task']}"
+                if task.get("error"):
+                    line += f": {plain(task['error'])}"
+                console.print(line, soft_wrap=True)
+            console.print(
+                f"{document['tasks_run']} task(s) run, {document['succeeded']} succeeded, "
+                f"{document['failed']} failed, {document['skipped']} not available; "
+                f"triggers fired {document['triggers_fired']}, messages queued "
+                f"{document['messages_queued']}, sent {document['messages_sent']}"
+            )
+        return summary.exit_code

@@ -1,0 +1,34 @@
+"""``successcrew init``: create or upgrade the schema and sync definitions."""
+
+from __future__ import annotations
+
+import typer
+
+from successcrew.console import console, print_json
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``init`` to ``app``."""
+
+    @app.command()
+    def init(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Create or upgrade the database schema and sync definitions. Safe to run again."""
+        from successcrew.clock import utcnow
+        from successcrew.services.setup import initialise
+
+        report = initialise(ctx.obj.engine, now=utcnow())
+        if as_json:
+            print_json(report)
+            return
+        if report["schema_before"] == report["schema_after"]:
+            console.print(f"schema already current ({report['schema_after']})")
+        else:
+            console.print(
+                f"schema upgraded {report['schema_before'] or 'empty'} -> {report['schema_after']}"
+            )
+        for line in report.get("definitions", []):
+            console.print(line)
+        console.print(f"database: {report['database']}")

@@ -1,1 +1,0 @@
-"""Command groups of the ``successcrew`` CLI; each module exposes ``register(app)``."""

@@ -1,0 +1,187 @@
+"""The second half of ``successcrew demo``: the crew's first 45 days, simulated.
+
+After the synthetic history is loaded, the demo runs one ``successcrew run`` tick a day from
+day 1 (45 days before the history ends, so scores read live usage) to day 45, each tick reading
+only what its simulated clock allows, in outbox-only mode: provider credentials are
+dropped for the simulation, so nothing leaves the machine and every message stays in the outbox
+to be read. On the day after the first escalation reaches the chairman, the demo plays the
+chairman and approves it, so the next tick carries the decision out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import Engine, func, select
+
+from successcrew.crew.customer_success import CustomerSuccessCrew
+from successcrew.definitions.thresholds import Thresholds
+from successcrew.services.escalations import decide
+from successcrew.settings import Settings
+from successcrew.store.db import transaction
+from successcrew.store.models import Escalation, OutboxMessage, SetupProgress, TriggerEvent
+
+#: Settings that make a provider live; the simulation clears them (outbox only).
+CREDENTIALS = (
+    "slack_token",
+    "hubspot_token",
+    "salesforce_token",
+    "intercom_token",
+    "sendgrid_api_key",
+    "mailchimp_api_key",
+)
+DEMO_SURVEY_SECRET = "successcrew-demo-only-links-are-never-sent"
+DEMO_CHAIRMAN = "demo chairman"
+
+
+@dataclass
+class CrewDemoResult:
+    """What the simulated days did."""
+
+    first_day: date
+    days: int
+    tasks_run: int = 0
+    failed: int = 0
+    setup_completed_on: str | None = None
+    daily: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "first_day": self.first_day.isoformat(),
+            "days": self.days,
+            "tasks_run": self.tasks_run,
+            "failed": self.failed,
+            "setup_completed_on": self.setup_completed_on,
+            "totals": self.totals,
+            "daily": self.daily,
+        }
+
+
+def outbox_only(settings: Settings) -> Settings:
+    """``settings`` without provider credentials, and with a throwaway survey-link secret when
+    none is set (links are signed but never sent in the demo)."""
+    update: dict[str, Any] = dict.fromkeys(CREDENTIALS)
+    if settings.survey_secret is None:
+        update["survey_secret"] = SecretStr(DEMO_SURVEY_SECRET)
+    return settings.model_copy(update=update)
+
+
+def simulate(
+    engine: Engine,
+    *,
+    settings: Settings,
+    thresholds: Thresholds,
+    first_day: date,
+    days: int = 45,
+    say: Callable[[str], None] = lambda _m: None,
+) -> CrewDemoResult:
+    """Run one tick a day at 06:00 UTC from ``first_day`` for ``days`` days."""
+    crew = CustomerSuccessCrew(engine, settings=outbox_only(settings), thresholds=thresholds)
+    result = CrewDemoResult(first_day=first_day, days=days)
+    approved: int | None = None
+    try:
+        for n in range(days):
+            now = datetime(first_day.year, first_day.month, first_day.day, 6, tzinfo=UTC) + (
+                timedelta(days=n)
+            )
+            if approved is None:
+                approved = _play_chairman(engine, now, say)
+            summary = crew.run(now)
+            result.tasks_run += summary.count("succeeded") + summary.count("failed")
+            result.failed += summary.count("failed")
+            setup_ran = [t.task for t in summary.tasks if t.kind == "setup"]
+            line = {
+                "day": n + 1,
+                "date": now.date().isoformat(),
+                "setup": setup_ran,
+                "operations": summary.count("succeeded")
+                + summary.count("failed")
+                - len([t for t in summary.tasks if t.kind == "setup" and t.status != "skipped"]),
+                "failed": summary.count("failed"),
+                "triggers_fired": summary.triggers_fired,
+                "messages_queued": summary.messages_queued,
+            }
+            result.daily.append(line)
+            if result.setup_completed_on is None and not summary.not_due.keys() & {
+                s.id for s in crew.steps
+            }:
+                with engine.connect() as conn:
+                    open_steps = conn.execute(
+                        select(func.count()).where(SetupProgress.status.in_(("pending", "failed")))
+                    ).scalar_one()
+                if open_steps == 0:
+                    result.setup_completed_on = now.date().isoformat()
+            if setup_ran or line["triggers_fired"] or line["failed"] or n == days - 1:
+                say(
+                    f"day {n + 1:>2} {now.date()}: "
+                    + (f"setup {', '.join(setup_ran)}; " if setup_ran else "")
+                    + f"{line['operations']} operation(s), {line['triggers_fired']} trigger(s) "
+                    f"fired, {line['messages_queued']} message(s) queued"
+                    + (f", {line['failed']} failed" if line["failed"] else "")
+                )
+    finally:
+        crew.close()
+    result.totals = totals(engine)
+    return result
+
+
+def _play_chairman(engine: Engine, now: datetime, say: Callable[[str], None]) -> int | None:
+    """Approve the oldest open escalation raised before today, as the chairman would in Slack."""
+    with transaction(engine) as session:
+        esc = session.scalars(
+            select(Escalation)
+            .where(Escalation.status == "open", Escalation.created_at < now - timedelta(hours=12))
+            .order_by(Escalation.id)
+            .limit(1)
+        ).first()
+        if esc is None:
+            return None
+        decide(
+            session,
+            esc.id,
+            "approve",
+            by=DEMO_CHAIRMAN,
+            note="approved by the demo (as `successcrew decide` would)",
+            now=now - timedelta(hours=1),
+        )
+        say(f"           the chairman approves escalation {esc.id}: {esc.title}")
+        return esc.id
+
+
+def totals(engine: Engine) -> dict[str, Any]:
+    """What the crew left behind: setup, triggers, escalations, outbox by channel and status."""
+    with engine.connect() as conn:
+        setup = dict(
+            conn.execute(
+                select(SetupProgress.status, func.count()).group_by(SetupProgress.status)
+            ).all()
+        )
+        triggers = dict(
+            conn.execute(select(TriggerEvent.code, func.count()).group_by(TriggerEvent.code)).all()
+        )
+        escalations = dict(
+            conn.execute(select(Escalation.status, func.count()).group_by(Escalation.status)).all()
+        )
+        carried_out = conn.execute(
+            select(func.count()).where(Escalation.carried_out_at.is_not(None))
+        ).scalar_one()
+        outbox = [
+            {"channel": ch, "status": st, "messages": n}
+            for ch, st, n in conn.execute(
+                select(OutboxMessage.channel, OutboxMessage.status, func.count())
+                .group_by(OutboxMessage.channel, OutboxMessage.status)
+                .order_by(OutboxMessage.channel, OutboxMessage.status)
+            )
+        ]
+    return {
+        "setup": setup,
+        "trigger_events": triggers,
+        "escalations": {**escalations, "carried_out": carried_out},
+        "outbox": outbox,
+    }

@@ -1,0 +1,155 @@
+"""Chairman escalation as pure logic: who is high-value, what reaches the chairman, the
+lifecycle, and the Block Kit card.
+
+The policy itself is ``definitions.escalation_policy``; ``services.escalations`` reads accounts
+and writes rows and outbox messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from successcrew.definitions.escalation_policy import EscalationPolicy
+
+
+def top_count(total: int, percent: float) -> int:
+    """How many accounts make up the top ``percent`` % of ``total`` (at least one when any)."""
+    if total <= 0:
+        return 0
+    # Integer ceil on thousandths of a percent, so 5 % of 20 is exactly 1, not 1.0000000002.
+    return max(1, -(-total * round(percent * 1000) // 100_000))
+
+
+def arr_cutoff(policy: EscalationPolicy, top_boundary_arr: float | None) -> float | None:
+    """The lowest ARR that counts as high-value.
+
+    The two conditions are an OR, so the cutoff is the lower of the fixed threshold and the ARR
+    of the last account inside the top N % (``top_boundary_arr``). None when nothing qualifies.
+    """
+    candidates = [v for v in (policy.high_value.arr_at_least, top_boundary_arr) if v is not None]
+    return min(candidates) if candidates else None
+
+
+def should_escalate(policy: EscalationPolicy, code: str, *, high_value: bool) -> bool:
+    """Whether a trigger event with ``code`` on an account reaches the chairman."""
+    return code in policy.always_escalate or (high_value and code in policy.high_value_escalate)
+
+
+LifecycleStep = Literal["remind", "expire"]
+
+
+def lifecycle_step(
+    *,
+    status: str,
+    created_at: datetime,
+    reminded_at: datetime | None,
+    expires_at: datetime | None,
+    policy: EscalationPolicy,
+    now: datetime,
+) -> LifecycleStep | None:
+    """What an open escalation needs at ``now``: a reminder, expiry, or nothing."""
+    if status != "open":
+        return None
+    if expires_at is not None and now >= expires_at:
+        return "expire"
+    if reminded_at is None and now >= policy.reminder_due(created_at):
+        return "remind"
+    return None
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """What the Slack message shows about one escalation."""
+
+    id: int
+    title: str
+    kind: str
+    account_name: str | None
+    fields: dict[str, str]
+    explanation: list[str]
+    proposed_action: dict[str, Any] | None
+    reminder: bool = False
+
+
+def describe_action(action: dict[str, Any] | None) -> str:
+    """One line for a proposed action."""
+    if not action:
+        return "acknowledge"
+    kind = str(action.get("type", "action")).replace("_", " ")
+    if "discount_pct" in action:
+        return f"{kind}: {action['discount_pct']:g} % for {action.get('months', '?')} months"
+    return kind
+
+
+def block_kit(view: EscalationView) -> dict[str, Any]:
+    """The Slack message: header, context fields, score explanation, approve/decline buttons.
+
+    ``text`` is the notification fallback Slack shows where blocks cannot render; it carries the
+    decision command too, so the chairman can answer from a terminal when buttons are not wired.
+    """
+    prefix = "Reminder: " if view.reminder else ""
+    action_line = describe_action(view.proposed_action)
+    header = f"{prefix}{view.title}"[:150]  # Slack caps header text at 150 characters
+    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in view.fields.items()][:10]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {"type": "section", "fields": fields},
+    ]
+    if view.explanation:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*Why*\n" + "\n".join(f"• {line}" for line in view.explanation[:8]),
+                },
+            }
+        )
+    blocks.append(
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Proposed*: {action_line}"},
+        }
+    )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"escalation:{view.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "escalation_approve",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                    "value": f"{view.id}:approve",
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Approve?"},
+                        "text": {"type": "plain_text", "text": action_line[:300]},
+                        "confirm": {"type": "plain_text", "text": "Approve"},
+                        "deny": {"type": "plain_text", "text": "Cancel"},
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": "escalation_decline",
+                    "text": {"type": "plain_text", "text": "Decline"},
+                    "style": "danger",
+                    "value": f"{view.id}:decline",
+                },
+            ],
+        }
+    )
+    text = (
+        f"{prefix}{view.title}. Proposed: {action_line}. "
+        f"Decide with: successcrew decide {view.id} approve|decline --by NAME"
+    )
+    return {
+        "text": text,
+        "blocks": blocks,
+        "metadata": {
+            "event_type": "successcrew_escalation",
+            "event_payload": {"escalation_id": view.id, "reminder": view.reminder},
+        },
+    }

@@ -1,0 +1,586 @@
+"""Chairman escalations: raise, remind, expire, decide, carry out, and the policy's announcement.
+
+Decisions about *what* reaches the chairman are in ``domain.escalation_rules``; this module
+reads accounts, snapshots and trigger events in a few set-based queries and writes escalation
+rows, outbox messages and audit entries in the caller's transaction. Runs are serialised by the
+run lock, so "is there already an escalation for this?" checks cannot race another run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from successcrew.definitions.escalation_policy import EscalationPolicy
+from successcrew.domain.escalation_rules import (
+    EscalationView,
+    arr_cutoff,
+    block_kit,
+    describe_action,
+    lifecycle_step,
+    should_escalate,
+    top_count,
+)
+from successcrew.domain.explanations import describe_component
+from successcrew.errors import InputError
+from successcrew.settings import Settings
+from successcrew.store import audit
+from successcrew.store.models import (
+    Account,
+    AccountSource,
+    Escalation,
+    HealthSnapshot,
+    OutboxMessage,
+    TriggerEvent,
+)
+from successcrew.store.outbox import enqueue
+from successcrew.store.snapshots import explain
+
+ACTOR = "crew"
+DECISIONS = ("approve", "decline")
+
+
+def high_value_cutoff(session: Session, policy: EscalationPolicy) -> float | None:
+    """The lowest ARR that makes an active account high-value (two queries, no per-account loop)."""
+    a = Account.__table__.c
+    active = and_(a.churned_at.is_(None), a.arr.is_not(None))
+    boundary = None
+    pct = policy.high_value.top_percent_by_arr
+    if pct is not None:
+        n = top_count(session.execute(select(func.count()).where(active)).scalar_one(), pct)
+        if n:
+            value = session.execute(
+                select(a.arr).where(active).order_by(a.arr.desc()).offset(n - 1).limit(1)
+            ).scalar_one_or_none()
+            boundary = float(value) if value is not None else None
+    return arr_cutoff(policy, boundary)
+
+
+def _latest_snapshot_date(session: Session, now: datetime) -> Any:
+    return session.execute(
+        select(func.max(HealthSnapshot.as_of)).where(HealthSnapshot.as_of <= now.date())
+    ).scalar_one()
+
+
+def _explanation(session: Session, snapshot: HealthSnapshot | None) -> list[str]:
+    """Lines that say why the score is what it is, in the health engine's own words."""
+    if snapshot is None:
+        return ["no health score yet"]
+    found = explain(session, snapshot.account_id, snapshot.as_of)
+    lines = [found.summary()] if found is not None else []
+    if found is not None:
+        lines += list(found.notes)
+    components = snapshot.components or {}
+    lines += [
+        describe_component(comp, None, None)
+        for _, comp in sorted(components.items())
+        if isinstance(comp, dict)
+    ]
+    return lines
+
+
+def _context(
+    session: Session, account: Account | None, snapshot: HealthSnapshot | None
+) -> dict[str, Any]:
+    if account is None:
+        return {}
+    return {
+        "account": account.name,
+        "external_id": account.external_id,
+        "segment": account.segment,
+        "arr": float(account.arr) if account.arr is not None else None,
+        "owner": account.owner_email,
+        "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
+        "score": snapshot.score if snapshot else None,
+        "band": snapshot.band if snapshot else None,
+        "scored_on": snapshot.as_of.isoformat() if snapshot else None,
+        "explanation": _explanation(session, snapshot),
+    }
+
+
+def _fields(context: dict[str, Any]) -> dict[str, str]:
+    shown = {
+        "Account": context.get("account"),
+        "ARR": f"{context['arr']:,.0f}" if context.get("arr") is not None else None,
+        "Segment": context.get("segment"),
+        "Health": (
+            f"{context['score']:.0f} ({context['band']})"
+            if context.get("score") is not None
+            else None
+        ),
+        "Owner": context.get("owner"),
+        "Renewal": context.get("renewal_date"),
+        "Trigger": context.get("trigger"),
+    }
+    return {k: str(v) for k, v in shown.items() if v not in (None, "")}
+
+
+def send(
+    session: Session, esc: Escalation, *, settings: Settings, now: datetime, reminder: bool
+) -> bool:
+    """Queue the Slack message for ``esc`` (first notice or reminder); True when newly queued."""
+    view = EscalationView(
+        id=esc.id,
+        title=esc.title,
+        kind=esc.kind,
+        account_name=esc.context.get("account"),
+        fields=_fields(esc.context),
+        explanation=list(esc.context.get("explanation") or []),
+        proposed_action=esc.proposed_action,
+        reminder=reminder,
+    )
+    message = block_kit(view)
+    payload = {
+        "channel": settings.slack_chairman_channel,
+        "title": view.title,
+        "text": message["text"],
+        "blocks": message["blocks"],
+        "kind": "escalation",
+        "escalation_id": esc.id,
+    }
+    return enqueue(
+        session,
+        key=f"escalation:{esc.id}:{'reminder' if reminder else 'notice'}",
+        channel="slack",
+        payload=payload,
+        now=now,
+        account_id=esc.account_id,
+        trigger_event_id=esc.trigger_event_id,
+    )
+
+
+def _create(
+    session: Session,
+    *,
+    kind: str,
+    title: str,
+    account: Account | None,
+    snapshot: HealthSnapshot | None,
+    trigger_event_id: int | None,
+    proposed_action: dict[str, Any] | None,
+    extra_context: dict[str, Any],
+    policy: EscalationPolicy,
+    settings: Settings,
+    now: datetime,
+) -> Escalation:
+    context = {**_context(session, account, snapshot), **extra_context}
+    esc = Escalation(
+        kind=kind,
+        account_id=account.id if account else None,
+        trigger_event_id=trigger_event_id,
+        title=title,
+        context=context,
+        proposed_action=proposed_action,
+        status="open",
+        created_at=now,
+        expires_at=policy.expires_at(now),
+    )
+    session.add(esc)
+    session.flush()
+    send(session, esc, settings=settings, now=now, reminder=False)
+    audit.record(
+        session,
+        at=now,
+        actor=ACTOR,
+        action="escalation.raise",
+        subject=f"escalation:{esc.id}",
+        detail={"kind": kind, "account_id": esc.account_id, "proposed": proposed_action},
+    )
+    return esc
+
+
+def raise_escalations(
+    session: Session, *, policy: EscalationPolicy, settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """Raise what the policy sends to the chairman and is not escalated yet; returns counts."""
+    cutoff = high_value_cutoff(session, policy)
+    raised = {"trigger_events": 0, "critical_high_value": 0}
+    raised["adopted"] = _adopt(session, policy=policy, settings=settings, now=now)
+    e = Escalation.__table__.c
+
+    # Trigger events (RETENTION-003, emergency reviews, RETENTION-001 on high-value accounts).
+    codes = set(policy.always_escalate) | set(policy.high_value_escalate)
+    # Filtered in SQL: only events the policy sends on (every RETENTION-001 event of a small
+    # account would otherwise be loaded just to be dropped).
+    wanted = TriggerEvent.code.in_(sorted(policy.always_escalate))
+    if cutoff is not None and policy.high_value_escalate:
+        wanted = wanted | (
+            TriggerEvent.code.in_(sorted(policy.high_value_escalate)) & (Account.arr >= cutoff)
+        )
+    events = session.execute(
+        select(TriggerEvent, Account)
+        .outerjoin(Account, Account.id == TriggerEvent.account_id)
+        .where(
+            TriggerEvent.code.in_(sorted(codes)),
+            wanted,
+            TriggerEvent.status == "open",
+            TriggerEvent.fired_at <= now,
+            ~exists().where(e.trigger_event_id == TriggerEvent.id),
+        )
+        .order_by(TriggerEvent.id)
+    ).all()
+    as_of = _latest_snapshot_date(session, now)
+    for event, account in events:
+        high = bool(
+            account is not None
+            and account.arr is not None
+            and cutoff is not None
+            and float(account.arr) >= cutoff
+        )
+        if not should_escalate(policy, event.code, high_value=high):
+            continue
+        snapshot = (
+            session.get(HealthSnapshot, _snapshot_id(session, account.id, as_of))
+            if account is not None and as_of is not None
+            else None
+        )
+        who = account.name if account is not None else event.subject
+        proposal = None
+        if high and event.code in policy.high_value_escalate and policy.propose_for_critical:
+            kind = policy.propose_for_critical
+            proposal = {"type": kind, **policy.strategic_decisions[kind].model_dump()}
+        _create(
+            session,
+            kind=f"trigger:{event.code}",
+            title=f"{event.code} on {who}",
+            account=account,
+            snapshot=snapshot,
+            trigger_event_id=event.id,
+            proposed_action=proposal,
+            extra_context={
+                "trigger": event.code,
+                "value": event.value,
+                "threshold": event.threshold,
+                "high_value": high,
+            },
+            policy=policy,
+            settings=settings,
+            now=now,
+        )
+        raised["trigger_events"] += 1
+
+    # High-value accounts in the Critical band on the latest scores.
+    if policy.escalate_critical_high_value and cutoff is not None and as_of is not None:
+        recent = now - timedelta(days=policy.cooldown_days)
+        rows = session.execute(
+            select(Account, HealthSnapshot)
+            .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+            .where(
+                HealthSnapshot.as_of == as_of,
+                HealthSnapshot.band == "critical",
+                Account.churned_at.is_(None),
+                Account.arr >= cutoff,
+                # One escalation per account per episode, whoever raised it (a RETENTION-001
+                # event escalated just above, or the trigger engine).
+                ~exists().where(
+                    e.account_id == Account.id,
+                    or_(e.status == "open", e.created_at > recent),
+                ),
+            )
+            .order_by(Account.arr.desc(), Account.id)
+        ).all()
+        kind = policy.propose_for_critical
+        for account, snapshot in rows:
+            proposal = None
+            if kind is not None:
+                terms = policy.strategic_decisions[kind]
+                proposal = {"type": kind, **terms.model_dump()}
+            _create(
+                session,
+                kind="critical_high_value",
+                title=f"High-value account {account.name} is Critical ({snapshot.score:.0f})",
+                account=account,
+                snapshot=snapshot,
+                trigger_event_id=None,
+                proposed_action=proposal,
+                extra_context={"high_value": True, "arr_cutoff": cutoff},
+                policy=policy,
+                settings=settings,
+                now=now,
+            )
+            raised["critical_high_value"] += 1
+    return {"raised": raised, "high_value_arr_cutoff": cutoff, "scores_as_of": _iso(as_of)}
+
+
+def _adopt(session: Session, *, policy: EscalationPolicy, settings: Settings, now: datetime) -> int:
+    """Give escalations opened elsewhere (the trigger engine, the rollback rules) what the
+    chairman needs to decide: the account's context and score explanation, an expiry, and the
+    Block Kit message with approve/decline buttons. Returns how many were adopted.
+    """
+    noticed = {
+        key
+        for key in session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.idempotency_key.like("escalation:%:notice")
+            )
+        )
+    }
+    rows = session.scalars(
+        select(Escalation).where(Escalation.status == "open").order_by(Escalation.id)
+    ).all()
+    adopted = 0
+    as_of = _latest_snapshot_date(session, now)
+    for esc in rows:
+        if f"escalation:{esc.id}:notice" in noticed:
+            continue
+        account = session.get(Account, esc.account_id) if esc.account_id else None
+        snapshot = None
+        if account is not None and as_of is not None:
+            snap_id = _snapshot_id(session, account.id, as_of)
+            snapshot = session.get(HealthSnapshot, snap_id) if snap_id else None
+        esc.context = {**_context(session, account, snapshot), **(esc.context or {})}
+        if esc.expires_at is None:
+            esc.expires_at = policy.expires_at(esc.created_at)
+        session.flush()
+        send(session, esc, settings=settings, now=now, reminder=False)
+        audit.record(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="escalation.adopt",
+            subject=f"escalation:{esc.id}",
+            detail={"kind": esc.kind},
+        )
+        adopted += 1
+    return adopted
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _snapshot_id(session: Session, account_id: int, as_of: Any) -> int | None:
+    return session.execute(
+        select(HealthSnapshot.id).where(
+            HealthSnapshot.account_id == account_id, HealthSnapshot.as_of == as_of
+        )
+    ).scalar_one_or_none()
+
+
+def follow_up(
+    session: Session, *, policy: EscalationPolicy, settings: Settings, now: datetime
+) -> dict[str, int]:
+    """Remind the chairman of open escalations past the reminder time; expire overdue ones."""
+    counts = {"reminded": 0, "expired": 0}
+    open_rows = session.scalars(
+        select(Escalation).where(Escalation.status == "open").order_by(Escalation.id)
+    ).all()
+    for esc in open_rows:
+        step = lifecycle_step(
+            status=esc.status,
+            created_at=esc.created_at,
+            reminded_at=esc.reminded_at,
+            expires_at=esc.expires_at or policy.expires_at(esc.created_at),
+            policy=policy,
+            now=now,
+        )
+        if step == "remind":
+            send(session, esc, settings=settings, now=now, reminder=True)
+            esc.reminded_at = now
+            counts["reminded"] += 1
+        elif step == "expire":
+            esc.status = "expired"
+            counts["expired"] += 1
+        if step is not None:
+            audit.record(
+                session,
+                at=now,
+                actor=ACTOR,
+                action=f"escalation.{step}",
+                subject=f"escalation:{esc.id}",
+            )
+    session.flush()
+    return counts
+
+
+def decide(
+    session: Session,
+    escalation_id: int,
+    decision: str,
+    *,
+    by: str,
+    note: str | None,
+    now: datetime,
+    policy: EscalationPolicy | None = None,
+) -> Escalation:
+    """Record the chairman's decision; InputError (exit 2) when it cannot be taken."""
+    if decision not in DECISIONS:
+        raise InputError(f"decision {decision!r}: expected approve or decline")
+    if not by.strip():
+        raise InputError("--by: say who decides (a name)")
+    esc = session.get(Escalation, escalation_id, with_for_update=True)
+    if esc is None:
+        raise InputError(
+            f"escalation {escalation_id} does not exist (see `successcrew escalations`)"
+        )
+    if esc.status in ("approved", "declined"):
+        raise InputError(
+            f"escalation {escalation_id} was already {esc.status} by {esc.decided_by} "
+            f"at {esc.decided_at.isoformat() if esc.decided_at else '?'}; a decision is final"
+        )
+    expires_at = esc.expires_at or (policy.expires_at(esc.created_at) if policy else None)
+    if esc.status == "expired" or (expires_at is not None and now >= expires_at):
+        # The hourly follow-up marks it expired; refusing here is enough (and rolls back).
+        raise InputError(
+            f"escalation {escalation_id} expired at "
+            f"{expires_at.isoformat() if expires_at else '?'}; it can no longer be decided"
+        )
+    esc.status = "approved" if decision == "approve" else "declined"
+    esc.decided_at, esc.decided_by, esc.decision_note = now, by.strip(), note
+    audit.record(
+        session,
+        at=now,
+        actor=by.strip(),
+        action=f"escalation.{esc.status}",
+        subject=f"escalation:{esc.id}",
+        detail={"note": note, "proposed": esc.proposed_action},
+    )
+    session.flush()
+    return esc
+
+
+def carry_out(
+    session: Session, *, settings: Settings, crm: str | None, email: str | None, now: datetime
+) -> dict[str, int]:
+    """Carry out approved decisions not yet carried out: tell the owner (email), open a CRM task
+    for them, confirm in the chairman's channel. Each effect is an outbox message with a key, so
+    a crash between here and the commit repeats nothing.
+    """
+    done = 0
+    rows = session.scalars(
+        select(Escalation)
+        .where(Escalation.status == "approved", Escalation.carried_out_at.is_(None))
+        .order_by(Escalation.id)
+    ).all()
+    for esc in rows:
+        action = describe_action(esc.proposed_action)
+        account = session.get(Account, esc.account_id) if esc.account_id else None
+        text = f"{esc.title}: the chairman ({esc.decided_by}) approved {action}." + (
+            f" Note: {esc.decision_note}" if esc.decision_note else ""
+        )
+        if account is not None and account.owner_email:
+            enqueue(
+                session,
+                key=f"escalation:{esc.id}:owner-email",
+                channel="email",
+                payload={
+                    "to": account.owner_email,
+                    "subject": f"Approved for {account.name}: {action}",
+                    "text": text,
+                    "kind": "internal",
+                    "provider": email,
+                },
+                now=now,
+                account_id=account.id,
+            )
+        if account is not None and crm is not None:
+            source_id = session.execute(
+                select(AccountSource.source_id).where(
+                    AccountSource.account_id == account.id, AccountSource.source == crm
+                )
+            ).scalar_one_or_none()
+            if source_id is not None:
+                enqueue(
+                    session,
+                    key=f"escalation:{esc.id}:crm-task",
+                    channel="crm_task",
+                    payload={
+                        "provider": crm,
+                        "account_source_id": source_id,
+                        "subject": f"Carry out approved {action}",
+                        "body": text,
+                        "due_date": (now + timedelta(days=2)).date().isoformat(),
+                        "owner_email": account.owner_email,
+                    },
+                    now=now,
+                    account_id=account.id,
+                )
+        enqueue(
+            session,
+            key=f"escalation:{esc.id}:carried-out",
+            channel="slack",
+            payload={"channel": settings.slack_chairman_channel, "title": text, "text": text},
+            now=now,
+            account_id=esc.account_id,
+        )
+        esc.carried_out_at = now
+        audit.record(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="escalation.carry_out",
+            subject=f"escalation:{esc.id}",
+            detail={"action": esc.proposed_action},
+        )
+        done += 1
+    session.flush()
+    return {"carried_out": done}
+
+
+def list_escalations(conn: Connection, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Escalations newest first, for ``successcrew escalations``."""
+    e = Escalation.__table__.c
+    rows = conn.execute(select(Escalation.__table__).order_by(e.id.desc()).limit(limit)).mappings()
+    result = []
+    for row in rows:
+        result.append(
+            {
+                "id": row["id"],
+                "kind": row["kind"],
+                "status": row["status"],
+                "title": row["title"],
+                "account": (row["context"] or {}).get("account"),
+                "proposed": describe_action(row["proposed_action"]),
+                "created_at": _iso(row["created_at"]),
+                "reminded_at": _iso(row["reminded_at"]),
+                "expires_at": _iso(row["expires_at"]),
+                "decided_at": _iso(row["decided_at"]),
+                "decided_by": row["decided_by"],
+                "note": row["decision_note"],
+                "carried_out_at": _iso(row["carried_out_at"]),
+            }
+        )
+    return result
+
+
+def announce_policy(
+    session: Session, *, policy: EscalationPolicy, settings: Settings, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Check the escalation policy against today's accounts and introduce it to the chairman."""
+    cutoff = high_value_cutoff(session, policy)
+    offer = (
+        describe_action(
+            {"type": policy.propose_for_critical}
+            | policy.strategic_decisions[policy.propose_for_critical].model_dump()
+        )
+        if policy.propose_for_critical
+        else "none"
+    )
+    value = f"ARR from {cutoff:,.0f}" if cutoff is not None else "no account qualifies yet"
+    text = (
+        "successcrew will bring you: "
+        f"{', '.join(policy.always_escalate) or 'no trigger codes'} always; "
+        f"{', '.join(policy.high_value_escalate) or 'nothing more'} for high-value accounts "
+        f"({value}); Critical high-value accounts with a proposed {offer}. "
+        f"Unanswered escalations are re-sent after {policy.remind_after_hours:g} h and expire "
+        f"{policy.expire_after_hours:g} h later."
+    )
+    enqueue(
+        session,
+        key="setup:escalation:announce",
+        channel="slack",
+        payload={"channel": settings.slack_chairman_channel, "title": text, "text": text},
+        now=now,
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="setup.escalation_policy",
+        subject="chairman",
+        detail={"high_value_arr_cutoff": cutoff, **policy.model_dump(mode="json")},
+    )
+    return {"high_value_arr_cutoff": cutoff, "proposal_for_critical": offer}

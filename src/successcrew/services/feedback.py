@@ -1,0 +1,100 @@
+"""Sentiment and categories for NPS comments, and the manual corrections that outlive re-runs.
+
+Automatic results go to ``nps_responses.sentiment`` and ``categories``; a person's correction
+goes to ``categories_manual``, which no automatic run writes, and which wins wherever categories
+are read (``domain.feedback.effective_categories``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from successcrew.definitions.feedback_categories import Categoriser
+from successcrew.domain.comment_analysis import sentiment
+from successcrew.errors import InputError
+from successcrew.store import audit
+from successcrew.store.models import NpsResponse
+
+BATCH = 1000
+
+
+def categorise_responses(
+    session: Session, categoriser: Categoriser, *, everything: bool = False
+) -> dict[str, int]:
+    """Score and categorise comments not read yet (or all with ``everything``, e.g. after the
+    taxonomy changed). Reads and writes in batches by id; returns counts."""
+    done = with_categories = 0
+    last_id = 0
+    while True:
+        query = (
+            select(NpsResponse.id, NpsResponse.comment)
+            .where(NpsResponse.id > last_id, NpsResponse.comment.is_not(None))
+            .order_by(NpsResponse.id)
+            .limit(BATCH)
+        )
+        if not everything:
+            query = query.where(
+                or_(NpsResponse.categories.is_(None), NpsResponse.sentiment.is_(None))
+            )
+        rows = session.execute(query).all()
+        if not rows:
+            break
+        changes = []
+        for response_id, comment in rows:
+            found = categoriser.categorise(comment)
+            with_categories += bool(found)
+            changes.append(
+                {"id": response_id, "categories": found, "sentiment": sentiment(comment)}
+            )
+        # Bulk UPDATE by primary key: one executemany per batch.
+        session.execute(update(NpsResponse), changes)
+        done += len(rows)
+        last_id = rows[-1][0]
+    return {"read": done, "categorised": with_categories}
+
+
+def correct_categories(
+    session: Session,
+    response_id: int,
+    categories: Sequence[str],
+    *,
+    known: Collection[str],
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Set a response's categories by hand; later automatic runs keep them."""
+    unknown = [c for c in categories if c not in known]
+    if unknown:
+        raise InputError(
+            f"--categories: unknown {', '.join(unknown)}; expected some of {', '.join(known)} "
+            "(config/feedback_categories.yaml)"
+        )
+    response = session.get(NpsResponse, response_id)
+    if response is None:
+        raise InputError(f"no NPS response with id {response_id}")
+    before = (
+        response.categories_manual
+        if response.categories_manual is not None
+        else (response.categories)
+    )
+    response.categories_manual = list(dict.fromkeys(categories))
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="feedback.correct",
+        subject=f"nps_response:{response_id}",
+        detail={"before": before, "after": response.categories_manual},
+    )
+    session.flush()
+    return {
+        "id": response_id,
+        "comment": response.comment,
+        "categories": response.categories,
+        "categories_manual": response.categories_manual,
+    }

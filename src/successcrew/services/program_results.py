@@ -1,0 +1,289 @@
+"""What retention programs achieved: campaign feedback (replies, unsubscribes, spam complaints),
+the negative-feedback rate and the auto-pause it triggers, A/B results against the holdout, and
+the enrolment summary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from successcrew.definitions.playbooks import (
+    Playbook,
+    ProgramSettings,
+)
+from successcrew.domain.abtest import Arm, Comparison, compare
+from successcrew.domain.program_rules import (
+    HOLDOUT,
+    negative_feedback_pct,
+    pause_scope,
+    should_auto_pause,
+)
+from successcrew.store.models import (
+    Account,
+    CampaignFeedback,
+    Contact,
+    HealthSnapshot,
+    NpsResponse,
+    ProgramEmail,
+    ProgramEnrolment,
+)
+from successcrew.store.outbox import enqueue_many
+from successcrew.store.pauses import set_paused
+from successcrew.store.program_queries import chunks
+
+NEGATIVE_KINDS = ("negative_reply", "unsubscribe", "spam_complaint")
+
+
+FEEDBACK_KINDS = ("reply", *NEGATIVE_KINDS)
+
+
+def record_campaign_feedback(
+    session: Session,
+    *,
+    program: str,
+    contact_id: int,
+    kind: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record a reaction to a program email. Unsubscribes and spam complaints opt the contact
+    out of all program email at once (the dispatcher checks it again at send time)."""
+    if kind not in FEEDBACK_KINDS:
+        raise ValueError(f"unknown feedback kind {kind!r}; expected one of {FEEDBACK_KINDS}")
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise ValueError(f"no contact with id {contact_id}")
+    session.execute(
+        insert(CampaignFeedback).values(
+            program=program,
+            account_id=contact.account_id,
+            contact_id=contact_id,
+            kind=kind,
+            occurred_at=now,
+            detail=detail,
+        )
+    )
+    if kind in ("unsubscribe", "spam_complaint") and contact.unsubscribed_at is None:
+        contact.unsubscribed_at = now
+        contact.updated_at = now
+    session.flush()
+
+
+@dataclass(frozen=True)
+class FeedbackRate:
+    """Negative feedback of one program over the rolling window."""
+
+    program: str
+    sent: int
+    negative: int
+    window_days: int
+
+    @property
+    def pct(self) -> float | None:
+        """Negative share in percent (None when nothing was sent)."""
+        return negative_feedback_pct(self.negative, self.sent)
+
+
+def feedback_rate(
+    session: Session, program: str, *, window_days: int, now: datetime
+) -> FeedbackRate:
+    """Emails queued and negative reactions (unsubscribes, spam complaints, negative replies,
+    detractor answers from contacts the program emailed before they answered) in the window."""
+    since = now - timedelta(days=window_days)
+    sent = session.scalar(
+        select(func.count())
+        .select_from(ProgramEmail)
+        .where(
+            ProgramEmail.program == program,
+            ProgramEmail.status == "queued",
+            ProgramEmail.created_at > since,
+            ProgramEmail.created_at <= now,
+        )
+    )
+    events = session.scalar(
+        select(func.count())
+        .select_from(CampaignFeedback)
+        .where(
+            CampaignFeedback.program == program,
+            CampaignFeedback.kind.in_(NEGATIVE_KINDS),
+            CampaignFeedback.occurred_at > since,
+            CampaignFeedback.occurred_at <= now,
+        )
+    )
+    detractors = session.scalar(
+        select(func.count())
+        .select_from(NpsResponse)
+        .where(
+            NpsResponse.score <= 6,
+            NpsResponse.responded_at > since,
+            NpsResponse.responded_at <= now,
+            exists().where(
+                ProgramEmail.contact_id == NpsResponse.contact_id,
+                ProgramEmail.program == program,
+                ProgramEmail.status == "queued",
+                ProgramEmail.created_at > since,
+                ProgramEmail.created_at <= NpsResponse.responded_at,
+            ),
+        )
+    )
+    return FeedbackRate(
+        program, int(sent or 0), int(events or 0) + int(detractors or 0), window_days
+    )
+
+
+def check_auto_pause(
+    session: Session,
+    books: Sequence[Playbook],
+    *,
+    settings: ProgramSettings,
+    threshold_pct: float,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Pause each program whose negative feedback is above the threshold; returns the pauses.
+
+    The pause is a flag (``campaign:<id>``) with the reason in the audit log, and the team hears
+    about it in Slack through the outbox.
+    """
+    paused = []
+    for book in books:
+        rate = feedback_rate(session, book.id, window_days=settings.auto_pause.window_days, now=now)
+        if not should_auto_pause(
+            rate.negative,
+            rate.sent,
+            threshold_pct=threshold_pct,
+            min_sent=settings.auto_pause.min_emails,
+        ):
+            continue
+        reason = (
+            f"negative feedback {rate.pct:.1f} % ({rate.negative} of {rate.sent} emails in "
+            f"{rate.window_days} days) is above {threshold_pct:g} % "
+            "(thresholds.yaml rollback.campaign_negative_feedback_pct)"
+        )
+        scope = pause_scope(book.id)
+        if not set_paused(session, scope, paused=True, reason=reason, actor="auto-pause", now=now):
+            continue
+        enqueue_many(
+            session,
+            [
+                {
+                    "key": f"auto-pause:{book.id}:{now.isoformat()}",
+                    "channel": "slack",
+                    "payload": {
+                        "title": f"Campaign paused: {book.spec.name}",
+                        "summary": reason
+                        + ". Review the feedback, then `successcrew programs resume "
+                        + f"{book.id} --reason ...`.",
+                        "fields": {
+                            "program": book.id,
+                            "negative": rate.negative,
+                            "sent": rate.sent,
+                        },
+                    },
+                }
+            ],
+            now=now,
+        )
+        paused.append({"program": book.id, "scope": scope, "reason": reason})
+    return paused
+
+
+@dataclass
+class ProgramEvaluation:
+    """A program's A/B results: one comparison per variant against the holdout."""
+
+    program: str
+    outcome: str
+    outcome_days: int
+    arms: dict[str, Arm]
+    comparisons: list[Comparison]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "program": self.program,
+            "outcome": self.outcome,
+            "outcome_days": self.outcome_days,
+            "arms": {name: asdict(arm) | {"rate": arm.rate} for name, arm in self.arms.items()},
+            "comparisons": [c.as_dict() for c in self.comparisons],
+        }
+
+
+def evaluate(session: Session, book: Playbook, *, now: datetime) -> ProgramEvaluation:
+    """Outcome counts per arm over matured enrolments (at least ``outcome.days`` old)."""
+    E = ProgramEnrolment
+    days = book.spec.outcome.days
+    rows = session.execute(
+        select(E.account_id, E.variant, E.enrolled_at, Account.churned_at)
+        .join(Account, Account.id == E.account_id)
+        .where(E.program == book.id, E.enrolled_at <= now - timedelta(days=days))
+    ).all()
+    success: list[tuple[str, bool]] = []
+    if book.spec.outcome.kind == "retained":
+        for _account, variant, enrolled_at, churned_at in rows:
+            horizon = enrolled_at.date() + timedelta(days=days)
+            success.append((variant, churned_at is None or churned_at > horizon))
+    elif rows:
+        # Healthy snapshots of these accounts over the span the outcome windows cover.
+        first = min(r.enrolled_at for r in rows).date()
+        last = max(r.enrolled_at for r in rows).date() + timedelta(days=days)
+        healthy: dict[int, list[date]] = defaultdict(list)
+        ids = sorted({r.account_id for r in rows})
+        for chunk in chunks(ids):
+            for account_id, as_of in session.execute(
+                select(HealthSnapshot.account_id, HealthSnapshot.as_of).where(
+                    HealthSnapshot.account_id.in_(chunk),
+                    HealthSnapshot.band == "healthy",
+                    HealthSnapshot.as_of >= first,
+                    HealthSnapshot.as_of <= last,
+                )
+            ):
+                healthy[account_id].append(as_of)
+        for account_id, variant, enrolled_at, _churned in rows:
+            start = enrolled_at.date()
+            end = start + timedelta(days=days)
+            success.append((variant, any(start <= d <= end for d in healthy[account_id])))
+    counts: dict[str, list[int]] = {name: [0, 0] for name, _ in book.arms()}
+    counts.setdefault(HOLDOUT, [0, 0])
+    for variant, ok in success:
+        pair = counts.setdefault(variant, [0, 0])
+        pair[0] += 1
+        pair[1] += int(ok)
+    arms = {name: Arm(name, n, x) for name, (n, x) in counts.items()}
+    comparisons = [
+        compare(arm, arms[HOLDOUT], min_sample=book.spec.min_sample)
+        for name, arm in arms.items()
+        if name != HOLDOUT
+    ]
+    return ProgramEvaluation(
+        program=book.id,
+        outcome=book.spec.outcome.kind,
+        outcome_days=days,
+        arms=arms,
+        comparisons=comparisons,
+    )
+
+
+def enrolment_summary(session: Session) -> dict[str, dict[str, Any]]:
+    """Enrolments by program, arm and status, and exits by reason (for ``programs``)."""
+    E = ProgramEnrolment
+    summary: dict[str, dict[str, Any]] = {}
+    for program, variant, status, reason, n in session.execute(
+        select(E.program, E.variant, E.status, E.exit_reason, func.count()).group_by(
+            E.program, E.variant, E.status, E.exit_reason
+        )
+    ):
+        entry = summary.setdefault(
+            program, {"total": 0, "by_status": {}, "by_variant": {}, "exit_reasons": {}}
+        )
+        entry["total"] += n
+        entry["by_status"][status] = entry["by_status"].get(status, 0) + n
+        entry["by_variant"][variant] = entry["by_variant"].get(variant, 0) + n
+        if reason:
+            entry["exit_reasons"][reason] = entry["exit_reasons"].get(reason, 0) + n
+    return summary

@@ -1,0 +1,457 @@
+"""The insights report (Stage 33): Markdown and a self-contained HTML page with SVG charts.
+
+``generate_report(engine, out_dir, now)`` gathers the figures (a fixed number of grouped queries,
+none per account), then renders ``report.md``, ``report.html`` and ``charts/*.svg`` from the
+Jinja2 templates in ``services/report_templates``. The HTML inlines its charts and styles so a
+customer-success lead can forward the one file as it is.
+
+NPS figures and cohort retention come from the health branch's metric functions
+(``store.metrics``), so the report and the exit gates agree on every number.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.orm import Session
+
+from successcrew.domain.comment_analysis import effective_categories, sentiment_label
+from successcrew.domain.metrics import add_months, month_start
+from successcrew.services.report_charts import BAND_LABELS, BANDS, report_charts
+from successcrew.store.db import transaction
+from successcrew.store.models import (
+    Account,
+    HealthSnapshot,
+    NpsResponse,
+    SurveyInvitation,
+)
+
+TEMPLATES = Path(__file__).resolve().parent / "report_templates"
+QUOTES_PER_THEME = 2
+TREND_MONTHS = 12
+THEME_LABELS = {"ux": "UX", "missing_feature": "missing feature"}
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def _month_end(first: date) -> date:
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def _months(now: datetime, count: int) -> list[date]:
+    """First days of the last ``count`` months, oldest first, the current month last."""
+    current = month_start(now.date())
+    return [add_months(current, -i) for i in range(count - 1, -1, -1)]
+
+
+def _quote(text: str) -> str:
+    # One line, no table-breaking pipes, bounded length: quotes sit in tables and lists.
+    flat = " ".join(text.split()).replace("|", "/")
+    return flat if len(flat) <= 220 else flat[:217] + "..."
+
+
+def nps_trend(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """NPS of each of the last 12 calendar months (answers in that month)."""
+    from successcrew.store.metric_queries import nps_figures
+
+    rows = []
+    for first in _months(now, TREND_MONTHS):
+        last = min(_month_end(first), now.date())
+        figures = nps_figures(session, last, (last - first).days + 1)
+        rows.append(
+            {
+                "month": first.strftime("%Y-%m"),
+                "nps": figures.nps,
+                "responses": figures.responses,
+                "promoters": figures.promoters,
+                "detractors": figures.detractors,
+            }
+        )
+    return rows
+
+
+def _comments(session: Session, since: datetime, now: datetime) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(
+            NpsResponse.id,
+            NpsResponse.score,
+            NpsResponse.comment,
+            NpsResponse.responded_at,
+            NpsResponse.sentiment,
+            NpsResponse.categories,
+            NpsResponse.categories_manual,
+            Account.name,
+            Account.segment,
+            Account.churned_at,
+        )
+        .join(Account, Account.id == NpsResponse.account_id)
+        .where(
+            NpsResponse.comment.is_not(None),
+            NpsResponse.comment != "",
+            NpsResponse.responded_at >= since,
+            NpsResponse.responded_at <= now,
+        )
+        .order_by(NpsResponse.responded_at.desc(), NpsResponse.id.desc())
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "score": r.score,
+            "comment": r.comment,
+            "responded_at": r.responded_at,
+            "sentiment": r.sentiment,
+            "categories": effective_categories(r.categories, r.categories_manual),
+            "account": r.name,
+            "segment": r.segment,
+            "churned_at": r.churned_at,
+        }
+        for r in rows
+    ]
+
+
+def _themes(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    counts: Counter[str] = Counter()
+    quotes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sentiments: dict[str, list[float]] = defaultdict(list)
+    for c in comments:
+        for name in c["categories"]:
+            counts[name] += 1
+            if c["sentiment"] is not None:
+                sentiments[name].append(c["sentiment"])
+            # Newest first: the examples are recent, and each quote appears once per theme.
+            if len(quotes[name]) < QUOTES_PER_THEME and all(
+                q["text"] != _quote(c["comment"]) for q in quotes[name]
+            ):
+                quotes[name].append(
+                    {
+                        "text": _quote(c["comment"]),
+                        "score": c["score"],
+                        "segment": c["segment"] or "unknown",
+                        "date": c["responded_at"].date().isoformat(),
+                    }
+                )
+    total = len(comments)
+    themes = []
+    for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        mean = sum(sentiments[name]) / len(sentiments[name]) if sentiments[name] else None
+        themes.append(
+            {
+                "name": name,
+                "label": THEME_LABELS.get(name, name.replace("_", " ")),
+                "count": n,
+                "share_pct": 100 * n / total if total else 0.0,
+                "sentiment": mean,
+                "tone": sentiment_label(mean),
+                "quotes": quotes[name],
+            }
+        )
+    return themes
+
+
+def health_trends(session: Session, now: datetime, months: int = 6) -> dict[str, Any]:
+    """Band counts and mean score at the last scoring date of each month, and band movements
+    between the latest scoring date and the one closest to 30 days before it."""
+    since = add_months(month_start(now.date()), -(months - 1))
+    dates = [
+        d
+        for (d,) in session.execute(
+            select(HealthSnapshot.as_of)
+            .where(HealthSnapshot.as_of >= since, HealthSnapshot.as_of <= now.date())
+            .group_by(HealthSnapshot.as_of)
+            .order_by(HealthSnapshot.as_of)
+        )
+    ]
+    if not dates:
+        return {"months": [], "movements": None}
+    last_per_month: dict[str, date] = {}
+    for d in dates:
+        last_per_month[d.strftime("%Y-%m")] = d
+    chosen = sorted(last_per_month.values())
+    stats: dict[date, dict[str, Any]] = {
+        d: {"as_of": d, "counts": dict.fromkeys(BANDS, 0), "mean": None, "n": 0} for d in chosen
+    }
+    for as_of, band, n, mean in session.execute(
+        select(
+            HealthSnapshot.as_of,
+            HealthSnapshot.band,
+            func.count(),
+            func.avg(HealthSnapshot.score),
+        )
+        .where(HealthSnapshot.as_of.in_(chosen))
+        .group_by(HealthSnapshot.as_of, HealthSnapshot.band)
+    ):
+        entry = stats[as_of]
+        entry["counts"][band] = int(n)
+        total = entry["n"] + int(n)
+        entry["mean"] = (
+            float(mean)
+            if entry["mean"] is None
+            else (entry["mean"] * entry["n"] + float(mean) * int(n)) / total
+        )
+        entry["n"] = total
+    latest = dates[-1]
+    target = latest - timedelta(days=30)
+    earlier = min(dates, key=lambda d: (abs((d - target).days), d))
+    movements = None
+    if earlier != latest:
+        old = HealthSnapshot.__table__.alias("old")
+        new = HealthSnapshot.__table__.alias("new")
+        matrix = {a: dict.fromkeys(BANDS, 0) for a in BANDS}
+        for old_band, new_band, n in session.execute(
+            select(old.c.band, new.c.band, func.count())
+            .select_from(old.join(new, and_(old.c.account_id == new.c.account_id)))
+            .where(old.c.as_of == earlier, new.c.as_of == latest)
+            .group_by(old.c.band, new.c.band)
+        ):
+            matrix[old_band][new_band] = int(n)
+        movements = {
+            "from": earlier.isoformat(),
+            "to": latest.isoformat(),
+            "matrix": matrix,
+            "improved": matrix["critical"]["at_risk"]
+            + matrix["critical"]["healthy"]
+            + matrix["at_risk"]["healthy"],
+            "worsened": matrix["healthy"]["at_risk"]
+            + matrix["healthy"]["critical"]
+            + matrix["at_risk"]["critical"],
+        }
+    return {
+        "months": [
+            {
+                "month": s["as_of"].strftime("%Y-%m"),
+                "as_of": s["as_of"].isoformat(),
+                "counts": s["counts"],
+                "mean": s["mean"],
+                "accounts": s["n"],
+            }
+            for s in (stats[d] for d in chosen)
+        ],
+        "movements": movements,
+    }
+
+
+def churn_reasons(
+    session: Session, comments_all: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """Why accounts left: categories of comments from accounts that churned in the last year,
+    answered in the 180 days before their churn, plus exit survey answers."""
+    year_ago = now.date() - timedelta(days=365)
+    churned = session.scalar(
+        select(func.count())
+        .select_from(Account)
+        .where(Account.churned_at.is_not(None), Account.churned_at > year_ago)
+    )
+    exit_ids = {
+        rid
+        for (rid,) in session.execute(
+            select(SurveyInvitation.response_id).where(
+                SurveyInvitation.kind == "exit", SurveyInvitation.response_id.is_not(None)
+            )
+        )
+    }
+    relevant = [
+        c
+        for c in comments_all
+        if c["id"] in exit_ids
+        or (
+            c["churned_at"] is not None
+            and c["churned_at"] > year_ago
+            and c["churned_at"] - timedelta(days=180) <= c["responded_at"].date() <= c["churned_at"]
+            and c["score"] <= 8
+        )
+    ]
+    themes = [t for t in _themes(relevant) if t["name"] != "praise"]
+    return {
+        "churned_accounts": int(churned or 0),
+        "comments": len(relevant),
+        "accounts_with_comments": len({c["account"] for c in relevant}),
+        "themes": themes,
+    }
+
+
+def feature_requests(comments: list[dict[str, Any]], limit: int = 8) -> dict[str, Any]:
+    """Comments in the ``missing_feature`` category, newest first."""
+    found = [c for c in comments if "missing_feature" in c["categories"]]
+    by_text: Counter[str] = Counter(_quote(c["comment"]) for c in found)
+    return {
+        "count": len(found),
+        "accounts": len({c["account"] for c in found}),
+        "top": [{"text": t, "mentions": n} for t, n in by_text.most_common(limit)],
+    }
+
+
+def program_results(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Enrolments and A/B evaluation per playbook."""
+    from successcrew.definitions.playbooks import load_playbooks
+    from successcrew.services.program_results import enrolment_summary, evaluate
+
+    summary = enrolment_summary(session)
+    results = []
+    for book in load_playbooks():
+        evaluation = evaluate(session, book, now=now).as_dict()
+        results.append(
+            {
+                "id": book.id,
+                "name": book.spec.name,
+                "holdout_pct": book.spec.holdout_pct,
+                "outcome": (
+                    f"Healthy within {book.spec.outcome.days} days"
+                    if book.spec.outcome.kind == "recovered_healthy"
+                    else f"still a customer {book.spec.outcome.days} days after enrolment"
+                ),
+                "enrolments": summary.get(
+                    book.id, {"total": 0, "by_status": {}, "by_variant": {}, "exit_reasons": {}}
+                ),
+                "comparisons": evaluation["comparisons"],
+                "min_sample": book.spec.min_sample,
+            }
+        )
+    return results
+
+
+def what_worked(
+    programs: list[dict[str, Any]], themes: list[dict[str, Any]], trend: list[dict[str, Any]]
+) -> list[str]:
+    """Plain sentences: significant wins first, then what the data does not show yet."""
+    lines = []
+    for p in programs:
+        for c in p["comparisons"]:
+            if c["significant"] and c["uplift"] > 0:
+                low, high = c["ci95"]
+                lines.append(
+                    f"{p['name']} - variant '{c['variant']}' beat the holdout by "
+                    f"{100 * c['uplift']:.1f} points ({100 * low:.1f} to {100 * high:.1f}, "
+                    f"p = {c['p_value']:.3f}) on '{p['outcome']}'. Keep it."
+                )
+            elif c["significant"] and c["uplift"] < 0:
+                lines.append(
+                    f"{p['name']} - variant '{c['variant']}' did worse than doing nothing "
+                    f"({100 * c['uplift']:.1f} points, p = {c['p_value']:.3f}). Stop or rework it."
+                )
+        recovered = p["enrolments"]["exit_reasons"].get("recovered", 0)
+        if recovered:
+            lines.append(f"{p['name']}: {recovered} accounts recovered to Healthy while enrolled.")
+    if not any("beat the holdout" in line for line in lines):
+        lines.append(
+            "No playbook variant has shown a significant improvement over its holdout yet; "
+            "results firm up as enrolments mature."
+        )
+    praise = next((t for t in themes if t["name"] == "praise"), None)
+    if praise:
+        lines.append(
+            f"Customers praise us in {praise['count']} comments ({praise['share_pct']:.0f} %): "
+            f'e.g. "{praise["quotes"][0]["text"]}"'
+            if praise["quotes"]
+            else f"Customers praise us in {praise['count']} comments."
+        )
+    known = [m for m in trend if m["nps"] is not None]
+    if len(known) >= 2:
+        delta = known[-1]["nps"] - known[0]["nps"]
+        lines.append(
+            f"NPS moved {delta:+.0f} points from {known[0]['month']} to {known[-1]['month']}."
+        )
+    return lines
+
+
+def collect(engine: Engine, now: datetime) -> dict[str, Any]:
+    """All figures for the report as of ``now``."""
+    from successcrew.store.metric_queries import nps_figures, portfolio_retention
+
+    with transaction(engine) as session:
+        today = now.date()
+        active = session.scalar(
+            select(func.count())
+            .select_from(Account)
+            .where((Account.churned_at.is_(None)) | (Account.churned_at > today))
+        )
+        churned_90 = session.scalar(
+            select(func.count())
+            .select_from(Account)
+            .where(Account.churned_at > today - timedelta(days=90), Account.churned_at <= today)
+        )
+        nps_90 = nps_figures(session, today, 90)
+        trend = nps_trend(session, now)
+        year = _comments(session, now - timedelta(days=365), now)
+        quarter = [c for c in year if c["responded_at"] >= now - timedelta(days=90)]
+        themes = _themes(quarter)
+        retention = portfolio_retention(session, today)
+        programs = program_results(session, now)
+        document = {
+            "as_of": now.isoformat(),
+            "headline": {
+                "active_accounts": int(active or 0),
+                "churned_last_90_days": int(churned_90 or 0),
+                "nps_90_days": nps_90.nps,
+                "nps_responses_90_days": nps_90.responses,
+                "comments_90_days": len(quarter),
+            },
+            "nps_trend": trend,
+            "themes": themes,
+            "churn_reasons": churn_reasons(session, year, now),
+            "feature_requests": feature_requests(
+                [c for c in year if c["responded_at"] >= now - timedelta(days=180)]
+            ),
+            "health": health_trends(session, now),
+            "retention": retention.as_dict(),
+            "programs": programs,
+        }
+        document["what_worked"] = what_worked(programs, themes, trend)
+    return document
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        undefined=StrictUndefined,
+        # HTML and SVG escape customer text; Markdown is plain text.
+        autoescape=lambda name: bool(name) and name.endswith((".html.j2", ".svg.j2")),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["pct"] = lambda v, d=1: "-" if v is None else f"{v:.{d}f} %"
+    env.filters["pts"] = lambda v: "-" if v is None else f"{100 * v:+.1f} pts"
+    env.filters["rate"] = lambda v: "-" if v is None else f"{100 * v:.1f} %"
+    env.filters["signed"] = lambda v: "-" if v is None else f"{v:+.1f}"
+    env.filters["label"] = lambda v: BAND_LABELS.get(v, str(v).replace("_", " "))
+    return env
+
+
+def generate_report(engine: Engine, out_dir: Path, now: datetime) -> dict[str, Any]:
+    """Write report.md, report.html, report.json and charts/*.svg into ``out_dir``."""
+    import json
+
+    doc = collect(engine, now)
+    env = _environment()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chart_dir = out_dir / "charts"
+    chart_dir.mkdir(exist_ok=True)
+    svgs: dict[str, str] = {}
+    for name, (kind, chart) in report_charts(doc).items():
+        svg = env.get_template(f"chart_{kind}.svg.j2").render(chart=chart)
+        svgs[name] = svg
+        (chart_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
+    context = {"doc": doc, "svgs": svgs, "bands": BANDS}
+    markdown = out_dir / "report.md"
+    html = out_dir / "report.html"
+    markdown.write_text(env.get_template("report.md.j2").render(**context), encoding="utf-8")
+    html.write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
+    (out_dir / "report.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    return {
+        "markdown": str(markdown),
+        "html": str(html),
+        "json": str(out_dir / "report.json"),
+        "charts": sorted(str(chart_dir / f"{n}.svg") for n in svgs),
+        "headline": doc["headline"],
+    }

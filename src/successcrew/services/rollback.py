@@ -1,0 +1,157 @@
+"""Rollback rules: evaluated on every trigger evaluation, each setting or clearing a pause flag.
+
+- crm_sync_error_rate: the latest crm_sync check reports an error rate above
+  ``rollback.crm_sync_error_rate_pct`` -> pause ``automation`` and ask for manual verification;
+  lifted by hand (``successcrew resume automation``) once someone checked the CRM data.
+- health_calculation_failure: the latest health_scoring check failed -> pause ``scoring`` (scores
+  are manual); lifted automatically when a check succeeds again.
+- nps_drop: rolling NPS fell more than ``rollback.nps_drop_points`` within
+  ``nps_drop_window_days`` -> pause ``campaigns`` and open a chairman escalation (emergency
+  review); lifted by hand after the review.
+
+Every change goes through ``store.pauses.set_paused`` and so lands in the audit log with its reason.
+A person's ``successcrew resume`` is honoured: a rule sets its flag again only on evidence newer
+than the resume (a later check, a later NPS answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from successcrew.definitions.thresholds import Thresholds
+from successcrew.domain.trigger_rules import FlagState, rollback_decision
+from successcrew.store import component_checks, pauses
+from successcrew.store import trigger_events as store
+from successcrew.store.models import NpsResponse, PauseFlag
+from successcrew.store.outbox import enqueue_many
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """What a rule saw: condition (None = no data), when the evidence was observed, and why."""
+
+    condition: bool | None
+    observed_at: datetime | None
+    reason: str
+    detail: dict[str, Any]
+
+
+def _crm_error_rate(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
+    state = component_checks.component_states(session, ["crm_sync"], now, 1)["crm_sync"]
+    detail = state.last_detail or {}
+    rate = detail.get("error_rate_pct")
+    if rate is None and detail.get("attempted"):
+        rate = 100.0 * float(detail.get("failed") or 0) / float(detail["attempted"])
+    if rate is None:
+        return _Finding(None, state.last_checked_at, "no CRM sync figures", {})
+    limit = thresholds.rollback.crm_sync_error_rate_pct
+    reason = (
+        f"CRM sync error rate {float(rate):.1f} % > {limit:g} % "
+        f"({detail.get('failed', '?')} of {detail.get('attempted', '?')} records failed): "
+        "automation paused; verify the CRM data by hand, then `successcrew resume automation`"
+    )
+    return _Finding(float(rate) > limit, state.last_checked_at, reason, {"error_rate_pct": rate})
+
+
+def _health_failure(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
+    state = component_checks.component_states(session, ["health_scoring"], now, 1)["health_scoring"]
+    if state.last_ok is None:
+        return _Finding(None, None, "no health-scoring checks", {})
+    reason = (
+        f"health calculation failed at {state.last_checked_at:%Y-%m-%d %H:%M} UTC "
+        f"({state.last_error or 'no error text'}): scores are manual until it succeeds again"
+    )
+    return _Finding(not state.last_ok, state.last_checked_at, reason, {"error": state.last_error})
+
+
+def _nps_drop(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
+    from successcrew.store.metric_queries import nps_change
+
+    window = thresholds.rollback.nps_drop_window_days
+    current, earlier = nps_change(session, now.date(), window)
+    latest = session.scalar(
+        select(func.max(NpsResponse.responded_at)).where(NpsResponse.responded_at <= now)
+    )
+    if current.nps is None or earlier.nps is None:
+        return _Finding(None, latest, "not enough NPS answers in both windows", {})
+    drop = earlier.nps - current.nps
+    limit = thresholds.rollback.nps_drop_points
+    reason = (
+        f"NPS dropped {drop:.1f} points within {window} days "
+        f"({earlier.nps:+.1f} -> {current.nps:+.1f}; {earlier.responses} and {current.responses} "
+        "answers): campaigns paused for an emergency review by the chairman"
+    )
+    detail = {"before": earlier.as_dict(), "now": current.as_dict(), "drop_points": drop}
+    return _Finding(drop > limit, latest, reason, detail)
+
+
+#: name -> (reader, pause scope, lifted automatically when the condition clears)
+RULES = {
+    "crm_sync_error_rate": (_crm_error_rate, "automation", False),
+    "health_calculation_failure": (_health_failure, "scoring", True),
+    "nps_drop": (_nps_drop, "campaigns", False),
+}
+
+
+def apply_rollback_rules(
+    session: Session, thresholds: Thresholds, now: datetime, channels: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Evaluate every rule in the caller's transaction; returns the flags it set or cleared."""
+    changes = []
+    for name, (read, scope, auto_clear) in RULES.items():
+        finding = read(session, thresholds, now)
+        actor = f"rollback:{name}"
+        flag = session.get(PauseFlag, scope)
+        state = None if flag is None else FlagState(flag.paused, flag.set_by, flag.set_at)
+        decision = rollback_decision(
+            finding.condition,
+            state,
+            rule=actor,
+            observed_at=finding.observed_at,
+            auto_clear=auto_clear,
+        )
+        if decision is None:
+            continue
+        reason = finding.reason if decision == "set" else f"{name}: condition cleared"
+        if not pauses.set_paused(
+            session, scope, paused=decision == "set", reason=reason, actor=actor, now=now
+        ):
+            continue
+        change: dict[str, Any] = {
+            "rule": name,
+            "scope": scope,
+            "change": decision,
+            "reason": reason,
+        }
+        if decision == "set" and name == "nps_drop":
+            escalation_id = store.add_escalation(
+                session,
+                kind="emergency_review",
+                title="Emergency review: NPS dropped",
+                context={"reason": reason, **finding.detail},
+                now=now,
+            )
+            enqueue_many(
+                session,
+                [
+                    {
+                        "key": f"ROLLBACK:nps_drop:escalation:{escalation_id}:slack",
+                        "channel": "slack",
+                        "payload": {
+                            "channel": channels["chairman"],
+                            "title": "Emergency review: NPS dropped",
+                            "summary": reason,
+                        },
+                    }
+                ],
+                now=now,
+            )
+            change["escalation_id"] = escalation_id
+        changes.append(change)
+    return changes

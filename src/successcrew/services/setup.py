@@ -1,0 +1,96 @@
+"""Setting the crew up: ``successcrew init`` (schema to head, definitions synced into the
+database, one ``setup_progress`` row per setup step) and the setup review. Running init twice
+changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from successcrew.definitions.crew_definition import StepSpec, crew_path, load_crew
+from successcrew.settings import Settings
+from successcrew.store.db import redacted_url, transaction
+from successcrew.store.dialect import insert_ignore
+from successcrew.store.migrate import upgrade
+from successcrew.store.models import SetupProgress
+from successcrew.store.outbox import enqueue
+
+
+def sync_setup_progress(session: Session, steps: Sequence[StepSpec]) -> int:
+    """Make sure every defined step has a ``setup_progress`` row; returns rows added.
+
+    Existing rows keep their status (a success is never undone by a definition change);
+    their day and substage follow the definition.
+    """
+    table = SetupProgress.__table__
+    added = 0
+    for step in steps:
+        result = session.execute(
+            insert_ignore(session.connection(), table).values(
+                step_id=step.id,
+                substage=step.substage,
+                day_offset=step.day,
+                status="pending",
+                attempts=0,
+            )
+        )
+        added += result.rowcount or 0
+        session.execute(
+            update(SetupProgress)
+            .where(
+                SetupProgress.step_id == step.id,
+                (SetupProgress.day_offset != step.day) | (SetupProgress.substage != step.substage),
+            )
+            .values(day_offset=step.day, substage=step.substage)
+        )
+    return added
+
+
+def sync_setup_steps(session: Session, now: datetime) -> str:
+    """``init`` sync step: a ``setup_progress`` row per defined step (existing ones kept)."""
+    steps = load_crew().step_specs()
+    added = sync_setup_progress(session, steps)
+    return f"setup plan: {len(steps)} steps ({added} new) from {crew_path()}"
+
+
+def initialise(engine: Engine, *, now: datetime) -> dict[str, Any]:
+    """Upgrade the schema and sync every definition; returns what was done."""
+    from successcrew.services.triggers import sync_trigger_definitions
+
+    before, after = upgrade(engine)
+    with transaction(engine) as session:
+        lines = [sync_trigger_definitions(session, now), sync_setup_steps(session, now)]
+    return {
+        "database": redacted_url(engine),
+        "schema_before": before,
+        "schema_after": after,
+        "definitions": lines,
+    }
+
+
+def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict[str, Any]:
+    """Summarise the setup flow (done, skipped with reason, failing) and post it to Slack."""
+    rows = session.execute(
+        select(SetupProgress.status, func.count()).group_by(SetupProgress.status)
+    ).all()
+    counts = {status: int(n) for status, n in rows}
+    skipped = session.execute(
+        select(SetupProgress.step_id, SetupProgress.last_error)
+        .where(SetupProgress.status == "skipped")
+        .order_by(SetupProgress.step_id)
+    ).all()
+    text = "successcrew setup review: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    if skipped:
+        text += ". Not available yet: " + "; ".join(f"{s} ({e})" for s, e in skipped)
+    enqueue(
+        session,
+        key="setup:review",
+        channel="slack",
+        payload={"channel": settings.slack_channel, "title": text[:150], "text": text},
+        now=now,
+    )
+    return {"steps": counts, "skipped": [s for s, _ in skipped]}

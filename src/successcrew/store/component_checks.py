@@ -1,0 +1,121 @@
+"""Component checks: one row per system-health check, and per component the consecutive
+failures, the last result and the uptime over a window (RETENTION-004, rollback, status)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from successcrew.store.models import (
+    ComponentCheck,
+)
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    """One component's check history as status and RETENTION-004 need it."""
+
+    component: str
+    consecutive_failures: int
+    last_checked_at: datetime | None
+    last_ok: bool | None
+    last_error: str | None
+    last_detail: dict[str, Any] | None
+    checks_in_window: int
+    ok_in_window: int
+
+
+def component_states(
+    session: Session, components: Sequence[str], now: datetime, window_days: int
+) -> dict[str, ComponentState]:
+    """Consecutive failures (failed checks since the last success), the latest check, and the
+    counts for uptime over ``window_days``, for every component in three grouped queries."""
+    c = ComponentCheck
+    last_ok = (
+        select(c.component, func.max(c.checked_at).label("at"))
+        .where(c.ok.is_(True), c.checked_at <= now)
+        .group_by(c.component)
+        .subquery("last_ok")
+    )
+    streaks = dict(
+        session.execute(
+            select(c.component, func.count())
+            .outerjoin(last_ok, last_ok.c.component == c.component)
+            .where(
+                c.ok.is_(False),
+                c.checked_at <= now,
+                or_(last_ok.c.at.is_(None), c.checked_at > last_ok.c.at),
+            )
+            .group_by(c.component)
+        ).all()
+    )
+    since = now - timedelta(days=window_days)
+    window = {
+        comp: (total, ok)
+        for comp, total, ok in session.execute(
+            select(c.component, func.count(), func.count().filter(c.ok.is_(True)))
+            .where(c.checked_at > since, c.checked_at <= now)
+            .group_by(c.component)
+        )
+    }
+    latest_at = (
+        select(c.component, func.max(c.checked_at).label("at"))
+        .where(c.checked_at <= now)
+        .group_by(c.component)
+        .subquery("latest_at")
+    )
+    latest: dict[str, ComponentCheck] = {}
+    for row in session.scalars(
+        select(c)
+        .join(latest_at, and_(latest_at.c.component == c.component, latest_at.c.at == c.checked_at))
+        .order_by(c.id)
+    ):
+        latest[row.component] = row  # same timestamp twice: the later row wins
+    last_failure = (
+        select(c.component, func.max(c.id).label("id"))
+        .where(c.ok.is_(False), c.checked_at <= now)
+        .group_by(c.component)
+        .subquery("last_failure")
+    )
+    last_error = dict(
+        session.execute(
+            select(c.component, c.error).join(last_failure, last_failure.c.id == c.id)
+        ).all()
+    )
+    states = {}
+    for comp in dict.fromkeys([*components, *latest]):
+        row = latest.get(comp)
+        total, ok = window.get(comp, (0, 0))
+        states[comp] = ComponentState(
+            component=comp,
+            consecutive_failures=int(streaks.get(comp, 0)),
+            last_checked_at=row.checked_at if row else None,
+            last_ok=row.ok if row else None,
+            last_error=last_error.get(comp),
+            last_detail=dict(row.detail) if row and row.detail else None,
+            checks_in_window=int(total),
+            ok_in_window=int(ok),
+        )
+    return states
+
+
+def record_check(
+    session: Session,
+    component: str,
+    *,
+    now: datetime,
+    ok: bool,
+    error: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One system-health check result for ``component``."""
+    session.execute(
+        insert(ComponentCheck).values(
+            component=component, checked_at=now, ok=ok, error=error, detail=detail
+        )
+    )

@@ -1,0 +1,124 @@
+"""Set-based reads over the book of accounts: band counts with ARR, band movements between two
+scoring dates, the biggest score drops, the most at-risk accounts, the newly Critical."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from successcrew.store.models import Account, AccountSource, HealthSnapshot
+
+BANDS = ("healthy", "at_risk", "critical")
+#: IN-lists are chunked so a large portfolio never exceeds a driver's parameter limit.
+IN_CHUNK = 2000
+
+
+def previous_as_of(session: Session, before: date, *, at_least_days: int = 1) -> date | None:
+    """The newest scoring date at least ``at_least_days`` before ``before``."""
+    return session.execute(
+        select(func.max(HealthSnapshot.as_of)).where(
+            HealthSnapshot.as_of <= before - timedelta(days=at_least_days)
+        )
+    ).scalar_one()
+
+
+def band_counts(session: Session, as_of: date) -> dict[str, dict[str, float]]:
+    """Accounts and ARR per band on ``as_of`` (one grouped query)."""
+    rows = session.execute(
+        select(HealthSnapshot.band, func.count(), func.coalesce(func.sum(Account.arr), 0))
+        .join(Account, Account.id == HealthSnapshot.account_id)
+        .where(HealthSnapshot.as_of == as_of)
+        .group_by(HealthSnapshot.band)
+    ).all()
+    result = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
+    for band, count, arr in rows:
+        result[band] = {"accounts": int(count), "arr": float(arr)}
+    return result
+
+
+def movements(session: Session, current: date, previous: date) -> dict[str, int]:
+    """How many accounts moved from one band to another between two scoring dates."""
+    old = aliased(HealthSnapshot)
+    rows = session.execute(
+        select(old.band, HealthSnapshot.band, func.count())
+        .join(
+            old,
+            and_(old.account_id == HealthSnapshot.account_id, old.as_of == previous),
+        )
+        .where(HealthSnapshot.as_of == current, old.band != HealthSnapshot.band)
+        .group_by(old.band, HealthSnapshot.band)
+    ).all()
+    return {f"{a}->{b}": int(n) for a, b, n in sorted(rows)}
+
+
+def biggest_drops(
+    session: Session, current: date, previous: date, *, limit: int
+) -> list[dict[str, Any]]:
+    """The accounts whose score fell most between ``previous`` and ``current``."""
+    old = aliased(HealthSnapshot)
+    drop = (old.score - HealthSnapshot.score).label("drop")
+    rows = session.execute(
+        select(Account.external_id, old.score, HealthSnapshot.score, drop)
+        .join(Account, Account.id == HealthSnapshot.account_id)
+        .join(old, and_(old.account_id == HealthSnapshot.account_id, old.as_of == previous))
+        .where(HealthSnapshot.as_of == current)
+        .order_by(drop.desc(), Account.external_id)
+        .limit(limit)
+    ).all()
+    return [{"account": e, "from": round(a, 1), "to": round(b, 1)} for e, a, b, _ in rows]
+
+
+def top_at_risk(session: Session, as_of: date, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The At-Risk and Critical accounts with the most ARR on ``as_of``."""
+    rows = session.execute(
+        select(Account.external_id, Account.name, Account.arr, HealthSnapshot.score)
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.as_of == as_of, HealthSnapshot.band != "healthy")
+        .order_by(Account.arr.desc().nulls_last(), Account.id)
+        .limit(limit)
+    ).all()
+    return [
+        {"account": e, "name": n, "arr": float(a or 0), "score": round(s, 1)} for e, n, a, s in rows
+    ]
+
+
+def newly_critical(
+    session: Session, current: date, previous: date | None
+) -> list[tuple[Account, HealthSnapshot]]:
+    """Active accounts Critical on ``current`` that were not Critical on ``previous``."""
+    old = aliased(HealthSnapshot)
+    query = (
+        select(Account, HealthSnapshot)
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(
+            HealthSnapshot.as_of == current,
+            HealthSnapshot.band == "critical",
+            Account.churned_at.is_(None),
+        )
+        .order_by(Account.id)
+    )
+    if previous is not None:
+        query = query.outerjoin(
+            old, and_(old.account_id == Account.id, old.as_of == previous)
+        ).where((old.band.is_(None)) | (old.band != "critical"))
+    return [(a, s) for a, s in session.execute(query).all()]
+
+
+def crm_source_ids(session: Session, provider: str, account_ids: Sequence[int]) -> dict[int, str]:
+    """Each account's id in ``provider`` (only the accounts linked to it); IN-lists chunked."""
+    found: dict[int, str] = {}
+    ids = list(account_ids)
+    for start in range(0, len(ids), IN_CHUNK):
+        found.update(
+            session.execute(
+                select(AccountSource.account_id, AccountSource.source_id).where(
+                    AccountSource.source == provider,
+                    AccountSource.account_id.in_(ids[start : start + IN_CHUNK]),
+                )
+            ).all()
+        )
+    return found

@@ -1,0 +1,158 @@
+"""Reading health snapshots (one account, one date, a band), explaining a score change, and
+manual score overrides with their audit entries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from successcrew.domain.explanations import Explanation, SnapshotView, explain_change
+from successcrew.store import audit
+from successcrew.store.models import (
+    Account,
+    HealthSnapshot,
+    ScoreOverride,
+)
+
+
+def snapshot_view(row: HealthSnapshot) -> SnapshotView:
+    """The stored snapshot as the explanation code reads it (components put back together)."""
+    return SnapshotView(
+        account_id=row.account_id,
+        as_of=row.as_of,
+        score=row.score,
+        computed_score=row.computed_score,
+        band=row.band,
+        components=dict(row.components or {}),
+        missing_components=list(row.missing_components or []),
+        model_version=row.model_version,
+        override_id=row.override_id,
+        stale=bool(row.stale),
+    )
+
+
+def snapshot_pair(
+    session: Session, account_id: int, as_of: date
+) -> tuple[SnapshotView | None, SnapshotView | None]:
+    """The account's latest snapshot on or before ``as_of`` and the one before that."""
+    rows = session.scalars(
+        select(HealthSnapshot)
+        .where(HealthSnapshot.account_id == account_id, HealthSnapshot.as_of <= as_of)
+        .order_by(HealthSnapshot.as_of.desc())
+        .limit(2)
+    ).all()
+    current = snapshot_view(rows[0]) if rows else None
+    previous = snapshot_view(rows[1]) if len(rows) > 1 else None
+    return current, previous
+
+
+def snapshot_of(session: Session, account_id: int, as_of: date) -> HealthSnapshot | None:
+    """The account's snapshot for exactly ``as_of``."""
+    return session.scalar(
+        select(HealthSnapshot).where(
+            HealthSnapshot.account_id == account_id, HealthSnapshot.as_of == as_of
+        )
+    )
+
+
+def explain(session: Session, account_id: int, as_of: date) -> Explanation | None:
+    """What moved the account's score up to ``as_of`` (None when it has no snapshot yet)."""
+    current, previous = snapshot_pair(session, account_id, as_of)
+    if current is None:
+        return None
+    return explain_change(current, previous)
+
+
+def latest_as_of(session: Session, on_or_before: date | None = None) -> date | None:
+    """The most recent scoring date (on or before ``on_or_before`` when given)."""
+    query = select(func.max(HealthSnapshot.as_of))
+    if on_or_before is not None:
+        query = query.where(HealthSnapshot.as_of <= on_or_before)
+    return session.scalar(query)
+
+
+def list_snapshots(
+    session: Session, as_of: date, band: str | None = None
+) -> list[tuple[Account, HealthSnapshot]]:
+    """Snapshots of ``as_of`` with their accounts, lowest score first."""
+    query = (
+        select(Account, HealthSnapshot)
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.as_of == as_of)
+        .order_by(HealthSnapshot.score, Account.external_id)
+    )
+    if band is not None:
+        query = query.where(HealthSnapshot.band == band)
+    return [(a, s) for a, s in session.execute(query)]
+
+
+def set_override(
+    session: Session,
+    account: Account,
+    *,
+    score: float,
+    reason: str,
+    author: str,
+    expires_at: datetime | None,
+    now: datetime,
+) -> ScoreOverride:
+    """Record a manual score (audited); it applies from the next scoring run on."""
+    override = ScoreOverride(
+        account_id=account.id,
+        score=score,
+        reason=reason,
+        author=author,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(override)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=author,
+        action="health_override_set",
+        subject=account.external_id,
+        detail={
+            "override_id": override.id,
+            "score": score,
+            "reason": reason,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return override
+
+
+def clear_overrides(session: Session, account: Account, *, author: str, now: datetime) -> int:
+    """Revoke the account's overrides still in force (audited); returns how many."""
+    rows = session.scalars(
+        select(ScoreOverride).where(
+            ScoreOverride.account_id == account.id,
+            ScoreOverride.revoked_at.is_(None),
+            or_(ScoreOverride.expires_at.is_(None), ScoreOverride.expires_at > now),
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+    if rows:
+        audit.record(
+            session,
+            at=now,
+            actor=author,
+            action="health_override_cleared",
+            subject=account.external_id,
+            detail={"override_ids": [r.id for r in rows]},
+        )
+    session.flush()
+    return len(rows)
+
+
+def account_by_external_id(session: Session, external_id: str) -> Account | None:
+    """The account with this external id."""
+    return session.scalar(select(Account).where(Account.external_id == external_id))
