@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert
@@ -19,6 +20,25 @@ def day(n: int, hour: int = 6) -> datetime:
     """Simulated clock on setup day ``n`` (day 1 = DAY1)."""
     d = DAY1 + timedelta(days=n - 1)
     return datetime(d.year, d.month, d.day, hour, tzinfo=UTC)
+
+
+#: A crew whose only task is the stock dispatch operation (no setup flow to start on day 0).
+DISPATCH_ONLY_CREW = """\
+name: dispatch_only
+setup:
+  steps: []
+operations:
+  tasks:
+    - {id: dispatch, cadence: hourly, agent: success_infrastructure_architect, tool: dispatch_outbox}
+"""
+
+
+def dispatch_only_project(root: Path) -> Path:
+    """A ``SUCCESSCREW_PROJECT_DIR`` under ``root`` whose crew only dispatches the outbox."""
+    project = root / "dispatch-only-project"
+    (project / "crews").mkdir(parents=True)
+    (project / "crews" / "customer_success.yaml").write_text(DISPATCH_ONLY_CREW)
+    return project
 
 
 def make_crew(engine: Engine, **kw: Any) -> CustomerSuccessCrew:

@@ -44,3 +44,10 @@ class LockHeld(SuccessCrewError):
     """Another run holds the run lock (exit 75, EX_TEMPFAIL)."""
 
     exit_code = 75
+
+
+class DatabaseConflict(SuccessCrewError):
+    """The database kept rolling a transaction back to break a conflict with another process
+    (a deadlock, a serialisation failure); it was retried a bounded number of times (exit 1)."""
+
+    exit_code = 1

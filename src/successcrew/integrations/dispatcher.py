@@ -26,9 +26,15 @@ from successcrew.integrations.email.sender import EmailMessage, EmailSender
 from successcrew.integrations.http import HttpPolicy, ProviderAuthError, ProviderError
 from successcrew.integrations.slack import SlackClient, build_message
 from successcrew.settings import Settings
-from successcrew.store.db import transaction
+from successcrew.store.db import retry_on_conflict, transaction
 from successcrew.store.models import Contact, OutboxMessage
-from successcrew.store.outbox import Claimed, claim, pause_scopes, retry_delay
+from successcrew.store.outbox import (
+    Claimed,
+    claim,
+    lock_for_bulk_update,
+    pause_scopes,
+    retry_delay,
+)
 from successcrew.store.pauses import is_paused, paused_scopes
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,11 @@ HELD_RECHECK = timedelta(minutes=1)
 #: that long once its reason is gone: every dispatch re-decides the held groups and releases
 #: them at once; this only keeps unchanged held rows from being re-read and rewritten each tick.
 HELD_SET_RECHECK = timedelta(days=1)
+#: What to do when a dispatch transaction kept conflicting with other dispatchers' ones.
+CONFLICT_ADVICE = (
+    "Messages not sent stay in the outbox for the next dispatch (a claimed one once its lease "
+    "runs out); run it again, and if this keeps happening run fewer dispatchers at once."
+)
 #: How far back (real time) to look in a Slack channel for a message a crashed run posted.
 SLACK_LOOKBACK_SECONDS = 2 * 24 * 3600
 
@@ -165,6 +176,7 @@ def _outbox_only(senders: _Senders, channel: str, provider: str | None) -> str |
     return providers.outbox_only_reason(provider) if senders.crm(provider) is None else None
 
 
+@retry_on_conflict("dispatch: holding and releasing unsendable messages", CONFLICT_ADVICE)
 def hold_unsendable(engine: Engine, senders: _Senders, now: datetime) -> int:
     """Hold, in a handful of statements, every due message that cannot be sent now; returns
     how many are held.
@@ -176,7 +188,8 @@ def hold_unsendable(engine: Engine, senders: _Senders, now: datetime) -> int:
     so the claim loop never walks it row by row; a held group whose reason is gone (pause
     lifted, credentials configured) goes back to ``pending`` now and is sent by this dispatch.
     Rows being sent (``sending``) are never touched; nothing here sends or counts an attempt,
-    so a crash at any point leaves each row pending or held, both safe.
+    so a crash at any point leaves each row pending or held, both safe. Parallel dispatchers
+    take their hold passes one at a time (``lock_for_bulk_update``).
     """
     o = OutboxMessage
     payload = o.payload
@@ -211,6 +224,7 @@ def hold_unsendable(engine: Engine, senders: _Senders, now: datetime) -> int:
     )
     key_cols = [rows.c.channel, *(rows.c[name] for name in fields), rows.c.opted_out]
     with transaction(engine) as session:
+        lock_for_bulk_update(session)
         paused = {scope: flag.reason for scope, flag in paused_scopes(session).items()}
         groups = session.execute(
             select(
@@ -329,6 +343,13 @@ def _send(
         raise _Permanent(f"invalid {msg.channel} payload: {type(exc).__name__}: {exc}") from None
 
 
+@retry_on_conflict("dispatch: claiming due messages", CONFLICT_ADVICE)
+def _claim_batch(engine: Engine, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+    with transaction(engine) as session:
+        return claim(session, now=now, lease=lease, limit=limit)
+
+
+@retry_on_conflict("dispatch: recording what became of a message", CONFLICT_ADVICE)
 def _record(engine: Engine, msg_id: int, **values: Any) -> None:
     # Only while we still hold the claim: a row reclaimed by another dispatcher is theirs.
     with transaction(engine) as session:
@@ -370,8 +391,7 @@ def dispatch(
         # Whatever cannot be sent now is held as a set first; the claim loop sees the rest.
         summary.held += hold_unsendable(engine, senders, now)
         while True:
-            with transaction(engine) as session:
-                batch = claim(session, now=now, lease=lease, limit=batch_size)
+            batch = _claim_batch(engine, now, lease, batch_size)
             if not batch:
                 break
             summary.claimed += len(batch)

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import tenacity
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from successcrew.errors import ConfigError
+from successcrew.errors import ConfigError, DatabaseConflict
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: How often a transaction the database rolled back to break a conflict is run in all.
+CONFLICT_ATTEMPTS = 5
+#: Conflicts worth running the whole transaction again for, by PostgreSQL SQLSTATE: the server
+#: rolled back one side of a lock cycle, or a transaction that could not keep serialisable order.
+_PG_CONFLICTS = {"40P01": "deadlock detected", "40001": "serialization failure"}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,6 +92,67 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+def conflict_reason(exc: BaseException) -> str | None:
+    """Why the database rolled this transaction back to let another one through, or None when
+    ``exc`` is not such a conflict (then running the transaction again would not help).
+
+    PostgreSQL: a deadlock or a serialisation failure. SQLite: SQLITE_BUSY_SNAPSHOT, a deferred
+    transaction that read and then found another writer had committed since (its busy timeout
+    does not wait for that: only starting again does).
+    """
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)  # psycopg
+    if sqlstate in _PG_CONFLICTS:
+        return f"{_PG_CONFLICTS[sqlstate]}, SQLSTATE {sqlstate}"
+    if getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT:
+        return "another writer committed since this transaction read, SQLITE_BUSY_SNAPSHOT"
+    return None
+
+
+def retry_on_conflict(what: str, advice: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Run the decorated function again when the database rolled its transaction back to break
+    a conflict with another process (``conflict_reason``), up to ``CONFLICT_ATTEMPTS`` times in
+    all with short random pauses; then raise ``DatabaseConflict`` (one line: ``what`` happened,
+    then ``advice``).
+
+    Only for functions that open and commit their own transaction(s) and may safely start
+    again from the top: a conflict leaves nothing of the failed transaction behind.
+    """
+
+    def decorate(func: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(func)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            retrying = tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(CONFLICT_ATTEMPTS),
+                # Random, so the processes of a lock cycle do not meet again in step.
+                wait=tenacity.wait_random_exponential(multiplier=0.05, max=1.0),
+                retry=tenacity.retry_if_exception(lambda e: conflict_reason(e) is not None),
+                before_sleep=lambda state: log.info(
+                    "%s: conflict with another process (attempt %d), trying again",
+                    what,
+                    state.attempt_number,
+                ),
+                reraise=True,
+            )
+            try:
+                return retrying(func, *args, **kwargs)
+            except DBAPIError as exc:
+                reason = conflict_reason(exc)
+                if reason is None:
+                    raise
+                raise DatabaseConflict(
+                    f"{what}: the database rolled the transaction back {CONFLICT_ATTEMPTS} times "
+                    f"in a row to let another process through ({reason}); nothing of it was "
+                    f"kept. {advice}"
+                ) from exc
+
+        return run
+
+    return decorate
 
 
 def redacted_url(engine: Engine) -> str:

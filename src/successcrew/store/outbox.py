@@ -6,6 +6,12 @@ then the lease expiry, after which another dispatcher may reclaim it), ``deliver
 ``held`` (waiting on something outside the outbox: a pause flag or missing credentials; decided
 per group of like messages by every dispatch, in a few statements, and released by the first
 dispatch after the reason is gone; never counted as an attempt).
+
+Several dispatchers may run at once (on PostgreSQL; SQLite serialises writers). No two of them
+may lock overlapping rows in different orders, so every UPDATE of many rows is one of two kinds:
+the claim takes its rows ``FOR UPDATE SKIP LOCKED`` and updates only those (it never waits), and
+a set-based change by grouping (the hold pass) first takes ``lock_for_bulk_update``. Other
+writes change one row at a time.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ EMAIL_KIND_SCOPES = {"campaign": "campaigns", "survey": "surveys"}
 OUTBOX_BACKOFF_UNIT = timedelta(minutes=1)
 OUTBOX_BACKOFF_MAX = timedelta(hours=6)
 
+
+#: The transaction-scoped advisory lock of set-based outbox updates (``lock_for_bulk_update``).
+BULK_UPDATE_LOCK = "successcrew.outbox.bulk_update"
 
 #: Rows per multi-row INSERT in ``enqueue_many`` (well under SQLite's bound-parameter limit).
 ENQUEUE_CHUNK = 1000
@@ -139,6 +148,19 @@ def pause_scopes(channel: str, payload: Mapping[str, Any]) -> tuple[str, ...]:
     if payload.get("program"):
         scopes.extend((f"campaign:{payload['program']}", "campaigns"))
     return tuple(dict.fromkeys(scopes))
+
+
+def lock_for_bulk_update(session: Session) -> None:
+    """Take, until the caller's transaction ends, the lock every set-based UPDATE of many outbox
+    rows takes before it reads (PostgreSQL ``pg_advisory_xact_lock``; SQLite needs none, it
+    serialises writers).
+
+    Two hold passes in parallel would lock overlapping rows in different orders (one UPDATE per
+    group, the groups walked in each process's own order) and deadlock. Serialised, the second
+    pass also decides on what the first committed, not on rows that have moved since it read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(BULK_UPDATE_LOCK))))
 
 
 def retry_delay(attempts: int, policy: RetryPolicy) -> timedelta:
