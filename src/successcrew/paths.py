@@ -9,16 +9,31 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from successcrew.errors import ConfigError
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _DEFAULTS_DIR = _PACKAGE_DIR / "_defaults"
 _CHECKOUT_DIR = _PACKAGE_DIR.parent.parent
 
 
 def project_dir() -> Path:
-    """The directory holding ``config/``, ``triggers/``, ``agents/`` and ``crews/``."""
+    """The directory holding ``config/``, ``triggers/``, ``agents/`` and ``crews/``.
+
+    A ``SUCCESSCREW_PROJECT_DIR`` that is not a directory raises ConfigError (exit 2): falling
+    back to the shipped defaults would run the crew on definitions nobody chose, and ``init``
+    would sync the default triggers over the operator's own.
+    """
     override = os.environ.get("SUCCESSCREW_PROJECT_DIR")
     if override:
-        return Path(override).expanduser().resolve()
+        directory = Path(override).expanduser().resolve()
+        if not directory.is_dir():
+            what = "is not a directory" if directory.exists() else "does not exist"
+            raise ConfigError(
+                f"SUCCESSCREW_PROJECT_DIR={override}: {what}. Point it at the directory holding "
+                "your config/, triggers/, agents/ and crews/, or unset it to use the definitions "
+                "shipped with successcrew."
+            )
+        return directory
     if (_CHECKOUT_DIR / "config" / "thresholds.yaml").is_file() and (
         _CHECKOUT_DIR / "pyproject.toml"
     ).is_file():

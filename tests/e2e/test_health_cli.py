@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert
 
 from successcrew.store.db import transaction
-from successcrew.store.models import Account, ComponentCheck, NpsResponse, UsageDaily
+from successcrew.store.models import Account, NpsResponse, UsageDaily
 from successcrew.store.usage import mark_pending
 from tests.clirunner import run_cli
+from tests.rowcounts import row_counts
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -162,7 +163,7 @@ def test_bad_input_exits_2_with_a_message(
     assert "error:" in result.err
 
 
-def test_broken_health_model_exits_2_and_records_the_failure(
+def test_broken_health_model_stops_score_before_it_writes(
     env: dict[str, str],
     engine: Engine,
     tmp_path: Path,
@@ -179,18 +180,15 @@ def test_broken_health_model_exits_2_and_records_the_failure(
         encoding="utf-8",
     )
     monkeypatch.setenv("SUCCESSCREW_PROJECT_DIR", str(project))
+    before = row_counts(engine)
     result = run_cli(capsys, "score", "--as-of", "2026-06-01")
     assert result.code == 2
     assert "health.yaml" in result.err and "components.a.weight" in result.err
-    stale = run_cli(capsys, "health", "--json").json()
-    assert stale["as_of"] == "2026-06-01" and all(a["stale"] for a in stale["accounts"])
-    with engine.connect() as conn:
-        failed = conn.execute(
-            select(ComponentCheck.ok)
-            .where(ComponentCheck.component == "health_scoring")
-            .order_by(ComponentCheck.id.desc())
-        ).first()
-    assert failed is not None and failed.ok is False
+    # Nothing written: no failure record, no stale scores carried forward, no audit entry.
+    assert row_counts(engine) == before
+    monkeypatch.delenv("SUCCESSCREW_PROJECT_DIR")
+    latest = run_cli(capsys, "health", "--json").json()
+    assert latest["as_of"] == "2026-05-31" and not any(a["stale"] for a in latest["accounts"])
 
 
 def test_gates_report_numbers_and_exit_codes(

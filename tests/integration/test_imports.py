@@ -291,6 +291,7 @@ REJECTIONS = [
         "A1,logins,3,2026-11-01,,\nA1,logins,abc,2026-11-01,,\nA1,logins,1,,,\nA1,logins,1,2026-11-01,2026-11-01T10:00:00Z,\n"
         "A1,logins,4,2026-11-01,,\nA1,logins,1,,2026-11-01T10:00:00Z,C77\n",
         [
+            "line 3, field day: repeats the row on line 2",
             "line 3, field value: 'abc' is not a number",
             "line 4, field day: give either day (a daily total) or occurred_at (one event), not neither",
             "line 5, field day: give either day (a daily total) or occurred_at (one event), not both",
@@ -373,7 +374,7 @@ def test_malformed_lines_are_reported_by_line(seeded: Engine, tmp_path: Path) ->
 
 
 def test_error_list_is_capped_but_counts_everything(seeded: Engine, tmp_path: Path) -> None:
-    rows = "".join(f"A1,{11 + i},2026-11-01\n" for i in range(120))
+    rows = "".join(f"A1,{11 + i},2026-11-01T10:{i // 60:02}:{i % 60:02}Z\n" for i in range(120))
     with pytest.raises(ImportRejected) as err:
         import_file(
             seeded,

@@ -17,9 +17,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         kind: str = typer.Argument(..., help="accounts, contacts, usage, tickets, invoices or nps"),
         path: Path = typer.Argument(..., help="A .csv file with a header row, or .jsonl"),
+        ignore_column: list[str] = typer.Option(
+            [],
+            "--ignore-column",
+            metavar="NAME",
+            help="Leave out a column successcrew does not read (repeat for more). Without it an "
+            "unknown column rejects the file.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Import a CSV or JSON Lines file. Any invalid row rejects the whole file (exit 2)."""
+        """Import a CSV or JSON Lines file. Any invalid row or unknown column rejects the whole
+        file (exit 2)."""
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         from successcrew.clock import utcnow
@@ -43,6 +51,7 @@ def register(app: typer.Typer) -> None:
                 path,
                 now=utcnow(),
                 on_bytes=lambda n: progress.advance(task, n),
+                ignore_columns=ignore_column,
             )
         if as_json:
             print_json(result.as_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from successcrew.console import console, plain, print_json
+from successcrew.console import console, err_console, plain, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -24,14 +24,21 @@ def register(app: typer.Typer) -> None:
         """
         from successcrew.clock import parse_now
         from successcrew.crew.customer_success import CustomerSuccessCrew
+        from successcrew.services.triggers import unsynced_trigger_files, unsynced_warning
 
         clock = parse_now(now)
         crew = CustomerSuccessCrew.from_runtime(ctx.obj)
+        # Said before the run, so that it shows even when the run itself fails.
+        unsynced = unsynced_trigger_files(crew.engine, ctx.obj.definitions.triggers)
+        warning = unsynced_warning(unsynced)
+        if warning:
+            err_console.print(f"[bold yellow]warning:[/] {plain(warning)}", soft_wrap=True)
         try:
             summary = crew.run(clock, dry_run=dry_run)
         finally:
             crew.close()
         document = summary.as_dict()
+        document["trigger_files_not_synced"] = unsynced
         if as_json:
             print_json(document)
         else:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from successcrew.console import console, plain, print_json
+from successcrew.console import console, err_console, plain, print_json
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
@@ -15,6 +15,7 @@ STATUS_SECTIONS: tuple[str, ...] = (
     "successcrew.cli.status_commands:outbox_section",
     "successcrew.services.system_health:status_section",
     "successcrew.crew.setup_status:status_section",
+    "successcrew.services.triggers:trigger_files_section",
 )
 
 #: Printers (``"module:function"``) taking (document, echo) for the sections above.
@@ -142,8 +143,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what the database holds and the state of the crew."""
         from successcrew.clock import parse_now
+        from successcrew.services.triggers import unsynced_warning
 
         document = collect_status(ctx.obj, parse_now(now))
+        warning = unsynced_warning(document.get("trigger_files_not_synced", []))
+        if warning:
+            err_console.print(f"[bold yellow]warning:[/] {plain(warning)}", soft_wrap=True)
         if as_json:
             print_json(document)
         else:

@@ -113,8 +113,16 @@ class CustomerSuccessCrew:
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> CustomerSuccessCrew:
-        """The crew for a command's runtime (settings, thresholds, ready engine)."""
-        return cls(runtime.ready_engine(), settings=runtime.settings, thresholds=runtime.thresholds)
+        """The crew for a command's runtime (settings, definitions, ready engine)."""
+        loaded = getattr(runtime, "definitions", None)
+        return cls(
+            runtime.ready_engine(),
+            settings=runtime.settings,
+            thresholds=runtime.thresholds,
+            policy=loaded.policy if loaded else None,
+            definition=loaded.crew if loaded else None,
+            agents=loaded.agents if loaded else None,
+        )
 
     def _check_references(self) -> None:
         check_references(self.definition, self.agents)

@@ -1,11 +1,12 @@
-"""What a command needs at hand: settings, the validated thresholds, and the database engine."""
+"""What a command needs at hand: settings, every validated definition, and the database engine."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from successcrew.definitions.thresholds import Thresholds, load_thresholds
+from successcrew.crew.configuration import Definitions, load_definitions
+from successcrew.definitions.thresholds import Thresholds
 from successcrew.errors import ConfigError
 from successcrew.settings import Settings, load_settings
 
@@ -15,16 +16,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class Runtime:
-    """Settings and thresholds loaded once per command; the engine is created on first use."""
+    """Settings and definitions loaded once per command; the engine is created on first use."""
 
     settings: Settings
     thresholds: Thresholds
+    definitions: Definitions | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls) -> Runtime:
-        """Read settings and validate the thresholds file (a broken one raises ConfigError)."""
-        return cls(settings=load_settings(), thresholds=load_thresholds())
+        """Read settings and validate every definition file, before the command writes anything
+        (any broken file raises ConfigError naming it: exit 2)."""
+        settings = load_settings()
+        definitions = load_definitions()
+        return cls(settings=settings, thresholds=definitions.thresholds, definitions=definitions)
 
     @property
     def engine(self) -> Engine:

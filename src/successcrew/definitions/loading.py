@@ -12,6 +12,10 @@ from successcrew.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
+#: libyaml's safe loader where PyYAML was built with it: every command loads every definition
+#: file before it starts, and the C parser does that several times faster than the Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _key(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
@@ -42,15 +46,25 @@ def read_yaml(path: Path) -> object:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
+    except yaml.YAMLError:
+        pass
+    # Parse again with the Python parser only to explain the problem: its messages say what it
+    # expected and what it found, where libyaml's often say only the first half.
+    try:
+        yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    raise ConfigError(f"{path}: not valid YAML")
 
 
 def load_model(path: Path, model: type[M]) -> M:

@@ -18,8 +18,63 @@ from successcrew import clock
 from successcrew.clock import to_utc
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+#: The longest value one field may hold, in characters (1 MiB of plain text). The longest column
+#: a row model stores is far shorter; this bounds what an import reads into memory per field.
+MAX_FIELD_CHARS = 1_048_576
+
+#: Characters an import refuses in any field: NUL (PostgreSQL cannot store it, SQLite would keep
+#: it and hand it to every e-mail and CRM push), the other C0 controls except tab, line feed and
+#: carriage return (they come from binary data or a broken export, never from a person), and
+#: lone surrogates: the reader decodes bytes that are not UTF-8 to U+DC80..U+DCFF
+#: (``surrogateescape``), so that a bad byte is reported on its own line and field.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+
+
+def text_problem(value: str) -> str | None:
+    """What makes ``value`` unfit to store (too long, a NUL, a control character, bytes that
+    are not UTF-8), or None."""
+    if len(value) > MAX_FIELD_CHARS:
+        return (
+            f"is {len(value):,} characters long; the limit for one field is "
+            f"{MAX_FIELD_CHARS:,} characters"
+        )
+    return character_problem(value)
+
+
+def character_problem(value: str) -> str | None:
+    """The first character of ``value`` the importer refuses, described, or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char, where = found.group(), f"at character {found.start() + 1}"
+    code = ord(char)
+    if code == 0:
+        return f"contains a NUL character (byte 0x00) {where}, which the database cannot store"
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"is not UTF-8 text (byte 0x{code - 0xDC00:02x} {where}); save the file as UTF-8"
+    if code >= 0xD800:
+        return f"contains an unpaired surrogate \\u{code:04x} {where} (not valid Unicode text)"
+    return f"contains the control character U+{code:04X} {where}, which is not text"
+
+
+def text_problems(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for each text value of ``record`` that ``text_problem`` refuses.
+
+    One search over the joined values serves the common case of a clean record; only a record
+    with a hit is looked at field by field.
+    """
+    texts = [v for v in record.values() if isinstance(v, str)]
+    joined = ",".join(texts)
+    if len(joined) <= MAX_FIELD_CHARS and _UNSTORABLE.search(joined) is None:
+        return []
+    return [
+        (name, problem)
+        for name, value in record.items()
+        if isinstance(value, str) and (problem := text_problem(value)) is not None
+    ]
 
 
 def _text(value: Any) -> str:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+import shlex
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from successcrew.errors import ImportRejected, InputError
+from successcrew.imports.fields import text_problems
 from successcrew.imports.reader import detect_format, open_text, read_csv, read_jsonl
 from successcrew.imports.rows import ROW_MODELS, ImportRow, InvoiceRow, NpsRow, UsageRow
 from successcrew.store import audit
@@ -147,33 +148,10 @@ def _stage_tuple(kind: str, line: int, row: ImportRow) -> tuple[Any, ...]:
     )
 
 
-def _describe(err: ValidationError) -> list[tuple[str, str]]:
-    """(field, problem) pairs in words a person can act on."""
-    out = []
-    for problem in err.errors():
-        loc = problem["loc"]
-        name = str(loc[0]) if loc else ""
-        cause = (problem.get("ctx") or {}).get("error")
-        if cause is not None and hasattr(cause, "field"):
-            name = cause.field
-        kind = problem["type"]
-        if kind == "missing" or problem.get("input", "") is None:
-            message = "is required but missing"
-        elif kind == "string_too_long":
-            message = f"is longer than {problem['ctx']['max_length']} characters"
-        elif kind == "string_too_short":
-            message = "is required but empty"
-        elif kind in {"string_type", "int_type", "float_type"}:
-            message = f"{problem['input']!r} has the wrong type"
-        else:
-            message = problem["msg"]
-            if message.startswith("Value error, "):
-                message = message[len("Value error, ") :]
-        out.append((name, message))
-    return out
-
-
 class _Errors:
+    """Every problem counted; the ``cap`` with the lowest line numbers kept to show, wherever
+    they were found (row checks first, the SQL checks after them)."""
+
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.shown: list[tuple[int, str, str]] = []
@@ -181,14 +159,29 @@ class _Errors:
 
     def add(self, line: int, field_name: str, message: str) -> None:
         self.total += 1
-        if len(self.shown) < self.cap:
-            self.shown.append((line, field_name, message))
+        self.shown.append((line, field_name, message))
+        if len(self.shown) > 2 * self.cap:
+            self.shown = sorted(self.shown)[: self.cap]
 
     def lines(self) -> list[str]:
         return [
             f"line {line}, field {name}: {message}" if name else f"line {line}: {message}"
-            for line, name, message in sorted(self.shown)
+            for line, name, message in sorted(self.shown)[: self.cap]
         ]
+
+
+def _names(columns: Iterable[str]) -> str:
+    # repr: a column name may hold anything, including bytes that are not UTF-8.
+    return ", ".join(repr(c) for c in sorted(columns))
+
+
+def _unknown_columns(kind: str, columns: Iterable[str], known: Iterable[str]) -> str:
+    names = sorted(columns)
+    flags = " ".join(f"--ignore-column {shlex.quote(c)}" for c in names)
+    return (
+        f"unknown column(s) {_names(names)} (the columns of {kind} files are "
+        f"{', '.join(sorted(known))}); check the spelling, or leave them out with {flags}"
+    )
 
 
 def import_file(
@@ -200,14 +193,27 @@ def import_file(
     on_bytes: Callable[[int], None] | None = None,
     max_errors: int = MAX_ERRORS_SHOWN,
     actor: str = "import",
+    ignore_columns: Collection[str] = (),
 ) -> ImportResult:
-    """Import one CSV or JSON Lines file of ``kind``; raises ImportRejected (nothing written)."""
+    """Import one CSV or JSON Lines file of ``kind``; raises ImportRejected (nothing written).
+
+    A column the row model does not know is a problem (reported with the rows' problems, in one
+    pass), unless ``ignore_columns`` names it: then it is left out unread.
+    """
     if kind not in ROW_MODELS:
         raise InputError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     model = ROW_MODELS[kind]
+    known = set(model.model_fields)
+    ignored = {c.strip().lower() for c in ignore_columns}
+    if ignored & known:
+        raise InputError(
+            f"--ignore-column {_names(ignored & known)}: a column of {kind} files; "
+            "--ignore-column only leaves out columns successcrew does not read"
+        )
     fmt = detect_format(path)
     errors = _Errors(max_errors)
     present: set[str] = set()
+    unknown_seen: set[str] = set(ignored)
 
     with open_text(path, on_bytes) as stream:
         if fmt == "csv":
@@ -221,9 +227,15 @@ def import_file(
                     f"a {kind} file needs {', '.join(model.required)}"
                     + (" and day or occurred_at" if kind == "usage" else "")
                 )
-            present.update(columns)
+            unknown = set(columns) - known - ignored
+            if unknown:
+                errors.add(1, "", _unknown_columns(kind, unknown, known))
+            present.update(set(columns) & known)
+            # Only the known columns are read: an unknown one is reported once, on line 1.
+            extra = set(columns) - known
         else:
             records = read_jsonl(stream, path)
+            extra = set()
 
         def validated() -> Iterator[tuple[Any, ...]]:
             for line, record in records:
@@ -232,16 +244,27 @@ def import_file(
                     errors.add(line, "", shape)
                     continue
                 if fmt == "jsonl":
+                    keys = record.keys() - known
+                    if keys:
+                        new = keys - unknown_seen
+                        if new:
+                            # Once per column, on the first line carrying it.
+                            errors.add(line, "", _unknown_columns(kind, new, known))
+                            unknown_seen.update(new)
+                        record = {k: v for k, v in record.items() if k in known}
                     present.update(record)
-                try:
-                    row = model.model_validate(record)
-                except ValidationError as err:
-                    for name, message in _describe(err):
-                        errors.add(line, name, message)
-                    continue
-                # Valid rows are staged even after an error, so that unknown references and
-                # duplicates are reported in the same pass; nothing is merged unless all are valid.
-                yield _stage_tuple(kind, line, row)
+                elif extra:
+                    record = {k: v for k, v in record.items() if k in known}
+                problems = text_problems(record)
+                row, more = model.check(record, broken={name for name, _ in problems})
+                problems += more
+                for name, message in problems:
+                    errors.add(line, name, message)
+                # Valid rows are staged even after an error, and so is an invalid row whose
+                # identity parsed, so that unknown references and duplicates are reported in
+                # the same pass; nothing is merged unless every row is valid.
+                if not problems or model.identity_parsed(row, problems):
+                    yield _stage_tuple(kind, line, row)
 
         with engine.begin() as conn:
             staging = Staging(conn, kind)

@@ -8,7 +8,7 @@ writes events, escalations and outbox rows in one transaction, followed by the r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import Thresholds
-from successcrew.definitions.trigger_specs import load_specs, resolve_threshold
+from successcrew.definitions.trigger_specs import TriggerSpec, load_specs, resolve_threshold
 from successcrew.domain.trigger_rules import (
     PORTFOLIO_SUBJECT,
     EpisodePlan,
@@ -52,6 +52,40 @@ def sync_trigger_definitions(session: Session, now: datetime) -> str:
     results = store.sync_definitions(session, load_specs(), now)
     parts = [f"{r.code} v{r.version} {r.action}" for r in results]
     return f"trigger definitions: {', '.join(parts) or 'none found'}"
+
+
+def unsynced_trigger_files(engine: Engine, specs: Sequence[TriggerSpec]) -> list[str]:
+    """Codes whose ``triggers/*.yaml`` differs from the definition stored in the database, or is
+    not stored yet: edited, but ``successcrew init`` not run, so runs still use the stored one.
+
+    A definition stored without a file is left out: ``init`` never removes one, so no command
+    could clear that warning.
+    """
+    with transaction(engine) as session:
+        return _unsynced(session, specs)
+
+
+def _unsynced(session: Session, specs: Sequence[TriggerSpec]) -> list[str]:
+    stored = store.stored_checksums(session)
+    return sorted(s.code for s in specs if stored.get(s.code) != s.checksum())
+
+
+def trigger_files_section(conn: Any, runtime: Any, now: datetime) -> dict[str, Any]:
+    """``status`` section: the trigger codes whose file differs from the database."""
+    specs = runtime.definitions.triggers if runtime.definitions else load_specs()
+    with Session(bind=conn) as session:
+        return {"trigger_files_not_synced": _unsynced(session, specs)}
+
+
+def unsynced_warning(codes: Sequence[str]) -> str | None:
+    """The warning ``run`` and ``status`` print for ``unsynced_trigger_files`` (None: none)."""
+    if not codes:
+        return None
+    return (
+        f"triggers/*.yaml for {', '.join(codes)} differ from the definitions stored in the "
+        "database (or are not stored yet); runs use the stored definitions until you run "
+        "`successcrew init`"
+    )
 
 
 # --- the summary -------------------------------------------------------------------------------

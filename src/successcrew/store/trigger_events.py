@@ -101,6 +101,12 @@ def sync_definitions(
     return results
 
 
+def stored_checksums(session: Session) -> dict[str, str]:
+    """The YAML checksum each stored definition was synced from, by code."""
+    rows = session.execute(select(TriggerDefinition.code, TriggerDefinition.checksum))
+    return {code: checksum for code, checksum in rows}
+
+
 def load_definitions(session: Session) -> list[TriggerDefinition]:
     """Every stored definition, by code (evaluation skips the disabled ones itself)."""
     return list(session.scalars(select(TriggerDefinition).order_by(TriggerDefinition.code)))
