@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-
 #: Words VADER scores as praise that in customer feedback name a topic or make a request:
 #: "Support never answers our tickets" would read positive on "support" alone, "Please add
 #: SSO" on "please". They carry no opinion here, so they count for nothing.
