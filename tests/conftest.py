@@ -32,6 +32,18 @@ def _pg_unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL not available: {reason}")
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test gets its own (not yet created) user-data directory: nothing a test writes there
+    (the survey secret ``init`` creates, reports, demo files) reaches the real one or another
+    test. platformdirs honours XDG_DATA_HOME on Linux, and child processes inherit it."""
+    monkeypatch.setenv(
+        "XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / f"data-{uuid.uuid4().hex}")
+    )
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file; each test gets a copy (far faster than migrating each time)."""

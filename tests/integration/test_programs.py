@@ -430,6 +430,7 @@ def test_evaluation_counts_matured_enrolments_and_matches_hand_computed_interval
                 s.get(Account, i).churned_at = enrolled.date() + timedelta(days=20)
             s.add(
                 ProgramEnrolment(
+                    id=i,
                     program="critical",
                     account_id=i,
                     variant=variant,
@@ -440,10 +441,37 @@ def test_evaluation_counts_matured_enrolments_and_matches_hand_computed_interval
                     enrolled_at=enrolled,
                 )
             )
+            if variant != HOLDOUT:
+                # The treated accounts were reached: the owner's call script was delivered.
+                key = f"program:critical:{i}:0"
+                s.flush()
+                s.add(
+                    ProgramStepRun(
+                        enrolment_id=i,
+                        step_index=0,
+                        step_id="owner-call",
+                        kind="call_script",
+                        status="done",
+                        ran_at=enrolled,
+                        detail={"outbox_key": key},
+                    )
+                )
+                s.add(
+                    OutboxMessage(
+                        idempotency_key=key,
+                        channel="email",
+                        payload={"kind": "internal"},
+                        status="delivered",
+                        next_attempt_at=enrolled,
+                        delivered_at=enrolled + timedelta(hours=1),
+                        created_at=enrolled,
+                    )
+                )
         # Young enrolments (not matured) do not count.
         for i in range(201, 211):
             s.add(
                 ProgramEnrolment(
+                    id=i,
                     program="critical",
                     account_id=i,
                     variant="default",

@@ -10,8 +10,10 @@ import pytest
 from successcrew.definitions.crew_definition import OperationSpec, StepSpec, load_crew
 from successcrew.definitions.escalation_policy import EscalationPolicy, load_policy
 from successcrew.domain.crewplan import (
+    NOTHING_TO_DO,
     StepState,
     next_due_step,
+    nothing_to_do,
     operation_due,
     period_start,
     retry_delay,
@@ -207,3 +209,17 @@ def test_a_broken_escalation_policy_names_the_file_and_key(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="strategic_decisions does not define"):
         load_policy(bad)
     assert load_policy().remind_after_hours > 0
+
+
+def test_a_step_with_nothing_to_do_is_skipped_with_its_why_and_looks_again_later() -> None:
+    assert nothing_to_do({"crm": "outbox only", NOTHING_TO_DO: "no CRM configured"}) == (
+        "no CRM configured"
+    )
+    assert nothing_to_do({"synced": 3}) is None and nothing_to_do(None) is None
+    states = {"a": StepState("skipped", 1, at(4, 6))}
+    # Settled: the next step goes on; the skipped one waits for its next look.
+    assert next_due_step(STEPS, states, start=START, now=at(3), availability={}) == STEPS[1]
+    assert step_blocker(STEPS[0], states, start=START, now=at(3), available=True) == (
+        "skipped, nothing to do; looks again after 2026-11-04T06:00:00+00:00"
+    )
+    assert step_blocker(STEPS[0], states, start=START, now=at(4, 6), available=True) is None

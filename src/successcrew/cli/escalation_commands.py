@@ -45,6 +45,11 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option(..., "--by", help="Who decides (recorded in the audit log)."),
         note: str = typer.Option(None, "--note", help="A note kept with the decision."),
         now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        allow_future: bool = typer.Option(
+            False,
+            "--allow-future",
+            help="Accept a --now before the escalation was raised (refused otherwise).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Approve or decline an escalation; the next run carries an approval out."""
@@ -58,7 +63,14 @@ def register(app: typer.Typer) -> None:
         engine = ctx.obj.ready_engine()
         with transaction(engine) as session:
             esc = record_decision(
-                session, escalation_id, decision.lower(), by=by, note=note, now=clock, policy=policy
+                session,
+                escalation_id,
+                decision.lower(),
+                by=by,
+                note=note,
+                now=clock,
+                policy=policy,
+                allow_future=allow_future,
             )
             result = {
                 "id": esc.id,

@@ -18,6 +18,26 @@ def _fmt_rate(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _reach_line(evaluation: dict[str, Any]) -> str | None:
+    """Whether the program's treatment reached its enrolled accounts, when it matters: nothing
+    delivered at all, or some accounts never reached (left out of the A/B figures)."""
+    from successcrew.domain.abtest import NO_TREATMENT
+
+    enrolled, reached = evaluation["enrolled"], evaluation["reached"]
+    if not enrolled or reached == enrolled:
+        return None
+    states = ", ".join(f"{n} {state}" for state, n in evaluation["messages"].items() if n)
+    why = f"messages: {states}" if states else "no message queued"
+    if evaluation["held_reason"]:
+        why += f"; held because {evaluation['held_reason']}"
+    if not reached:
+        return f"{NO_TREATMENT}: {enrolled} enrolled for treatment, none reached ({why})"
+    return (
+        f"{reached} of {enrolled} enrolled for treatment reached; {enrolled - reached} never "
+        f"reached are not counted in the results ({why})"
+    )
+
+
 def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
     from successcrew.definitions.playbooks import load_playbooks
     from successcrew.domain.program_rules import pause_scope
@@ -78,6 +98,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is not None:
             return
         from successcrew.clock import parse_now
+        from successcrew.domain.abtest import NO_TREATMENT
 
         document = _programs_document(ctx, parse_now(now))
         if as_json:
@@ -92,11 +113,22 @@ def register(app: typer.Typer) -> None:
                 + ", ".join(f"{k} {v}" for k, v in sorted(e["by_status"].items()))
             )
             ev = p["evaluation"]
+            reach = _reach_line(ev)
+            if reach:
+                console.print(f"  {plain(reach)}")
             for c in ev["comparisons"]:
+                if c["verdict"] == NO_TREATMENT:
+                    console.print(
+                        f"  {c['variant']}: {NO_TREATMENT} ({c['not_reached']} matured "
+                        "enrolments, none reached)"
+                    )
+                    continue
                 line = (
-                    f"  {c['variant']}: {_fmt_rate(c['rate'])} of {c['n']} vs holdout "
+                    f"  {c['variant']}: {_fmt_rate(c['rate'])} of {c['n']} reached vs holdout "
                     f"{_fmt_rate(c['holdout_rate'])} of {c['holdout_n']}"
                 )
+                if c["not_reached"]:
+                    line += f" ({c['not_reached']} never reached, not counted)"
                 if c["uplift"] is not None:
                     low, high = c["ci95"]
                     line += (

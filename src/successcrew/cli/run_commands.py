@@ -48,12 +48,12 @@ def register(app: typer.Typer) -> None:
             )
             for task in document["tasks"]:
                 line = f"  {task['status']:<9} {task['kind']:<9} {task['task']}"
-                if task.get("error"):
-                    line += f": {plain(task['error'])}"
+                if task.get("error") or task.get("reason"):
+                    line += f": {plain(task.get('error') or task['reason'])}"
                 console.print(line, soft_wrap=True)
             console.print(
                 f"{document['tasks_run']} task(s) run, {document['succeeded']} succeeded, "
-                f"{document['failed']} failed, {document['skipped']} not available; "
+                f"{document['failed']} failed, {document['skipped']} skipped; "
                 f"triggers fired {document['triggers_fired']}, messages queued "
                 f"{document['messages_queued']}, sent {document['messages_sent']}"
             )

@@ -17,9 +17,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create or upgrade the database schema and sync definitions. Safe to run again."""
         from successcrew.clock import utcnow
-        from successcrew.services.setup import initialise
+        from successcrew.services.setup import ensure_survey_secret, initialise
 
         report = initialise(ctx.obj.engine, now=utcnow())
+        report["survey_secret"] = ensure_survey_secret(ctx.obj.settings)
         if as_json:
             print_json(report)
             return
@@ -31,4 +32,13 @@ def register(app: typer.Typer) -> None:
             )
         for line in report.get("definitions", []):
             console.print(line)
+        secret = report["survey_secret"]
+        if secret["created"]:
+            console.print(
+                f"survey secret: created {secret['origin']} (readable by this user only); "
+                "back it up with the database: survey links are signed with it",
+                soft_wrap=True,
+            )
+        else:
+            console.print(f"survey secret: {secret['origin']}", soft_wrap=True)
         console.print(f"database: {report['database']}")

@@ -42,6 +42,7 @@ from successcrew.definitions.thresholds import Thresholds
 from successcrew.domain.crewplan import (
     StepState,
     next_due_step,
+    nothing_to_do,
     operation_due,
     retry_delay,
     step_blocker,
@@ -294,7 +295,9 @@ class CustomerSuccessCrew:
                     TaskOutcome(step.id, "setup", step.agent, step.tool, "skipped", reason)
                 )
                 continue
-            summary.tasks.append(self._execute(step, "setup", summary.crew_run_id, now))
+            outcome = self._execute(step, "setup", summary.crew_run_id, now)
+            if not outcome.quiet:
+                summary.tasks.append(outcome)
         with self.engine.connect() as conn:
             states = self.step_states(conn)
         for step_id, step in by_id.items():
@@ -375,34 +378,31 @@ class CustomerSuccessCrew:
                 )
                 result = jsonable(agent.run_tool(spec.tool, ctx))
                 seconds = time.perf_counter() - started
-                if kind == "setup":
-                    done = session.execute(
-                        update(SetupProgress)
-                        .where(SetupProgress.step_id == spec.id, SetupProgress.status != "done")
-                        .values(
-                            status="done",
-                            attempts=SetupProgress.attempts + 1,
-                            last_error=None,
-                            next_attempt_at=None,
-                            completed_at=now,
+                why = nothing_to_do(result) if kind == "setup" else None
+                quiet = kind == "setup" and self._settle_step(session, spec, why, now)
+                status = "succeeded" if why is None else "skipped"
+                if not quiet:
+                    session.add(
+                        TaskRun(
+                            crew_run_id=crew_run_id,
+                            task=spec.id,
+                            agent=spec.agent,
+                            status=status,
+                            started_at=now,
+                            finished_at=now + timedelta(seconds=seconds),
+                            result=result,
                         )
                     )
-                    if done.rowcount != 1:
-                        # Only possible if the run lock were bypassed: refuse to run it twice.
-                        raise RuntimeError(f"setup step {spec.id} is already done")
-                session.add(
-                    TaskRun(
-                        crew_run_id=crew_run_id,
-                        task=spec.id,
-                        agent=spec.agent,
-                        status="succeeded",
-                        started_at=now,
-                        finished_at=now + timedelta(seconds=seconds),
-                        result=result,
-                    )
-                )
             return TaskOutcome(
-                spec.id, kind, spec.agent, spec.tool, "succeeded", result=result, seconds=seconds
+                spec.id,
+                kind,
+                spec.agent,
+                spec.tool,
+                status,
+                result=result,
+                seconds=seconds,
+                reason=why,
+                quiet=quiet,
             )
         except Exception as exc:
             seconds = time.perf_counter() - started
@@ -411,6 +411,46 @@ class CustomerSuccessCrew:
             return TaskOutcome(
                 spec.id, kind, spec.agent, spec.tool, "failed", error=error, seconds=seconds
             )
+
+    def _settle_step(
+        self, session: Session, spec: StepSpec | OperationSpec, why: str | None, now: datetime
+    ) -> bool:
+        """Record a setup step whose tool returned: done, or skipped with ``why`` when the tool
+        found nothing to work on (no CRM configured). A skipped step settles its successors and
+        looks again once the setup's retry cap has passed, so a CRM configured later is picked
+        up; True when that look found the same nothing to do (the run then says nothing new).
+        """
+        row = session.execute(
+            select(SetupProgress.status, SetupProgress.last_error).where(
+                SetupProgress.step_id == spec.id
+            )
+        ).one()
+        if why is None:
+            values: dict[str, Any] = {"status": "done", "last_error": None, "completed_at": now}
+            values |= {"next_attempt_at": None, "attempts": SetupProgress.attempts + 1}
+        else:
+            recheck = now + timedelta(hours=self.definition.setup.retry_max_hours)
+            values = {"status": "skipped", "last_error": why, "next_attempt_at": recheck}
+        unchanged = why is not None and (row.status, row.last_error) == ("skipped", why)
+        if why is not None and not unchanged:
+            values["attempts"] = SetupProgress.attempts + 1
+            audit.record(
+                session,
+                at=now,
+                actor="crew",
+                action="setup.skip",
+                subject=spec.id,
+                detail={"reason": why},
+            )
+        settled = session.execute(
+            update(SetupProgress)
+            .where(SetupProgress.step_id == spec.id, SetupProgress.status != "done")
+            .values(**values)
+        )
+        if settled.rowcount != 1:
+            # Only possible if the run lock were bypassed: refuse to run it twice.
+            raise RuntimeError(f"setup step {spec.id} is already done")
+        return unchanged
 
     def _record_failure(
         self,

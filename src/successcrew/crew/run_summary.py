@@ -16,10 +16,14 @@ class TaskOutcome:
     kind: str  # "setup" or "operation"
     agent: str
     tool: str
-    status: str  # "succeeded", "failed", "skipped" (tool not available), "planned" (dry run)
+    status: str  # "succeeded", "failed", "skipped" (nothing to do), "planned" (dry run)
     error: str | None = None
     result: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: Why a step that ran was skipped (its tool found nothing to do).
+    reason: str | None = None
+    #: A skipped step that looked again and found the same nothing to do: not reported again.
+    quiet: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -32,6 +36,8 @@ class TaskOutcome:
         }
         if self.error:
             out["error"] = self.error
+        if self.reason:
+            out["reason"] = self.reason
         if self.result is not None:
             out["result"] = self.result
         if self.status in ("succeeded", "failed"):

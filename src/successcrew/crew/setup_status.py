@@ -68,11 +68,17 @@ def render_status_section(document: dict[str, Any], echo: Callable[[str], None])
     else:
         echo(f"setup     not started ({len(steps)} steps planned; the first run starts it)")
     for s in steps:
-        if s["status"] in ("failed", "skipped"):
+        if s["status"] == "failed":
             extra = f", retry after {s['next_attempt_at']}" if s["next_attempt_at"] else ""
             echo(
                 f"  {s['status']:<8} {s['step']} ({s['substage']} day {s['day']}, "
                 f"{s['attempts']} attempt(s){extra}): {s['last_error']}"
+            )
+        elif s["status"] == "skipped":
+            # Nothing to do (or a tool this build lacks): the why, and when it looks again.
+            extra = f", looks again after {s['next_attempt_at']}" if s["next_attempt_at"] else ""
+            echo(
+                f"  skipped  {s['step']} ({s['substage']} day {s['day']}{extra}): {s['last_error']}"
             )
     for run in document.get("last_runs") or []:
         echo(

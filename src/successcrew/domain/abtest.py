@@ -4,25 +4,49 @@ Pure math: counts in, figures out. The interval is the Wald interval for a diffe
 proportions; the test is the two-proportion z-test with a pooled standard error. Both rest on the
 normal approximation, which is why results below a minimum sample say "not enough data" instead
 of a number a lead might act on.
+
+A treated arm counts only the enrolments the program actually reached (see ``treatment_reached``):
+an account whose messages sat held in the outbox got no treatment, and counting it would credit
+the program with whatever happened to the account anyway. Those enrolments are reported as
+``not_reached``, never as successes or failures.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 #: z for a two-sided 95 % interval.
 Z_95 = 1.959963984540054
 
 
+#: The verdict of a variant none of whose matured enrolments was reached.
+NO_TREATMENT = "no treatment delivered"
+
+
+def treatment_reached(
+    first_delivered_at: datetime | None, enrolled_at: datetime, outcome_days: int
+) -> bool:
+    """Whether an enrolment was treated: one of its program messages (an e-mail to a contact, the
+    owner's call script, a CRM task, a Slack note) was delivered to its provider by the end of
+    the outcome window. Held, paused, dead-lettered or still-waiting messages are no treatment,
+    and neither is one delivered after the outcome was already decided."""
+    if first_delivered_at is None:
+        return False
+    return first_delivered_at <= enrolled_at + timedelta(days=outcome_days)
+
+
 @dataclass(frozen=True)
 class Arm:
-    """One group of an experiment: how many enrolments matured and how many had the outcome."""
+    """One group of an experiment: how many matured enrolments it counts, how many had the
+    outcome, and (for a treated arm) how many matured but were never reached, so left out."""
 
     name: str
     n: int
     successes: int
+    not_reached: int = 0
 
     @property
     def rate(self) -> float | None:
@@ -56,10 +80,12 @@ class Comparison:
     @property
     def verdict(self) -> str:
         """One line a customer-success lead can read."""
+        if self.variant.n == 0 and self.variant.not_reached:
+            return NO_TREATMENT
         if not self.enough_data:
             return (
                 f"not enough data (need {self.min_sample} matured enrolments per arm; "
-                f"have {self.variant.n} and {self.holdout.n} in holdout)"
+                f"have {self.variant.n} reached and {self.holdout.n} in holdout)"
             )
         assert self.uplift is not None
         if not self.significant:
@@ -72,6 +98,7 @@ class Comparison:
             "variant": self.variant.name,
             "n": self.variant.n,
             "successes": self.variant.successes,
+            "not_reached": self.variant.not_reached,
             "rate": self.variant.rate,
             "holdout_n": self.holdout.n,
             "holdout_successes": self.holdout.successes,

@@ -13,9 +13,21 @@ from datetime import date, datetime, timedelta
 
 from successcrew.definitions.crew_definition import Cadence, OperationSpec, StepSpec
 
-#: Setup step statuses. ``skipped`` means the step's tool is not available in this build; it is
-#: settled for ordering (successors go on) but is not a success, so it runs once the tool lands.
+#: Setup step statuses. ``skipped`` means the step had nothing to do: its tool is not available
+#: in this build, or the tool ran and found nothing to work on (no CRM configured). It is settled
+#: for ordering (successors go on) but is not a success: it runs once the tool lands, and a step
+#: that found nothing to do looks again at its ``next_attempt_at`` (the setup's retry cap).
 STEP_STATUSES = ("pending", "failed", "done", "skipped")
+
+#: The key of a tool result that says the tool had nothing to do, and why.
+NOTHING_TO_DO = "nothing_to_do"
+
+
+def nothing_to_do(result: object) -> str | None:
+    """Why a tool's result says there was nothing to do (None when it did its work)."""
+    if isinstance(result, Mapping) and result.get(NOTHING_TO_DO):
+        return str(result[NOTHING_TO_DO])
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,13 +67,16 @@ def step_blocker(
     available: bool,
 ) -> str | None:
     """Why ``step`` may not run at ``now`` (None when it may). Order of checks matters for the
-    message: a success never re-runs, then the calendar, then predecessors, then backoff.
+    message: a success never re-runs, a skip waits for its tool or its next look, then the
+    calendar, then predecessors, then backoff.
     """
     state = states.get(step.id, StepState())
     if state.status == "done":
         return "done"
     if state.status == "skipped" and not available:
         return "skipped"
+    if state.status == "skipped" and state.next_attempt_at and now < state.next_attempt_at:
+        return f"skipped, nothing to do; looks again after {state.next_attempt_at.isoformat()}"
     due = step_due_date(start, step.day)
     if now.date() < due:
         return f"scheduled for {due.isoformat()} (day {step.day})"

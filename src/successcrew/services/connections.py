@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import Thresholds
+from successcrew.domain.crewplan import NOTHING_TO_DO
 from successcrew.integrations import providers
 from successcrew.integrations.http import HttpPolicy
 from successcrew.settings import Settings
@@ -53,7 +54,10 @@ def check_connections(settings: Settings, thresholds: Thresholds) -> dict[str, A
         raise ConnectionError(
             "provider check failed: " + "; ".join(f"{n}: {d}" for n, d in failed.items())
         )
-    return {name: r["detail"] for name, r in report.items()}
+    result: dict[str, Any] = {name: r["detail"] for name, r in report.items()}
+    if not any(r["configured"] for r in report.values()):
+        result[NOTHING_TO_DO] = "no provider configured (outbox only): nothing to check"
+    return result
 
 
 @contextmanager
@@ -82,7 +86,7 @@ def map_health_field(
     """Create the health-score custom properties in the CRM in use (idempotent)."""
     provider = providers.provider_matrix(settings, preferred)["crm"]["provider"]
     if provider is None:
-        return {"crm": "outbox only", "mapped": False, "why": "no CRM configured"}
+        return {"crm": "outbox only", "mapped": False, NOTHING_TO_DO: "no CRM configured"}
     with crm_connectors(settings, thresholds, [provider]) as connectors:
         connectors[0].prepare()
     audit.record(session, at=now, actor=actor, action="setup.health_field", subject=provider)
@@ -101,7 +105,7 @@ def sync_customer_data(
 
     names = [p for p in providers.CRM_PROVIDERS if providers.is_configured(settings, p)]
     if not names:
-        return {"crm": "outbox only", "synced": 0, "why": "no CRM configured"}
+        return {"crm": "outbox only", "synced": 0, NOTHING_TO_DO: "no CRM configured"}
     with crm_connectors(settings, thresholds, names) as connectors:
         summary = sync_crm(engine, connectors, thresholds, now, push=True)
     if not summary.ok:

@@ -405,8 +405,13 @@ def decide(
     note: str | None,
     now: datetime,
     policy: EscalationPolicy | None = None,
+    allow_future: bool = False,
 ) -> Escalation:
-    """Record the chairman's decision; InputError (exit 2) when it cannot be taken."""
+    """Record the chairman's decision; InputError (exit 2) when it cannot be taken.
+
+    A decision dated before the escalation was raised (a mistyped ``--now``) is refused unless
+    ``allow_future``: it would put the answer before the question in the audit log.
+    """
     if decision not in DECISIONS:
         raise InputError(f"decision {decision!r}: expected approve or decline")
     if not by.strip():
@@ -420,6 +425,12 @@ def decide(
         raise InputError(
             f"escalation {escalation_id} was already {esc.status} by {esc.decided_by} "
             f"at {esc.decided_at.isoformat() if esc.decided_at else '?'}; a decision is final"
+        )
+    if now < esc.created_at and not allow_future:
+        raise InputError(
+            f"--now {now.isoformat()} is before escalation {escalation_id} was raised "
+            f"({esc.created_at.isoformat()}): a decision cannot come before its escalation. "
+            "Leave out --now to decide as of now, or add --allow-future if this date is meant"
         )
     expires_at = esc.expires_at or (policy.expires_at(esc.created_at) if policy else None)
     if esc.status == "expired" or (expires_at is not None and now >= expires_at):

@@ -4,20 +4,20 @@ the enrolment summary."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import case, exists, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.playbooks import (
     Playbook,
     ProgramSettings,
 )
-from successcrew.domain.abtest import Arm, Comparison, compare
+from successcrew.domain.abtest import Arm, Comparison, compare, treatment_reached
 from successcrew.domain.program_rules import (
     HOLDOUT,
     negative_feedback_pct,
@@ -30,8 +30,10 @@ from successcrew.store.models import (
     Contact,
     HealthSnapshot,
     NpsResponse,
+    OutboxMessage,
     ProgramEmail,
     ProgramEnrolment,
+    ProgramStepRun,
 )
 from successcrew.store.outbox import enqueue_many
 from successcrew.store.pauses import set_paused
@@ -195,13 +197,33 @@ def check_auto_pause(
 
 @dataclass
 class ProgramEvaluation:
-    """A program's A/B results: one comparison per variant against the holdout."""
+    """A program's A/B results: one comparison per variant against the holdout, counting only
+    the enrolments the program reached, and what became of the rest."""
 
     program: str
     outcome: str
     outcome_days: int
     arms: dict[str, Arm]
     comparisons: list[Comparison]
+    #: Treated-arm enrolments so far (matured or not): enrolled, reached, never reached.
+    enrolled: int = 0
+    reached: int = 0
+    #: Reached enrolments that exited because the account recovered to Healthy.
+    recovered_after_treatment: int = 0
+    #: The program's outbox messages by state (delivered, held, waiting, dead) and the most
+    #: common reason messages are held, which says why enrolments were not reached.
+    messages: dict[str, int] = field(default_factory=dict)
+    held_reason: str | None = None
+
+    @property
+    def not_reached(self) -> int:
+        """Treated-arm enrolments none of whose messages has reached a provider."""
+        return self.enrolled - self.reached
+
+    @property
+    def treatment_delivered(self) -> bool:
+        """False when the program enrolled accounts but delivered nothing to any of them."""
+        return self.reached > 0 or self.enrolled == 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -209,63 +231,162 @@ class ProgramEvaluation:
             "program": self.program,
             "outcome": self.outcome,
             "outcome_days": self.outcome_days,
+            "treatment_delivered": self.treatment_delivered,
+            "enrolled": self.enrolled,
+            "reached": self.reached,
+            "not_reached": self.not_reached,
+            "recovered_after_treatment": self.recovered_after_treatment,
+            "messages": self.messages,
+            "held_reason": self.held_reason,
             "arms": {name: asdict(arm) | {"rate": arm.rate} for name, arm in self.arms.items()},
             "comparisons": [c.as_dict() for c in self.comparisons],
         }
 
 
+def _first_delivery(now: datetime) -> tuple[Any, Any]:
+    """Correlated subqueries: when the enrolment's first program e-mail, and its first other
+    step message (call script, CRM task, Slack), was delivered by ``now`` (NULL when never)."""
+    E, Out = ProgramEnrolment, OutboxMessage
+    delivered = (Out.status == "delivered", Out.delivered_at <= now)
+    by_email = (
+        select(func.min(Out.delivered_at))
+        .select_from(ProgramEmail)
+        .join(Out, Out.idempotency_key == ProgramEmail.outbox_key)
+        .where(ProgramEmail.enrolment_id == E.id, *delivered)
+        .correlate(E)
+        .scalar_subquery()
+    )
+    by_step = (
+        select(func.min(Out.delivered_at))
+        .select_from(ProgramStepRun)
+        .join(Out, Out.idempotency_key == ProgramStepRun.detail["outbox_key"].as_string())
+        .where(ProgramStepRun.enrolment_id == E.id, *delivered)
+        .correlate(E)
+        .scalar_subquery()
+    )
+    return by_email, by_step
+
+
+def _message_states(
+    session: Session, program: str, now: datetime
+) -> tuple[dict[str, int], str | None]:
+    """The program's outbox messages by state, and the most common reason for a held one."""
+    E, Out = ProgramEnrolment, OutboxMessage
+    keys = union_all(
+        select(ProgramEmail.outbox_key.label("key")).where(
+            ProgramEmail.program == program, ProgramEmail.outbox_key.is_not(None)
+        ),
+        select(ProgramStepRun.detail["outbox_key"].as_string().label("key"))
+        .join(E, E.id == ProgramStepRun.enrolment_id)
+        .where(E.program == program),
+    ).subquery()
+    reason = case((Out.status == "held", Out.last_error), else_=None)
+    states: dict[str, int] = {"delivered": 0, "held": 0, "waiting": 0, "dead": 0}
+    held: Counter[str] = Counter()
+    for status, why, n in session.execute(
+        select(Out.status, reason, func.count())
+        .join(keys, keys.c.key == Out.idempotency_key)
+        .where(Out.created_at <= now)
+        .group_by(Out.status, reason)
+    ):
+        # pending and sending are on their way: neither delivered nor given up.
+        name = status if status in states else "waiting"
+        states[name] += n
+        if status == "held" and why:
+            held[why] += n
+    return states, (held.most_common(1)[0][0] if held else None)
+
+
 def evaluate(session: Session, book: Playbook, *, now: datetime) -> ProgramEvaluation:
-    """Outcome counts per arm over matured enrolments (at least ``outcome.days`` old)."""
+    """Outcome counts per arm over matured enrolments (at least ``outcome.days`` old).
+
+    A treated arm counts only the enrolments the program reached (``treatment_reached``); the
+    holdout, which is sent nothing by design, counts all of its matured enrolments.
+    """
     E = ProgramEnrolment
     days = book.spec.outcome.days
+    by_email, by_step = _first_delivery(now)
     rows = session.execute(
-        select(E.account_id, E.variant, E.enrolled_at, Account.churned_at)
+        select(
+            E.account_id,
+            E.variant,
+            E.enrolled_at,
+            E.exit_reason,
+            Account.churned_at,
+            by_email.label("first_email"),
+            by_step.label("first_step"),
+        )
         .join(Account, Account.id == E.account_id)
-        .where(E.program == book.id, E.enrolled_at <= now - timedelta(days=days))
+        .where(E.program == book.id, E.enrolled_at <= now)
     ).all()
+    matured_before = now - timedelta(days=days)
+    matured = []
+    not_reached: Counter[str] = Counter()
+    enrolled = reached = recovered = 0
+    for r in rows:
+        firsts = [t for t in (r.first_email, r.first_step) if t is not None]
+        first = min(firsts) if firsts else None
+        if r.variant != HOLDOUT:
+            enrolled += 1
+            reached += first is not None
+            recovered += first is not None and r.exit_reason == "recovered"
+        if r.enrolled_at > matured_before:
+            continue
+        if r.variant == HOLDOUT or treatment_reached(first, r.enrolled_at, days):
+            matured.append(r)
+        else:
+            not_reached[r.variant] += 1
     success: list[tuple[str, bool]] = []
     if book.spec.outcome.kind == "retained":
-        for _account, variant, enrolled_at, churned_at in rows:
-            horizon = enrolled_at.date() + timedelta(days=days)
-            success.append((variant, churned_at is None or churned_at > horizon))
-    elif rows:
+        for r in matured:
+            horizon = r.enrolled_at.date() + timedelta(days=days)
+            success.append((r.variant, r.churned_at is None or r.churned_at > horizon))
+    elif matured:
         # Healthy snapshots of these accounts over the span the outcome windows cover.
-        first = min(r.enrolled_at for r in rows).date()
-        last = max(r.enrolled_at for r in rows).date() + timedelta(days=days)
+        first_day = min(r.enrolled_at for r in matured).date()
+        last_day = max(r.enrolled_at for r in matured).date() + timedelta(days=days)
         healthy: dict[int, list[date]] = defaultdict(list)
-        ids = sorted({r.account_id for r in rows})
+        ids = sorted({r.account_id for r in matured})
         for chunk in chunks(ids):
             for account_id, as_of in session.execute(
                 select(HealthSnapshot.account_id, HealthSnapshot.as_of).where(
                     HealthSnapshot.account_id.in_(chunk),
                     HealthSnapshot.band == "healthy",
-                    HealthSnapshot.as_of >= first,
-                    HealthSnapshot.as_of <= last,
+                    HealthSnapshot.as_of >= first_day,
+                    HealthSnapshot.as_of <= last_day,
                 )
             ):
                 healthy[account_id].append(as_of)
-        for account_id, variant, enrolled_at, _churned in rows:
-            start = enrolled_at.date()
+        for r in matured:
+            start = r.enrolled_at.date()
             end = start + timedelta(days=days)
-            success.append((variant, any(start <= d <= end for d in healthy[account_id])))
+            success.append((r.variant, any(start <= d <= end for d in healthy[r.account_id])))
     counts: dict[str, list[int]] = {name: [0, 0] for name, _ in book.arms()}
     counts.setdefault(HOLDOUT, [0, 0])
+    for variant in not_reached:
+        counts.setdefault(variant, [0, 0])
     for variant, ok in success:
         pair = counts.setdefault(variant, [0, 0])
         pair[0] += 1
         pair[1] += int(ok)
-    arms = {name: Arm(name, n, x) for name, (n, x) in counts.items()}
+    arms = {name: Arm(name, n, x, not_reached[name]) for name, (n, x) in counts.items()}
     comparisons = [
         compare(arm, arms[HOLDOUT], min_sample=book.spec.min_sample)
         for name, arm in arms.items()
         if name != HOLDOUT
     ]
+    messages, held_reason = _message_states(session, book.id, now)
     return ProgramEvaluation(
         program=book.id,
         outcome=book.spec.outcome.kind,
         outcome_days=days,
         arms=arms,
         comparisons=comparisons,
+        enrolled=enrolled,
+        reached=reached,
+        recovered_after_treatment=recovered,
+        messages=messages,
+        held_reason=held_reason,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
-from successcrew.domain.comment_analysis import effective_categories, sentiment_label
+from successcrew.domain.comment_analysis import effective_categories, tone_of
 from successcrew.domain.metrics import add_months, month_start
 from successcrew.services.report_charts import BAND_LABELS, BANDS, report_charts
 from successcrew.store.db import transaction
@@ -118,12 +118,11 @@ def _comments(session: Session, since: datetime, now: datetime) -> list[dict[str
 def _themes(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     counts: Counter[str] = Counter()
     quotes: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    sentiments: dict[str, list[float]] = defaultdict(list)
+    sentiments: dict[str, list[float | None]] = defaultdict(list)
     for c in comments:
         for name in c["categories"]:
             counts[name] += 1
-            if c["sentiment"] is not None:
-                sentiments[name].append(c["sentiment"])
+            sentiments[name].append(c["sentiment"])
             # Newest first: the examples are recent, and each quote appears once per theme.
             if len(quotes[name]) < QUOTES_PER_THEME and all(
                 q["text"] != _quote(c["comment"]) for q in quotes[name]
@@ -139,15 +138,21 @@ def _themes(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     total = len(comments)
     themes = []
     for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        mean = sum(sentiments[name]) / len(sentiments[name]) if sentiments[name] else None
+        tone = tone_of(sentiments[name])
         themes.append(
             {
                 "name": name,
                 "label": THEME_LABELS.get(name, name.replace("_", " ")),
                 "count": n,
                 "share_pct": 100 * n / total if total else 0.0,
-                "sentiment": mean,
-                "tone": sentiment_label(mean),
+                # The comments' own labels counted, not a mean (which lets polite words in a
+                # few comments outweigh the complaints in the rest).
+                "tone": tone.label,
+                "negative": tone.negative,
+                "neutral": tone.neutral,
+                "positive": tone.positive,
+                "negative_pct": tone.negative_pct,
+                "positive_pct": tone.positive_pct,
                 "quotes": quotes[name],
             }
         )
@@ -309,6 +314,13 @@ def program_results(session: Session, now: datetime) -> list[dict[str, Any]]:
                     book.id, {"total": 0, "by_status": {}, "by_variant": {}, "exit_reasons": {}}
                 ),
                 "comparisons": evaluation["comparisons"],
+                "treatment_delivered": evaluation["treatment_delivered"],
+                "enrolled": evaluation["enrolled"],
+                "reached": evaluation["reached"],
+                "not_reached": evaluation["not_reached"],
+                "recovered_after_treatment": evaluation["recovered_after_treatment"],
+                "messages": evaluation["messages"],
+                "held_reason": evaluation["held_reason"],
                 "min_sample": book.spec.min_sample,
             }
         )
@@ -318,9 +330,26 @@ def program_results(session: Session, now: datetime) -> list[dict[str, Any]]:
 def what_worked(
     programs: list[dict[str, Any]], themes: list[dict[str, Any]], trend: list[dict[str, Any]]
 ) -> list[str]:
-    """Plain sentences: significant wins first, then what the data does not show yet."""
+    """Plain sentences: significant wins first, then what the data does not show yet.
+
+    Only enrolments the program reached count: a program whose messages never left the outbox
+    gets no credit for what its accounts did anyway, and says so.
+    """
     lines = []
     for p in programs:
+        if not p["treatment_delivered"]:
+            why = f" (held because {p['held_reason']})" if p["held_reason"] else ""
+            lines.append(
+                f"{p['name']}: no treatment delivered. {p['enrolled']} accounts were enrolled for "
+                f"treatment but none of its messages reached them{why}, so it shows no result."
+            )
+            continue
+        if p["not_reached"]:
+            lines.append(
+                f"{p['name']}: {p['not_reached']} of {p['enrolled']} accounts enrolled for "
+                "treatment were never reached (their messages were not delivered) and are not "
+                "counted."
+            )
         for c in p["comparisons"]:
             if c["significant"] and c["uplift"] > 0:
                 low, high = c["ci95"]
@@ -334,9 +363,12 @@ def what_worked(
                     f"{p['name']} - variant '{c['variant']}' did worse than doing nothing "
                     f"({100 * c['uplift']:.1f} points, p = {c['p_value']:.3f}). Stop or rework it."
                 )
-        recovered = p["enrolments"]["exit_reasons"].get("recovered", 0)
+        recovered = p["recovered_after_treatment"]
         if recovered:
-            lines.append(f"{p['name']}: {recovered} accounts recovered to Healthy while enrolled.")
+            lines.append(
+                f"{p['name']}: {recovered} accounts recovered to Healthy after the program "
+                "reached them."
+            )
     if not any("beat the holdout" in line for line in lines):
         lines.append(
             "No playbook variant has shown a significant improvement over its holdout yet; "

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.crew_definition import StepSpec, crew_path, load_crew
-from successcrew.settings import Settings
+from successcrew.settings import Settings, create_secret_file, survey_secret_file
 from successcrew.store.db import redacted_url, transaction
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.migrate import upgrade
@@ -72,6 +72,18 @@ def initialise(engine: Engine, *, now: datetime) -> dict[str, Any]:
     }
 
 
+def ensure_survey_secret(settings: Settings) -> dict[str, Any]:
+    """``init`` step: a survey-link secret exists. When ``SUCCESSCREW_SURVEY_SECRET`` is not set
+    and there is no secret file yet, create one in the data directory (mode 0600), so the
+    crew's survey waves and ``serve`` sign and check links with it. The secret is never shown.
+    """
+    if settings.survey_secret is not None:
+        return {"origin": settings.survey_secret_origin, "created": False}
+    path = survey_secret_file()
+    created = create_secret_file(path)
+    return {"origin": str(path), "created": created}
+
+
 def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict[str, Any]:
     """Summarise the setup flow (done, skipped with reason, failing) and post it to Slack."""
     rows = session.execute(
@@ -85,7 +97,8 @@ def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict
     ).all()
     text = "successcrew setup review: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     if skipped:
-        text += ". Not available yet: " + "; ".join(f"{s} ({e})" for s, e in skipped)
+        # Skipped: nothing to do (no CRM configured) or a tool this build lacks; each says why.
+        text += ". Skipped: " + "; ".join(f"{s} ({e})" for s, e in skipped)
     enqueue(
         session,
         key="setup:review",
@@ -93,4 +106,4 @@ def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict
         payload={"channel": settings.slack_channel, "title": text[:150], "text": text},
         now=now,
     )
-    return {"steps": counts, "skipped": [s for s, _ in skipped]}
+    return {"steps": counts, "skipped": {s: e for s, e in skipped}}

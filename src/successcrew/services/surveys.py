@@ -90,9 +90,12 @@ def survey_link(base_url: str, token: str) -> str:
 
 def _require_secret(secret: str | None) -> str:
     if not secret:
+        from successcrew.settings import survey_secret_file
+
         raise ConfigError(
-            "SUCCESSCREW_SURVEY_SECRET is not set: survey links must be signed. Set it to a long "
-            "random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+            "SUCCESSCREW_SURVEY_SECRET is not set and there is no survey secret file "
+            f"({survey_secret_file()}): survey links must be signed. Run `successcrew init`, "
+            "which creates the file, or set SUCCESSCREW_SURVEY_SECRET to a long random string."
         )
     return secret
 
