@@ -22,7 +22,7 @@ from successcrew.store.models import (
     Contact,
     HealthSnapshot,
     OutboxMessage,
-    PauseFlag,
+    PauseHold,
     ProgramAssignment,
     ProgramEmail,
     ProgramEnrolment,
@@ -359,7 +359,7 @@ def test_auto_pause_fires_above_ten_percent_not_at_ten(engine: Engine) -> None:
                 )
             )
     assert run(engine, [playbook], NOW).auto_paused == []  # 100 of 1000: exactly 10 %
-    assert count(engine, PauseFlag) == 0
+    assert count(engine, PauseHold) == 0
 
     with transaction(engine) as s:
         program_results.record_campaign_feedback(

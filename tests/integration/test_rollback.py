@@ -88,7 +88,7 @@ def test_crm_sync_error_rate_above_5_percent_pauses_automation_until_resumed(
     ]
     with transaction(engine) as session:
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "pause")).one()
-    assert audit.actor == "rollback:crm_sync_error_rate" and audit.subject == "automation"
+    assert audit.actor == "crm_sync_error_rate" and audit.subject == "automation"
     assert "5.1 % > 5 %" in audit.detail["reason"] and "verify" in audit.detail["reason"]
 
     _team_message(engine, "team:1")
@@ -97,7 +97,17 @@ def test_crm_sync_error_rate_above_5_percent_pauses_automation_until_resumed(
     assert held.status == "held" and held.last_error.startswith("paused: automation")
     assert _posts(slack) == 0
 
-    resumed = run_cli(capsys, "resume", "automation", "--reason", "CRM data checked", "--by", "al")
+    resumed = run_cli(
+        capsys,
+        "resume",
+        "automation",
+        "--rule",
+        "crm_sync_error_rate",
+        "--reason",
+        "CRM data checked",
+        "--by",
+        "al",
+    )
     assert resumed.code == 0, resumed.err
     # The same evidence again does not undo the person's decision ...
     assert evaluate(engine, NOW + timedelta(hours=2)).rollbacks == []
@@ -136,7 +146,18 @@ def test_health_calculation_failure_switches_to_manual_scores_and_holds_interven
     assert _message(engine, notice.idempotency_key).last_error.startswith("paused: scoring")
     assert _posts(slack) == 0
 
-    assert run_cli(capsys, "resume", "scoring", "--reason", "scores checked by hand").code == 0
+    assert (
+        run_cli(
+            capsys,
+            "resume",
+            "scoring",
+            "--rule",
+            "health_calculation_failure",
+            "--reason",
+            "scores checked by hand",
+        ).code
+        == 0
+    )
     _send(engine, slack, fast_policy, NOW + timedelta(hours=1))
     assert _message(engine, notice.idempotency_key).status == "delivered"
 
@@ -189,7 +210,8 @@ def test_nps_drop_over_10_points_in_30_days_escalates_and_pauses_campaigns(
     assert evaluate(engine, later).rollbacks == []  # no second escalation
 
     assert (
-        run_cli(capsys, "resume", "campaigns", "--reason", "reviewed with the chairman").code == 0
+        run_cli(capsys, "resume", "campaigns", "--rule", "nps_drop", "--reason", "reviewed").code
+        == 0
     )
     _send(engine, slack, fast_policy, later + timedelta(hours=1))
     assert _message(engine, "campaign:1").status == "delivered"

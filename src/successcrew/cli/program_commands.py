@@ -32,7 +32,11 @@ def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
         paused = paused_scopes(session)
         programs = []
         for book in books:
-            flag = paused.get(pause_scope(book.id)) or paused.get("campaigns")
+            holds = [
+                h.as_dict()
+                for scope in ("automation", "campaigns", pause_scope(book.id))
+                for h in (paused[scope].holds if scope in paused else ())
+            ]
             programs.append(
                 {
                     "id": book.id,
@@ -40,8 +44,13 @@ def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
                     "file": str(book.path),
                     "enabled": book.spec.enabled,
                     "paused": None
-                    if flag is None
-                    else {"scope": flag.scope, "reason": flag.reason, "by": flag.set_by},
+                    if not holds
+                    else {
+                        "scope": holds[0]["scope"],
+                        "reason": "; ".join(h["reason"] for h in holds),
+                        "by": ", ".join(h["by"] for h in holds),
+                        "holds": holds,
+                    },
                     "entry": [r.model_dump() for r in book.spec.entry],
                     "exit": list(book.spec.exit),
                     "holdout_pct": book.spec.holdout_pct,
@@ -144,58 +153,65 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold yellow]paused[/] {p['scope']}: {plain(p['reason'])}")
 
     def _set_program_pause(
-        ctx: typer.Context, program: str, reason: str, by: str, *, paused: bool
+        ctx: typer.Context, program: str, reason: str, by: str, rule: str | None, *, paused: bool
     ) -> dict[str, Any]:
         from successcrew.clock import utcnow
         from successcrew.definitions.playbooks import load_playbooks
         from successcrew.domain.program_rules import pause_scope
         from successcrew.errors import InputError
+        from successcrew.services import pausing
         from successcrew.store.db import transaction
-        from successcrew.store.pauses import set_paused
 
         known = [b.id for b in load_playbooks()]
         if program not in known:
             raise InputError(f"unknown program {program!r}; expected one of: {', '.join(known)}")
-        if not reason.strip():
-            raise InputError("--reason is required: say why, it goes into the audit log")
         scope = pause_scope(program)
         with transaction(ctx.obj.ready_engine()) as session:
-            changed = set_paused(
-                session, scope, paused=paused, reason=reason.strip(), actor=by, now=utcnow()
-            )
-        return {"scope": scope, "paused": paused, "changed": changed, "by": by}
+            if paused:
+                change = pausing.pause(session, scope, by=by, reason=reason, now=utcnow())
+            else:
+                change = pausing.resume(
+                    session, scope, by=by, rule=rule, reason=reason, now=utcnow()
+                )
+        return change.as_dict()
 
-    def _print_pause(result: dict[str, Any], as_json: bool) -> None:
-        if as_json:
-            print_json(result)
-            return
-        state = "paused" if result["paused"] else "running"
-        if result["changed"]:
-            console.print(f"{result['scope']} {state} (by {plain(result['by'])})")
-        else:
-            console.print(f"{result['scope']} was already {state}; nothing changed")
+    def _program_hint(program: str) -> Any:
+        def hint(hold: dict[str, Any]) -> str:
+            return f"successcrew programs resume {program} --rule {hold['by']} --reason ..."
+
+        return hint
 
     @programs_app.command("pause")
     def programs_pause(
         ctx: typer.Context,
         program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
         reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
-        by: str = typer.Option("cli", "--by", help="Who pauses it."),
+        by: str = typer.Option("operator", "--by", help="Who pauses it (owns the hold)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Pause one program's steps (scope campaign:<id>); they wait until resumed."""
-        _print_pause(_set_program_pause(ctx, program, reason, by, paused=True), as_json)
+        """Pause one program's steps (scope campaign:<id>) with your own hold; they wait."""
+        from successcrew.cli.pause_commands import print_change
+
+        change = _set_program_pause(ctx, program, reason, by, None, paused=True)
+        print_change(change, as_json, _program_hint(program))
 
     @programs_app.command("resume")
     def programs_resume(
         ctx: typer.Context,
         program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
         reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
-        by: str = typer.Option("cli", "--by", help="Who resumes it."),
+        by: str = typer.Option("operator", "--by", help="Who resumes it."),
+        rule: str = typer.Option(
+            None, "--rule", help="Lift this rule's hold (auto-pause) instead of your own."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Resume a program paused by hand or by auto-pause on negative feedback."""
-        _print_pause(_set_program_pause(ctx, program, reason, by, paused=False), as_json)
+        """Lift your own hold on one program (or, with --rule auto-pause, the hold it set on
+        itself after negative feedback); prints the holds that remain."""
+        from successcrew.cli.pause_commands import print_change
+
+        change = _set_program_pause(ctx, program, reason, by, rule, paused=False)
+        print_change(change, as_json, _program_hint(program))
 
     surveys_app = typer.Typer(help="NPS surveys: send a wave.", no_args_is_help=True)
     app.add_typer(surveys_app, name="surveys")

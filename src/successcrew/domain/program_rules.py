@@ -104,6 +104,10 @@ def should_auto_pause(negative: int, sent: int, *, threshold_pct: float, min_sen
     return 100 * negative / sent > threshold_pct
 
 
+#: The rule name under which a program pauses itself on negative feedback (``--rule auto-pause``).
+AUTO_PAUSE = "auto-pause"
+
+
 def pause_scope(program: str) -> str:
-    """The pause flag of one program's campaign (set by auto-pause or by a person)."""
+    """The pause scope of one program's campaign (held by auto-pause or by a person)."""
     return f"campaign:{program}"
