@@ -190,7 +190,7 @@ def test_throttling_and_opt_out_hold_across_runs_and_programs(engine: Engine) ->
         ],
     )
     playbook = book()
-    settings = ProgramSettings(throttle_days=7)
+    settings = ProgramSettings(throttle_days=7, max_lateness_days=7)
     result = run(engine, [playbook, other], NOW, settings=settings)
     # 4 contacts; 1 opted out; 3 emails from the first program; the second program's first
     # email to the same people the same day is throttled.
@@ -200,8 +200,8 @@ def test_throttling_and_opt_out_hold_across_runs_and_programs(engine: Engine) ->
     # Next day: "nudge" step b is due, still within 7 days of the last email: throttled again.
     result = run(engine, [playbook, other], NOW + timedelta(days=1), settings=settings)
     assert result.steps.emails_queued == 0 and result.steps.emails_throttled == 3
-    # Day 8: the at-risk second email (due day 3) ran on day 3? No run happened then; it runs
-    # now, 8 days after the last email: allowed.
+    # Day 8: the at-risk second email was due on day 3 and no run happened since; 5 days late
+    # is within max_lateness_days (7) here, and 8 days after the last email: allowed.
     result = run(engine, [playbook, other], NOW + timedelta(days=8), settings=settings)
     assert result.steps.emails_queued == 3
     with engine.connect() as conn:

@@ -118,19 +118,27 @@ def register(app: typer.Typer) -> None:
     def programs_run(
         ctx: typer.Context,
         now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="List what would be queued; write nothing."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Exit, enrol and run due steps for every program; pause one whose feedback turns bad."""
+        """Exit, enrol and run due steps for every program; pause one whose feedback turns bad.
+        With --dry-run: what would be queued (by program, step and channel, with a sample)."""
+        from successcrew.cli.previews import SAMPLE_SIZE, print_preview
         from successcrew.clock import parse_now
         from successcrew.definitions.playbooks import load_playbooks, load_program_settings
         from successcrew.services.programs import run_programs
-        from successcrew.store.db import transaction
+        from successcrew.store.db import rolled_back, transaction
 
         clock = parse_now(now)
         books = load_playbooks()
         settings = load_program_settings()
         runtime = ctx.obj
-        with transaction(runtime.ready_engine()) as session:
+        # A dry run is the real run in a transaction that is rolled back: the same decisions,
+        # nothing kept.
+        session_for = rolled_back if dry_run else transaction
+        with session_for(runtime.ready_engine()) as session:
             result = run_programs(
                 session,
                 books,
@@ -138,7 +146,16 @@ def register(app: typer.Typer) -> None:
                 threshold_pct=runtime.thresholds.rollback.campaign_negative_feedback_pct,
                 base_url=runtime.settings.public_base_url,
                 now=clock,
+                sample=SAMPLE_SIZE if dry_run else 0,
             )
+        if dry_run:
+            preview = result.preview(settings.send_caps.as_dict())
+            if as_json:
+                print_json({"dry_run": True, "now": clock.isoformat(), **preview})
+                return
+            console.print(f"dry run at {clock.isoformat()}: nothing written")
+            print_preview(preview)
+            return
         document = result.as_dict()
         if as_json:
             print_json(document)
@@ -149,8 +166,23 @@ def register(app: typer.Typer) -> None:
             f"{steps['steps']} steps, {steps['emails_queued']} emails queued, "
             f"{steps['emails_throttled']} throttled, {steps['emails_opted_out']} opted out"
         )
+        if steps["overdue"]:
+            console.print(
+                f"skipped {steps['overdue']} step(s) as overdue: more than "
+                f"{settings.max_lateness_days} day(s) late, never sent late"
+            )
+        caps = settings.send_caps.as_dict()
+        for channel, n in steps["deferred"].items():
+            console.print(
+                f"deferred {n} {channel} message(s) to the next run: the cap is "
+                f"{caps[channel]} per run"
+            )
         for p in document["auto_paused"]:
             console.print(f"[bold yellow]paused[/] {p['scope']}: {plain(p['reason'])}")
+        for program in steps["paused_programs"]:
+            console.print(
+                f"paused: {program}: its steps wait while a hold remains (`successcrew status`)"
+            )
 
     def _set_program_pause(
         ctx: typer.Context, program: str, reason: str, by: str, rule: str | None, *, paused: bool
@@ -221,25 +253,43 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
         channel: str = typer.Option(None, "--channel", help="email or in_app (default: config)."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="List who would be invited; write nothing."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Invite due contacts: exit surveys, at-risk feedback prompts, then NPS."""
+        """Invite due contacts: exit surveys, at-risk feedback prompts, then NPS.
+        With --dry-run: who would be invited (counts by survey, with a sample)."""
+        from successcrew.cli.previews import SAMPLE_SIZE, print_preview
         from successcrew.clock import parse_now
         from successcrew.definitions.playbooks import load_program_settings
         from successcrew.services.surveys import run_wave
-        from successcrew.store.db import transaction
+        from successcrew.store.db import rolled_back, transaction
 
         runtime = ctx.obj
         secret = runtime.settings.survey_secret
-        with transaction(runtime.ready_engine()) as session:
+        settings = load_program_settings()
+        clock = parse_now(now)
+        session_for = rolled_back if dry_run else transaction
+        with session_for(runtime.ready_engine()) as session:
             result = run_wave(
                 session,
-                settings=load_program_settings().surveys,
+                settings=settings.surveys,
                 secret=secret.get_secret_value() if secret else None,
                 base_url=runtime.settings.public_base_url,
-                now=parse_now(now),
+                now=clock,
                 channel=channel,
+                caps=settings.send_caps,
+                sample=SAMPLE_SIZE if dry_run else 0,
             )
+        if dry_run:
+            preview = result.preview()
+            if as_json:
+                print_json({"dry_run": True, "now": clock.isoformat(), **preview})
+                return
+            console.print(f"dry run at {clock.isoformat()}: nothing written")
+            print_preview(preview)
+            return
         if as_json:
             print_json(result.as_dict())
             return
@@ -248,6 +298,12 @@ def register(app: typer.Typer) -> None:
             return
         invited = ", ".join(f"{k} {v}" for k, v in result.invited.items()) or "nobody due"
         console.print(f"invited: {invited}; {result.emails} emails queued ({result.channel})")
+        deferred = sum(result.deferred.values())
+        if deferred:
+            console.print(
+                f"deferred {deferred} due contact(s) to the next wave: the {result.channel} cap "
+                f"is {result.cap} per wave"
+            )
 
     feedback_app = typer.Typer(
         help="NPS comments: sentiment and categories, and manual corrections.",
