@@ -168,14 +168,14 @@ def register(app: typer.Typer) -> None:
         )
         if steps["overdue"]:
             console.print(
-                f"skipped {steps['overdue']} step(s) as overdue: more than "
+                f"skipped {steps['overdue']:,} step(s) as overdue: more than "
                 f"{settings.max_lateness_days} day(s) late, never sent late"
             )
         caps = settings.send_caps.as_dict()
         for channel, n in steps["deferred"].items():
             console.print(
-                f"deferred {n} {channel} message(s) to the next run: the cap is "
-                f"{caps[channel]} per run"
+                f"deferred {n:,} {channel} message(s) to the next run: the cap is "
+                f"{caps[channel]:,} per run"
             )
         for p in document["auto_paused"]:
             console.print(f"[bold yellow]paused[/] {p['scope']}: {plain(p['reason'])}")
@@ -301,8 +301,8 @@ def register(app: typer.Typer) -> None:
         deferred = sum(result.deferred.values())
         if deferred:
             console.print(
-                f"deferred {deferred} due contact(s) to the next wave: the {result.channel} cap "
-                f"is {result.cap} per wave"
+                f"deferred {deferred:,} due contact(s) to the next wave: the {result.channel} "
+                f"cap is {result.cap:,} per wave"
             )
 
     feedback_app = typer.Typer(
