@@ -34,9 +34,14 @@ def test_pause_and_resume_by_hand_with_usage_errors(
     assert [(p["scope"], p["by"], p["reason"]) for p in status["paused"]] == [
         ("surveys", "kim", "survey copy under review")
     ]
-    again = run_cli(capsys, "pause", "surveys", "--reason", "again")
-    assert "already paused" in again.out
-    assert run_cli(capsys, "resume", "surveys", "--reason", "copy approved").code == 0
+    again = run_cli(capsys, "pause", "surveys", "--reason", "again", "--by", "kim")
+    assert "surveys: kim holds it already; nothing changed" in again.out
+    # Someone else's resume does not lift kim's pause; it says who still holds the scope.
+    other = run_cli(capsys, "resume", "surveys", "--reason", "copy approved")
+    assert other.code == 0 and "operator holds no pause on it; nothing changed" in other.out
+    assert "held by kim since" in other.out
+    mine = run_cli(capsys, "resume", "surveys", "--reason", "copy approved", "--by", "kim")
+    assert mine.code == 0 and "surveys is not paused" in mine.out
     assert run_cli(capsys, "status", "--json").json()["paused"] == []
 
 

@@ -13,7 +13,7 @@ from successcrew.integrations import dispatch, enqueue, outbox_summary
 from successcrew.integrations.http import HttpPolicy
 from successcrew.store.db import session_factory, transaction
 from successcrew.store.outbox import claim
-from successcrew.store.pauses import set_paused
+from successcrew.store.pauses import hold, lift
 from tests.fakes.slack import FakeSlack
 from tests.integration.outbox_helpers import NOW, add_contact, make_settings, rows
 
@@ -107,9 +107,7 @@ def test_pause_flags_hold_what_they_cover_and_nothing_else(
     _sendgrid(server)
     settings = make_settings(sendgrid_api_key="SG.key", sendgrid_api_url=server.url_for(""))
     with transaction(engine) as session:
-        set_paused(
-            session, "campaigns", paused=True, reason="negative feedback", actor="rule", now=NOW
-        )
+        hold(session, "campaigns", by="rule", kind="rule", reason="negative feedback", now=NOW)
         enqueue(session, key="camp", channel="email", payload=_email("a@x.io", "campaign"), now=NOW)
         enqueue(session, key="surv", channel="email", payload=_email("b@x.io", "survey"), now=NOW)
     summary = dispatch(engine, settings, thresholds, NOW, policy=fast_policy)
@@ -119,14 +117,14 @@ def test_pause_flags_hold_what_they_cover_and_nothing_else(
         "b@x.io"
     ]
     with transaction(engine) as session:
-        set_paused(session, "campaigns", paused=False, reason="fixed", actor="kim", now=NOW)
-        set_paused(session, "automation", paused=True, reason="CRM errors", actor="rule", now=NOW)
+        lift(session, "campaigns", held_by="rule", kind="rule", by="kim", reason="fixed", now=NOW)
+        hold(session, "automation", by="rule", kind="rule", reason="CRM errors", now=NOW)
         enqueue(session, key="other", channel="email", payload=_email("c@x.io"), now=NOW)
     summary = dispatch(engine, settings, thresholds, NOW + HOUR, policy=fast_policy)
     assert summary.held == 2 and len(server.log) == 1
     assert rows(engine)["other"].last_error == "paused: automation (CRM errors)"
     with transaction(engine) as session:
-        set_paused(session, "automation", paused=False, reason="ok", actor="kim", now=NOW)
+        lift(session, "automation", held_by="rule", kind="rule", by="kim", reason="ok", now=NOW)
     summary = dispatch(engine, settings, thresholds, NOW + 2 * HOUR, policy=fast_policy)
     assert summary.delivered == 2 and len(server.log) == 3
 

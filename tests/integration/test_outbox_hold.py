@@ -18,7 +18,7 @@ from successcrew.integrations.http import HttpPolicy
 from successcrew.store.db import transaction
 from successcrew.store.models import Contact, OutboxMessage
 from successcrew.store.outbox import enqueue_many
-from successcrew.store.pauses import set_paused
+from successcrew.store.pauses import hold, lift
 from tests.fakes.slack import FakeSlack
 from tests.integration.outbox_helpers import NOW, add_contact, make_settings, rows
 
@@ -87,7 +87,7 @@ def test_holding_5000_messages_takes_a_bounded_number_of_statements(
 ) -> None:
     with transaction(engine) as session:
         enqueue_many(session, _messages(5000), now=NOW)
-        set_paused(session, "campaigns", paused=True, reason="review", actor="kim", now=NOW)
+        hold(session, "campaigns", by="kim", kind="person", reason="review", now=NOW)
 
     with statements(engine) as first:
         summary = dispatch(engine, make_settings(), thresholds, NOW, policy=fast_policy)
@@ -114,7 +114,7 @@ def test_holding_5000_messages_takes_a_bounded_number_of_statements(
 
     # Lifting the pause re-reasons its 2,000 rows (outbox only now) in bounded statements too.
     with transaction(engine) as session:
-        set_paused(session, "campaigns", paused=False, reason="ok", actor="kim", now=NOW)
+        lift(session, "campaigns", held_by="kim", kind="person", by="kim", reason="ok", now=NOW)
     with statements(engine) as third:
         summary = dispatch(engine, make_settings(), thresholds, NOW + 2 * HOUR, policy=fast_policy)
     assert (summary.held, summary.claimed) == (5000, 0)

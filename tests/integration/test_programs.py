@@ -22,7 +22,7 @@ from successcrew.store.models import (
     Contact,
     HealthSnapshot,
     OutboxMessage,
-    PauseFlag,
+    PauseHold,
     ProgramAssignment,
     ProgramEmail,
     ProgramEnrolment,
@@ -190,7 +190,7 @@ def test_throttling_and_opt_out_hold_across_runs_and_programs(engine: Engine) ->
         ],
     )
     playbook = book()
-    settings = ProgramSettings(throttle_days=7)
+    settings = ProgramSettings(throttle_days=7, max_lateness_days=7)
     result = run(engine, [playbook, other], NOW, settings=settings)
     # 4 contacts; 1 opted out; 3 emails from the first program; the second program's first
     # email to the same people the same day is throttled.
@@ -200,8 +200,8 @@ def test_throttling_and_opt_out_hold_across_runs_and_programs(engine: Engine) ->
     # Next day: "nudge" step b is due, still within 7 days of the last email: throttled again.
     result = run(engine, [playbook, other], NOW + timedelta(days=1), settings=settings)
     assert result.steps.emails_queued == 0 and result.steps.emails_throttled == 3
-    # Day 8: the at-risk second email (due day 3) ran on day 3? No run happened then; it runs
-    # now, 8 days after the last email: allowed.
+    # Day 8: the at-risk second email was due on day 3 and no run happened since; 5 days late
+    # is within max_lateness_days (7) here, and 8 days after the last email: allowed.
     result = run(engine, [playbook, other], NOW + timedelta(days=8), settings=settings)
     assert result.steps.emails_queued == 3
     with engine.connect() as conn:
@@ -359,7 +359,7 @@ def test_auto_pause_fires_above_ten_percent_not_at_ten(engine: Engine) -> None:
                 )
             )
     assert run(engine, [playbook], NOW).auto_paused == []  # 100 of 1000: exactly 10 %
-    assert count(engine, PauseFlag) == 0
+    assert count(engine, PauseHold) == 0
 
     with transaction(engine) as s:
         program_results.record_campaign_feedback(

@@ -88,7 +88,7 @@ def test_crm_sync_error_rate_above_5_percent_pauses_automation_until_resumed(
     ]
     with transaction(engine) as session:
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "pause")).one()
-    assert audit.actor == "rollback:crm_sync_error_rate" and audit.subject == "automation"
+    assert audit.actor == "crm_sync_error_rate" and audit.subject == "automation"
     assert "5.1 % > 5 %" in audit.detail["reason"] and "verify" in audit.detail["reason"]
 
     _team_message(engine, "team:1")
@@ -97,7 +97,17 @@ def test_crm_sync_error_rate_above_5_percent_pauses_automation_until_resumed(
     assert held.status == "held" and held.last_error.startswith("paused: automation")
     assert _posts(slack) == 0
 
-    resumed = run_cli(capsys, "resume", "automation", "--reason", "CRM data checked", "--by", "al")
+    resumed = run_cli(
+        capsys,
+        "resume",
+        "automation",
+        "--rule",
+        "crm_sync_error_rate",
+        "--reason",
+        "CRM data checked",
+        "--by",
+        "al",
+    )
     assert resumed.code == 0, resumed.err
     # The same evidence again does not undo the person's decision ...
     assert evaluate(engine, NOW + timedelta(hours=2)).rollbacks == []
@@ -136,7 +146,18 @@ def test_health_calculation_failure_switches_to_manual_scores_and_holds_interven
     assert _message(engine, notice.idempotency_key).last_error.startswith("paused: scoring")
     assert _posts(slack) == 0
 
-    assert run_cli(capsys, "resume", "scoring", "--reason", "scores checked by hand").code == 0
+    assert (
+        run_cli(
+            capsys,
+            "resume",
+            "scoring",
+            "--rule",
+            "health_calculation_failure",
+            "--reason",
+            "scores checked by hand",
+        ).code
+        == 0
+    )
     _send(engine, slack, fast_policy, NOW + timedelta(hours=1))
     assert _message(engine, notice.idempotency_key).status == "delivered"
 
@@ -189,7 +210,63 @@ def test_nps_drop_over_10_points_in_30_days_escalates_and_pauses_campaigns(
     assert evaluate(engine, later).rollbacks == []  # no second escalation
 
     assert (
-        run_cli(capsys, "resume", "campaigns", "--reason", "reviewed with the chairman").code == 0
+        run_cli(capsys, "resume", "campaigns", "--rule", "nps_drop", "--reason", "reviewed").code
+        == 0
     )
     _send(engine, slack, fast_policy, later + timedelta(hours=1))
     assert _message(engine, "campaign:1").status == "delivered"
+
+
+def test_a_person_resuming_their_own_pause_leaves_the_nps_emergency_review_hold(
+    engine: Engine,
+    env: dict[str, str],
+    slack: HTTPServer,
+    fast_policy: HttpPolicy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sync(engine)
+    (acct,) = add_accounts(engine, [{}])
+    _answers(engine, acct, [10] * 6 + [8] * 3 + [2], TODAY - timedelta(days=40))  # NPS +50
+    _answers(engine, acct, [10] * 5 + [8] * 2 + [2] * 3, TODAY - timedelta(days=1))  # +20
+    assert [r["rule"] for r in evaluate(engine).rollbacks] == ["nps_drop"]
+
+    # Kim pauses campaigns for her own reason: a second hold beside the rule's.
+    paused = run_cli(capsys, "pause", "campaigns", "--by", "kim", "--reason", "pricing review")
+    assert paused.code == 0, paused.err
+    assert "campaigns is paused by 2 hold(s):" in paused.out
+    _team_message(engine, "campaign:1", pause_scope="campaigns")
+
+    # Her resume lifts her hold only, and says what still holds the scope and how to lift it.
+    mine = run_cli(capsys, "resume", "campaigns", "--by", "kim", "--reason", "prices fixed")
+    assert mine.code == 0, mine.err
+    lines = mine.out.splitlines()
+    assert lines[0] == "campaigns: the hold of kim lifted by kim: prices fixed"
+    assert lines[1] == "campaigns is paused by 1 hold(s):"
+    assert lines[2].startswith("  held by rule nps_drop since ") and "NPS dropped 30.0" in lines[2]
+    assert lines[2].endswith("(to lift: successcrew resume campaigns --rule nps_drop --reason ...)")
+    _send(engine, slack, fast_policy, NOW + timedelta(hours=1))
+    assert _message(engine, "campaign:1").status == "held"
+    assert _posts(slack) == 1  # the chairman's emergency-review message only
+    # The rule's evidence has not changed: it does not add a hold again, nor escalate again.
+    assert evaluate(engine, NOW + timedelta(hours=1)).rollbacks == []
+
+    typo = run_cli(capsys, "resume", "campaigns", "--rule", "nps_dorp", "--reason", "x")
+    assert typo.code == 2 and "rules holding it now: nps_drop" in typo.err
+    review = run_cli(
+        capsys, "resume", "campaigns", "--rule", "nps_drop", "--by", "kim", "--reason", "reviewed"
+    )
+    assert review.code == 0, review.err
+    assert review.out.splitlines() == [
+        "campaigns: the hold of rule nps_drop lifted by kim: reviewed",
+        "campaigns is not paused: held messages go out on the next dispatch",
+    ]
+    _send(engine, slack, fast_policy, NOW + timedelta(hours=2))
+    assert _message(engine, "campaign:1").status == "delivered"
+    with transaction(engine) as session:
+        resumes = session.scalars(
+            select(AuditLog).where(AuditLog.action == "resume").order_by(AuditLog.id)
+        ).all()
+    assert [(a.actor, a.detail["held_by"]) for a in resumes] == [
+        ("kim", "kim"),
+        ("kim", "nps_drop"),
+    ]

@@ -15,13 +15,13 @@ from successcrew.domain.survey_tokens import (
 )
 from successcrew.errors import ConfigError
 from successcrew.services import surveys
+from successcrew.store import pauses
 from successcrew.store.db import transaction
 from successcrew.store.models import (
     Account,
     Contact,
     NpsResponse,
     OutboxMessage,
-    PauseFlag,
     SurveyInvitation,
 )
 
@@ -113,10 +113,10 @@ def test_wave_respects_consent_interval_and_cap(engine: Engine) -> None:
 def test_in_app_wave_and_pause(engine: Engine) -> None:
     seed(engine)
     with transaction(engine) as s:
-        s.add(PauseFlag(scope="surveys", paused=True, reason="test", set_by="lead", set_at=NOW))
+        pauses.hold(s, "surveys", by="lead", kind="person", reason="test", now=NOW)
     assert wave(engine).paused.startswith("surveys paused by lead")
     with transaction(engine) as s:
-        s.get(PauseFlag, "surveys").paused = False
+        pauses.lift(s, "surveys", held_by="lead", kind="person", by="lead", reason="ok", now=NOW)
     result = wave(engine, channel="in_app")
     assert result.emails == 0 and sum(result.invited.values()) == 3
     with engine.connect() as conn:

@@ -28,10 +28,11 @@ from successcrew.store.models import (
     HealthSnapshot,
     NpsResponse,
     OutboxMessage,
-    PauseFlag,
+    PauseHold,
     TriggerDefinition,
     TriggerEvent,
 )
+from successcrew.store.pauses import open_holds
 
 THRESHOLDS = load_thresholds()
 NOW = datetime(2026, 11, 20, 7, tzinfo=UTC)
@@ -410,15 +411,14 @@ def test_r004_three_failures_in_a_row_alert_and_pause_until_recovered(engine: En
         f"RETENTION-004:component:campaign_dispatch:event:{event.id}:ops_alert"
     ]
     with transaction(engine) as session:
-        flag = session.get(PauseFlag, "campaigns")
-        assert flag is not None and flag.paused and flag.set_by == "RETENTION-004"
+        (hold,) = open_holds(session, "campaigns")
+        assert (hold.held_by, hold.kind) == ("RETENTION-004", "rule")
 
     t = _checks(engine, "campaign_dispatch", [True], t)
     evaluate(engine, t)
     assert events(engine, "RETENTION-004")[0].status == "resolved"
     with transaction(engine) as session:
-        flag = session.get(PauseFlag, "campaigns")
-        assert flag is not None and not flag.paused
+        assert open_holds(session, "campaigns") == []
 
     t = _checks(engine, "campaign_dispatch", [False, False, False], t)
     evaluate(engine, t)
@@ -455,7 +455,7 @@ def test_repeated_evaluation_at_the_same_now_adds_nothing(engine: Engine) -> Non
         with transaction(engine) as session:
             return tuple(
                 session.scalar(select(func.count()).select_from(model))
-                for model in (TriggerEvent, OutboxMessage, Escalation, AuditLog, PauseFlag)
+                for model in (TriggerEvent, OutboxMessage, Escalation, AuditLog, PauseHold)
             )
 
     first = evaluate(engine)

@@ -12,7 +12,9 @@ from successcrew.domain.comment_analysis import effective_categories, sentiment
 from successcrew.domain.program_rules import (
     HOLDOUT,
     EmailCandidate,
+    SendBudget,
     assign_arm,
+    is_overdue,
     should_auto_pause,
     throttle,
 )
@@ -97,3 +99,19 @@ def test_categories_and_sentiment() -> None:
     assert sentiment("Great product, love it") > 0.5
     assert sentiment("Support is terrible and slow") < -0.05
     assert sentiment("  ") is None
+
+
+def test_a_step_is_overdue_only_beyond_the_lateness() -> None:
+    due = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    assert not is_overdue(due, due + timedelta(days=2), max_lateness_days=2)  # exactly 2: sent
+    assert is_overdue(due, due + timedelta(days=2, seconds=1), max_lateness_days=2)
+
+
+def test_send_budget_takes_whole_units_in_order_and_keeps_the_queue() -> None:
+    budget = SendBudget({"email": 3, "slack": 1})
+    assert budget.take({"email": 2})
+    assert not budget.take({"email": 2})  # does not fit: deferred, and email closes
+    assert not budget.take({"email": 1})  # would fit, but may not jump the queue
+    assert budget.take({"slack": 1}) and not budget.take({"slack": 1})
+    assert budget.take({}) and budget.take({"email": 0})  # sends nothing: always passes
+    assert budget.used == {"email": 2, "slack": 1}

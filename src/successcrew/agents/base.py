@@ -69,17 +69,27 @@ class TaskContext:
     policy: EscalationPolicy
     params: dict[str, Any] = field(default_factory=dict)
     crew_run_id: int | None = None
+    #: A dry run (``successcrew run --dry-run``): the crew rolls the session back afterwards, and
+    #: a tool marked ``preview`` returns what it would queue instead of what it did.
+    dry_run: bool = False
 
 
-def tool(*, requires: tuple[str, ...] = ()) -> Callable[[F], F]:
+#: Queued messages a previewing tool lists per program and step (or survey kind).
+PREVIEW_SAMPLE = 3
+
+
+def tool(*, requires: tuple[str, ...] = (), preview: bool = False) -> Callable[[F], F]:
     """Mark a method as a tool; ``requires`` names modules that must be importable for it.
 
     The modules are checked without importing them (``importlib.util.find_spec``), so listing the
-    crew's tools stays cheap.
+    crew's tools stays cheap. ``preview`` says the tool may run in a dry run: it writes only
+    through ``ctx.session`` (which the crew then rolls back), sends nothing itself, and with
+    ``ctx.dry_run`` returns what it would queue.
     """
 
     def mark(fn: F) -> F:
         fn.__successcrew_tool__ = tuple(requires)  # type: ignore[attr-defined]
+        fn.__successcrew_preview__ = preview  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -138,6 +148,10 @@ class Agent:
         if missing:
             return f"not available: needs {needs} ({', '.join(missing)} not installed)"
         return None
+
+    def previews(self, name: str) -> bool:
+        """Whether tool ``name`` can say in a dry run what it would queue (``preview=True``)."""
+        return bool(getattr(getattr(self, name, None), "__successcrew_preview__", False))
 
     def tools_status(self) -> list[dict[str, Any]]:
         """Every listed tool with its description and ``available`` or the reason it is not."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from successcrew.agents.base import Agent, TaskContext, ToolResult, tool
+from successcrew.agents.base import PREVIEW_SAMPLE, Agent, TaskContext, ToolResult, tool
 
 
 def report_dir(ctx: TaskContext) -> Path:
@@ -42,7 +42,7 @@ class NPSTracker(Agent):
             ],
         }
 
-    @tool()
+    @tool(preview=True)
     def send_survey_wave(self, ctx: TaskContext) -> ToolResult:
         """Invite the contacts that are due: exit surveys, at-risk prompts, then NPS (signed
         links, consent and fatigue rules applied by the survey engine)."""
@@ -50,14 +50,17 @@ class NPSTracker(Agent):
         from successcrew.services.surveys import run_wave
 
         secret = ctx.settings.survey_secret
+        settings = load_program_settings()
         result = run_wave(
             ctx.session,
-            settings=load_program_settings().surveys,
+            settings=settings.surveys,
             secret=secret.get_secret_value() if secret else None,
             base_url=ctx.settings.public_base_url,
             now=ctx.now,
+            caps=settings.send_caps,
+            sample=PREVIEW_SAMPLE if ctx.dry_run else 0,
         )
-        return result.as_dict()
+        return result.preview() if ctx.dry_run else result.as_dict()
 
     @tool()
     def analyse_sentiment(self, ctx: TaskContext) -> ToolResult:

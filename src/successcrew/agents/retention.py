@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from successcrew.agents.base import Agent, TaskContext, ToolResult, tool
+from successcrew.agents.base import PREVIEW_SAMPLE, Agent, TaskContext, ToolResult, tool
 from successcrew.services import escalations
 
 
@@ -51,7 +51,7 @@ class RetentionProgramDesigner(Agent):
 
         return load_programs(ctx.session, actor=self.name, now=ctx.now)
 
-    @tool()
+    @tool(preview=True)
     def enrol_workflows(self, ctx: TaskContext) -> ToolResult:
         """Run the retention programs: exits, enrolment (CRM workflow tasks, emails, Slack) by
         playbook, the auto-pause check on campaign feedback, and the steps that are due.
@@ -59,15 +59,17 @@ class RetentionProgramDesigner(Agent):
         from successcrew.definitions.playbooks import load_playbooks, load_program_settings
         from successcrew.services.programs import run_programs
 
+        settings = load_program_settings()
         result = run_programs(
             ctx.session,
             load_playbooks(),
-            settings=load_program_settings(),
+            settings=settings,
             threshold_pct=ctx.thresholds.rollback.campaign_negative_feedback_pct,
             base_url=ctx.settings.public_base_url,
             now=ctx.now,
+            sample=PREVIEW_SAMPLE if ctx.dry_run else 0,
         )
-        return result.as_dict()
+        return result.preview(settings.send_caps.as_dict()) if ctx.dry_run else result.as_dict()
 
     @tool()
     def evaluate_ab_tests(self, ctx: TaskContext) -> ToolResult:

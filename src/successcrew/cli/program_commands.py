@@ -52,7 +52,11 @@ def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
         paused = paused_scopes(session)
         programs = []
         for book in books:
-            flag = paused.get(pause_scope(book.id)) or paused.get("campaigns")
+            holds = [
+                h.as_dict()
+                for scope in ("automation", "campaigns", pause_scope(book.id))
+                for h in (paused[scope].holds if scope in paused else ())
+            ]
             programs.append(
                 {
                     "id": book.id,
@@ -60,8 +64,13 @@ def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
                     "file": str(book.path),
                     "enabled": book.spec.enabled,
                     "paused": None
-                    if flag is None
-                    else {"scope": flag.scope, "reason": flag.reason, "by": flag.set_by},
+                    if not holds
+                    else {
+                        "scope": holds[0]["scope"],
+                        "reason": "; ".join(h["reason"] for h in holds),
+                        "by": ", ".join(h["by"] for h in holds),
+                        "holds": holds,
+                    },
                     "entry": [r.model_dump() for r in book.spec.entry],
                     "exit": list(book.spec.exit),
                     "holdout_pct": book.spec.holdout_pct,
@@ -141,19 +150,27 @@ def register(app: typer.Typer) -> None:
     def programs_run(
         ctx: typer.Context,
         now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="List what would be queued; write nothing."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Exit, enrol and run due steps for every program; pause one whose feedback turns bad."""
+        """Exit, enrol and run due steps for every program; pause one whose feedback turns bad.
+        With --dry-run: what would be queued (by program, step and channel, with a sample)."""
+        from successcrew.cli.previews import SAMPLE_SIZE, print_preview
         from successcrew.clock import parse_now
         from successcrew.definitions.playbooks import load_playbooks, load_program_settings
         from successcrew.services.programs import run_programs
-        from successcrew.store.db import transaction
+        from successcrew.store.db import rolled_back, transaction
 
         clock = parse_now(now)
         books = load_playbooks()
         settings = load_program_settings()
         runtime = ctx.obj
-        with transaction(runtime.ready_engine()) as session:
+        # A dry run is the real run in a transaction that is rolled back: the same decisions,
+        # nothing kept.
+        session_for = rolled_back if dry_run else transaction
+        with session_for(runtime.ready_engine()) as session:
             result = run_programs(
                 session,
                 books,
@@ -161,7 +178,16 @@ def register(app: typer.Typer) -> None:
                 threshold_pct=runtime.thresholds.rollback.campaign_negative_feedback_pct,
                 base_url=runtime.settings.public_base_url,
                 now=clock,
+                sample=SAMPLE_SIZE if dry_run else 0,
             )
+        if dry_run:
+            preview = result.preview(settings.send_caps.as_dict())
+            if as_json:
+                print_json({"dry_run": True, "now": clock.isoformat(), **preview})
+                return
+            console.print(f"dry run at {clock.isoformat()}: nothing written")
+            print_preview(preview)
+            return
         document = result.as_dict()
         if as_json:
             print_json(document)
@@ -172,62 +198,84 @@ def register(app: typer.Typer) -> None:
             f"{steps['steps']} steps, {steps['emails_queued']} emails queued, "
             f"{steps['emails_throttled']} throttled, {steps['emails_opted_out']} opted out"
         )
+        if steps["overdue"]:
+            console.print(
+                f"skipped {steps['overdue']:,} step(s) as overdue: more than "
+                f"{settings.max_lateness_days} day(s) late, never sent late"
+            )
+        caps = settings.send_caps.as_dict()
+        for channel, n in steps["deferred"].items():
+            console.print(
+                f"deferred {n:,} {channel} message(s) to the next run: the cap is "
+                f"{caps[channel]:,} per run"
+            )
         for p in document["auto_paused"]:
             console.print(f"[bold yellow]paused[/] {p['scope']}: {plain(p['reason'])}")
+        for program in steps["paused_programs"]:
+            console.print(
+                f"paused: {program}: its steps wait while a hold remains (`successcrew status`)"
+            )
 
     def _set_program_pause(
-        ctx: typer.Context, program: str, reason: str, by: str, *, paused: bool
+        ctx: typer.Context, program: str, reason: str, by: str, rule: str | None, *, paused: bool
     ) -> dict[str, Any]:
         from successcrew.clock import utcnow
         from successcrew.definitions.playbooks import load_playbooks
         from successcrew.domain.program_rules import pause_scope
         from successcrew.errors import InputError
+        from successcrew.services import pausing
         from successcrew.store.db import transaction
-        from successcrew.store.pauses import set_paused
 
         known = [b.id for b in load_playbooks()]
         if program not in known:
             raise InputError(f"unknown program {program!r}; expected one of: {', '.join(known)}")
-        if not reason.strip():
-            raise InputError("--reason is required: say why, it goes into the audit log")
         scope = pause_scope(program)
         with transaction(ctx.obj.ready_engine()) as session:
-            changed = set_paused(
-                session, scope, paused=paused, reason=reason.strip(), actor=by, now=utcnow()
-            )
-        return {"scope": scope, "paused": paused, "changed": changed, "by": by}
+            if paused:
+                change = pausing.pause(session, scope, by=by, reason=reason, now=utcnow())
+            else:
+                change = pausing.resume(
+                    session, scope, by=by, rule=rule, reason=reason, now=utcnow()
+                )
+        return change.as_dict()
 
-    def _print_pause(result: dict[str, Any], as_json: bool) -> None:
-        if as_json:
-            print_json(result)
-            return
-        state = "paused" if result["paused"] else "running"
-        if result["changed"]:
-            console.print(f"{result['scope']} {state} (by {plain(result['by'])})")
-        else:
-            console.print(f"{result['scope']} was already {state}; nothing changed")
+    def _program_hint(program: str) -> Any:
+        def hint(hold: dict[str, Any]) -> str:
+            return f"successcrew programs resume {program} --rule {hold['by']} --reason ..."
+
+        return hint
 
     @programs_app.command("pause")
     def programs_pause(
         ctx: typer.Context,
         program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
         reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
-        by: str = typer.Option("cli", "--by", help="Who pauses it."),
+        by: str = typer.Option("operator", "--by", help="Who pauses it (owns the hold)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Pause one program's steps (scope campaign:<id>); they wait until resumed."""
-        _print_pause(_set_program_pause(ctx, program, reason, by, paused=True), as_json)
+        """Pause one program's steps (scope campaign:<id>) with your own hold; they wait."""
+        from successcrew.cli.pause_commands import print_change
+
+        change = _set_program_pause(ctx, program, reason, by, None, paused=True)
+        print_change(change, as_json, _program_hint(program))
 
     @programs_app.command("resume")
     def programs_resume(
         ctx: typer.Context,
         program: str = typer.Argument(..., help="Program id (see `successcrew programs`)."),
         reason: str = typer.Option(..., "--reason", help="Why; goes into the audit log."),
-        by: str = typer.Option("cli", "--by", help="Who resumes it."),
+        by: str = typer.Option("operator", "--by", help="Who resumes it."),
+        rule: str = typer.Option(
+            None, "--rule", help="Lift this rule's hold (auto-pause) instead of your own."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Resume a program paused by hand or by auto-pause on negative feedback."""
-        _print_pause(_set_program_pause(ctx, program, reason, by, paused=False), as_json)
+        """Lift your own hold on one program (or, with --rule auto-pause, the hold it set on
+        itself after negative feedback); prints the holds that remain."""
+        from successcrew.cli.pause_commands import print_change
+
+        change = _set_program_pause(ctx, program, reason, by, rule, paused=False)
+        print_change(change, as_json, _program_hint(program))
 
     surveys_app = typer.Typer(help="NPS surveys: send a wave.", no_args_is_help=True)
     app.add_typer(surveys_app, name="surveys")
@@ -237,25 +285,43 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         now: str = typer.Option(None, "--now", help="Clock (ISO date or time)."),
         channel: str = typer.Option(None, "--channel", help="email or in_app (default: config)."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="List who would be invited; write nothing."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Invite due contacts: exit surveys, at-risk feedback prompts, then NPS."""
+        """Invite due contacts: exit surveys, at-risk feedback prompts, then NPS.
+        With --dry-run: who would be invited (counts by survey, with a sample)."""
+        from successcrew.cli.previews import SAMPLE_SIZE, print_preview
         from successcrew.clock import parse_now
         from successcrew.definitions.playbooks import load_program_settings
         from successcrew.services.surveys import run_wave
-        from successcrew.store.db import transaction
+        from successcrew.store.db import rolled_back, transaction
 
         runtime = ctx.obj
         secret = runtime.settings.survey_secret
-        with transaction(runtime.ready_engine()) as session:
+        settings = load_program_settings()
+        clock = parse_now(now)
+        session_for = rolled_back if dry_run else transaction
+        with session_for(runtime.ready_engine()) as session:
             result = run_wave(
                 session,
-                settings=load_program_settings().surveys,
+                settings=settings.surveys,
                 secret=secret.get_secret_value() if secret else None,
                 base_url=runtime.settings.public_base_url,
-                now=parse_now(now),
+                now=clock,
                 channel=channel,
+                caps=settings.send_caps,
+                sample=SAMPLE_SIZE if dry_run else 0,
             )
+        if dry_run:
+            preview = result.preview()
+            if as_json:
+                print_json({"dry_run": True, "now": clock.isoformat(), **preview})
+                return
+            console.print(f"dry run at {clock.isoformat()}: nothing written")
+            print_preview(preview)
+            return
         if as_json:
             print_json(result.as_dict())
             return
@@ -264,6 +330,12 @@ def register(app: typer.Typer) -> None:
             return
         invited = ", ".join(f"{k} {v}" for k, v in result.invited.items()) or "nobody due"
         console.print(f"invited: {invited}; {result.emails} emails queued ({result.channel})")
+        deferred = sum(result.deferred.values())
+        if deferred:
+            console.print(
+                f"deferred {deferred:,} due contact(s) to the next wave: the {result.channel} "
+                f"cap is {result.cap:,} per wave"
+            )
 
     feedback_app = typer.Typer(
         help="NPS comments: sentiment and categories, and manual corrections.",

@@ -15,13 +15,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         now: str = typer.Option(None, "--now", help="Clock for this tick (ISO date or time)."),
         dry_run: bool = typer.Option(
-            False, "--dry-run", help="Decide what would run; write nothing, send nothing."
+            False,
+            "--dry-run",
+            help="Decide what would run and what the due programs and survey wave would queue; "
+            "write nothing, send nothing.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON summary."),
     ) -> int:
         """Run one tick: due setup steps, then due operations. Exit 0 ok, 1 some task failed
         (retried on a later run), 2 bad configuration, 75 another run holds the lock.
         """
+        from successcrew.cli.previews import print_preview
         from successcrew.clock import parse_now
         from successcrew.crew.customer_success import CustomerSuccessCrew
         from successcrew.services.triggers import unsynced_trigger_files, unsynced_warning
@@ -51,6 +55,8 @@ def register(app: typer.Typer) -> None:
                 if task.get("error") or task.get("reason"):
                     line += f": {plain(task.get('error') or task['reason'])}"
                 console.print(line, soft_wrap=True)
+                if dry_run and task.get("result") and "queued" in task["result"]:
+                    print_preview(task["result"], indent=" " * 14)
             console.print(
                 f"{document['tasks_run']} task(s) run, {document['succeeded']} succeeded, "
                 f"{document['failed']} failed, {document['skipped']} skipped; "

@@ -111,7 +111,8 @@ def render(document: dict[str, Any]) -> None:
         for flag in document["paused"]:
             console.print(
                 f"[bold yellow]paused[/]    {flag['scope']} since {flag['since']} by "
-                f"{plain(flag['by'] or '?')}: {plain(flag['reason'] or '')}"
+                f"{'rule ' if flag['kind'] == 'rule' else ''}{plain(flag['by'])}: "
+                f"{plain(flag['reason'] or '')}"
             )
     else:
         console.print("paused    nothing")

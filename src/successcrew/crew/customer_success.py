@@ -52,6 +52,7 @@ from successcrew.errors import ConfigError
 from successcrew.services.setup import sync_setup_progress
 from successcrew.settings import Settings
 from successcrew.store import audit
+from successcrew.store.db import rolled_back
 from successcrew.store.models import (
     AuditLog,
     CrewRun,
@@ -508,6 +509,11 @@ class CustomerSuccessCrew:
         Setup steps are planned as if each due step succeeded (so a step that would follow one
         done in the same tick shows too); operations are those due on the current state. No lock
         is taken and no crew_run row is written: a dry run may be started while a real run works.
+
+        A planned task whose tool previews (``@tool(preview=True)``: the retention programs, the
+        survey wave) runs for real in a transaction that is rolled back, and its outcome carries
+        what it would queue. It sees the data as stored now: a real tick scores and evaluates
+        triggers first, so its figures can differ.
         """
         summary = RunSummary(now=now, dry_run=True)
         reasons = self.availability()
@@ -539,7 +545,30 @@ class CustomerSuccessCrew:
         for op in due_ops:
             summary.tasks.append(TaskOutcome(op.id, "operation", op.agent, op.tool, "planned"))
         summary.not_due.update(not_due)
+        for outcome in summary.tasks:
+            if outcome.status == "planned" and self.agents[outcome.agent].previews(outcome.tool):
+                self._preview(outcome, now)
         return summary
+
+    def _preview(self, outcome: TaskOutcome, now: datetime) -> None:
+        """Run a planned task's tool in a rolled-back transaction; keep what it would queue."""
+        spec = next(s for s in [*self.steps, *self.operations] if s.id == outcome.task)
+        try:
+            with rolled_back(self.engine) as session:
+                ctx = TaskContext(
+                    session=session,
+                    engine=self.engine,
+                    now=now,
+                    settings=self.settings,
+                    thresholds=self.thresholds,
+                    policy=self.policy,
+                    params=self._params(spec, outcome.kind),
+                    dry_run=True,
+                )
+                outcome.result = jsonable(self.agents[outcome.agent].run_tool(outcome.tool, ctx))
+        except Exception as exc:
+            # The preview is advice: a tool that would fail says so, the plan stands.
+            outcome.error = f"would fail: {_error_text(exc)}"
 
 
 # -- hooks for init and status -----------------------------------------------------------------

@@ -174,10 +174,30 @@ class SurveySettings(_Strict):
     feedback_prompt_at_risk: bool = True
 
 
+class SendCaps(_Strict):
+    """The most messages one run queues on each channel; the rest waits for a later run.
+
+    A program run and a survey wave each have this budget (see docs/playbooks.md).
+    """
+
+    email: Annotated[int, Field(ge=1, le=10_000_000)] = 500
+    crm_task: Annotated[int, Field(ge=1, le=10_000_000)] = 200
+    slack: Annotated[int, Field(ge=1, le=10_000_000)] = 50
+    in_app: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
+
+    def as_dict(self) -> dict[str, int]:
+        """Channel -> cap."""
+        return self.model_dump()
+
+
 class ProgramSettings(_Strict):
     """``config/programs.yaml``: what applies across programs."""
 
     throttle_days: Annotated[int, Field(ge=0, le=365)] = 7
+    #: A step more than this many days past its time is skipped (``skipped: overdue``), never
+    #: sent late: after a pause or an outage the crew does not send weeks-old messages at once.
+    max_lateness_days: Annotated[int, Field(ge=1, le=365)] = 2
+    send_caps: SendCaps = SendCaps()
     auto_pause: AutoPause = AutoPause()
     surveys: SurveySettings = SurveySettings()
 

@@ -1,12 +1,12 @@
 """Decisions of the retention programs that need no database: arm assignment, throttling,
-auto-pause. Inputs in, decisions out; the caller passes the clock.
+lateness, the per-run send caps, auto-pause. Inputs in, decisions out; the caller passes the clock.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 HOLDOUT = "holdout"
@@ -86,6 +86,47 @@ def throttle(
     return decisions
 
 
+def is_overdue(due_at: datetime, now: datetime, *, max_lateness_days: int) -> bool:
+    """Whether a step due at ``due_at`` is more than ``max_lateness_days`` late at ``now``.
+
+    Such a step is skipped, never sent: a message written for the situation of two weeks ago
+    (after a pause or an outage) says the wrong thing today, and a backlog sent at once floods.
+    """
+    return now - due_at > timedelta(days=max_lateness_days)
+
+
+@dataclass
+class SendBudget:
+    """What is left of one run's per-channel caps.
+
+    Work is offered in order (oldest enrolment first) as whole units: one enrolment's step is
+    never split across runs. A unit that does not fit is deferred, and so is every later unit on
+    that channel, so nobody jumps the queue and the next run starts where this one stopped. A unit
+    that sends nothing (skipped, holdout) always passes.
+    """
+
+    caps: Mapping[str, int]
+    used: dict[str, int] = field(default_factory=dict)
+    closed: set[str] = field(default_factory=set)
+
+    def take(self, counts: Mapping[str, int]) -> bool:
+        """Spend ``counts`` (messages by channel) and return True, or return False (deferred)."""
+        wanted = {channel: n for channel, n in counts.items() if n > 0}
+        if any(channel in self.closed for channel in wanted):
+            return False
+        over = [
+            channel
+            for channel, n in wanted.items()
+            if channel in self.caps and self.used.get(channel, 0) + n > self.caps[channel]
+        ]
+        if over:
+            self.closed.update(over)
+            return False
+        for channel, n in wanted.items():
+            self.used[channel] = self.used.get(channel, 0) + n
+        return True
+
+
 def negative_feedback_pct(negative: int, sent: int) -> float | None:
     """Negative reactions in percent of program emails sent; None when nothing was sent."""
     return 100 * negative / sent if sent else None
@@ -104,6 +145,10 @@ def should_auto_pause(negative: int, sent: int, *, threshold_pct: float, min_sen
     return 100 * negative / sent > threshold_pct
 
 
+#: The rule name under which a program pauses itself on negative feedback (``--rule auto-pause``).
+AUTO_PAUSE = "auto-pause"
+
+
 def pause_scope(program: str) -> str:
-    """The pause flag of one program's campaign (set by auto-pause or by a person)."""
+    """The pause scope of one program's campaign (held by auto-pause or by a person)."""
     return f"campaign:{program}"

@@ -19,6 +19,7 @@ from successcrew.definitions.playbooks import (
 )
 from successcrew.domain.abtest import Arm, Comparison, compare, treatment_reached
 from successcrew.domain.program_rules import (
+    AUTO_PAUSE,
     HOLDOUT,
     negative_feedback_pct,
     pause_scope,
@@ -36,7 +37,7 @@ from successcrew.store.models import (
     ProgramStepRun,
 )
 from successcrew.store.outbox import enqueue_many
-from successcrew.store.pauses import set_paused
+from successcrew.store.pauses import hold
 from successcrew.store.program_queries import chunks
 
 NEGATIVE_KINDS = ("negative_reply", "unsubscribe", "spam_complaint")
@@ -168,7 +169,7 @@ def check_auto_pause(
             "(thresholds.yaml rollback.campaign_negative_feedback_pct)"
         )
         scope = pause_scope(book.id)
-        if not set_paused(session, scope, paused=True, reason=reason, actor="auto-pause", now=now):
+        if not hold(session, scope, by=AUTO_PAUSE, kind="rule", reason=reason, now=now):
             continue
         enqueue_many(
             session,
@@ -180,7 +181,7 @@ def check_auto_pause(
                         "title": f"Campaign paused: {book.spec.name}",
                         "summary": reason
                         + ". Review the feedback, then `successcrew programs resume "
-                        + f"{book.id} --reason ...`.",
+                        + f"{book.id} --rule {AUTO_PAUSE} --reason ...`.",
                         "fields": {
                             "program": book.id,
                             "negative": rate.negative,

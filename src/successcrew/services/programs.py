@@ -275,6 +275,29 @@ class ProgramRun:
             "auto_paused": self.auto_paused,
         }
 
+    def preview(self, caps: dict[str, int]) -> dict[str, Any]:
+        """What the run would queue, in the shape every dry run prints: messages by program,
+        step and channel, a sample of recipients and subjects, what the lateness rule would skip
+        and the caps would defer, and who would enter or leave a program."""
+        queued = [
+            {"program": program, "step": step, "channel": channel, "count": n}
+            for program, steps in self.steps.queued.items()
+            for step, channels in steps.items()
+            for channel, n in channels.items()
+        ]
+        return {
+            "queued": queued,
+            "total": sum(q["count"] for q in queued),
+            "samples": self.steps.samples,
+            "skipped_overdue": self.steps.overdue,
+            "deferred": self.steps.deferred,
+            "caps": caps,
+            "paused": [f"{p}: paused, its steps wait" for p in self.steps.paused_programs]
+            + [f"{p['program']} would pause itself: {p['reason']}" for p in self.auto_paused],
+            "enrolled": self.enrolled,
+            "exits": self.exits,
+        }
+
 
 def run_programs(
     session: Session,
@@ -284,9 +307,12 @@ def run_programs(
     threshold_pct: float,
     base_url: str,
     now: datetime,
+    sample: int = 0,
 ) -> ProgramRun:
     """Exits first (so a recovered account is not emailed), then enrolment, the auto-pause
-    check, and the due steps. Idempotent for a given ``now``: a second run does nothing new."""
+    check, and the due steps. Idempotent for a given ``now``: a second run does nothing new.
+    ``sample`` keeps that many queued messages per program and step (for a dry run, which runs
+    this in a transaction it rolls back: ``store.db.rolled_back``)."""
     run = ProgramRun()
     for book in books:
         if not book.spec.enabled:
@@ -305,7 +331,9 @@ def run_programs(
     run.auto_paused = check_auto_pause(
         session, books, settings=settings, threshold_pct=threshold_pct, now=now
     )
-    run.steps = run_due_steps(session, books, settings=settings, base_url=base_url, now=now)
+    run.steps = run_due_steps(
+        session, books, settings=settings, base_url=base_url, now=now, sample=sample
+    )
     if run.exits or run.enrolled or run.steps.steps:
         audit.record(
             session,
@@ -319,6 +347,8 @@ def run_programs(
                 "steps": run.steps.steps,
                 "emails_queued": run.steps.emails_queued,
                 "emails_throttled": run.steps.emails_throttled,
+                "skipped_overdue": run.steps.overdue,
+                "deferred": run.steps.deferred,
             },
         )
     return run

@@ -1,17 +1,19 @@
-"""Rollback rules: evaluated on every trigger evaluation, each setting or clearing a pause flag.
+"""Rollback rules: evaluated on every trigger evaluation, each adding or lifting its own hold.
 
 - crm_sync_error_rate: the latest crm_sync check reports an error rate above
-  ``rollback.crm_sync_error_rate_pct`` -> pause ``automation`` and ask for manual verification;
-  lifted by hand (``successcrew resume automation``) once someone checked the CRM data.
-- health_calculation_failure: the latest health_scoring check failed -> pause ``scoring`` (scores
+  ``rollback.crm_sync_error_rate_pct`` -> hold ``automation`` and ask for manual verification;
+  lifted by hand (``successcrew resume automation --rule crm_sync_error_rate``) once someone
+  checked the CRM data.
+- health_calculation_failure: the latest health_scoring check failed -> hold ``scoring`` (scores
   are manual); lifted automatically when a check succeeds again.
 - nps_drop: rolling NPS fell more than ``rollback.nps_drop_points`` within
-  ``nps_drop_window_days`` -> pause ``campaigns`` and open a chairman escalation (emergency
-  review); lifted by hand after the review.
+  ``nps_drop_window_days`` -> hold ``campaigns`` and open a chairman escalation (emergency
+  review); lifted by hand after the review (``--rule nps_drop``).
 
-Every change goes through ``store.pauses.set_paused`` and so lands in the audit log with its reason.
-A person's ``successcrew resume`` is honoured: a rule sets its flag again only on evidence newer
-than the resume (a later check, a later NPS answer).
+Each rule holds under its own name (``store.pauses``), beside any hold a person or another rule
+has on the scope, so a person's own resume never lifts it; every change lands in the audit log
+with its reason. When a person lifts a rule's hold, that is honoured: the rule holds again only
+on evidence newer than the lift (a later check, a later NPS answer).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from successcrew.definitions.thresholds import Thresholds
 from successcrew.domain.trigger_rules import FlagState, rollback_decision
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
-from successcrew.store.models import NpsResponse, PauseFlag
+from successcrew.store.models import NpsResponse
 from successcrew.store.outbox import enqueue_many
 
 
@@ -54,7 +56,8 @@ def _crm_error_rate(session: Session, thresholds: Thresholds, now: datetime) -> 
     reason = (
         f"CRM sync error rate {float(rate):.1f} % > {limit:g} % "
         f"({detail.get('failed', '?')} of {detail.get('attempted', '?')} records failed): "
-        "automation paused; verify the CRM data by hand, then `successcrew resume automation`"
+        "automation paused; verify the CRM data by hand, then "
+        "`successcrew resume automation --rule crm_sync_error_rate`"
     )
     return _Finding(float(rate) > limit, state.last_checked_at, reason, {"error_rate_pct": rate})
 
@@ -102,26 +105,31 @@ RULES = {
 def apply_rollback_rules(
     session: Session, thresholds: Thresholds, now: datetime, channels: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """Evaluate every rule in the caller's transaction; returns the flags it set or cleared."""
+    """Evaluate every rule in the caller's transaction; returns the holds it added or lifted."""
     changes = []
     for name, (read, scope, auto_clear) in RULES.items():
         finding = read(session, thresholds, now)
-        actor = f"rollback:{name}"
-        flag = session.get(PauseFlag, scope)
-        state = None if flag is None else FlagState(flag.paused, flag.set_by, flag.set_at)
+        # The rule's own hold only: a person's hold on the same scope is theirs to lift.
+        mine = pauses.rule_hold(session, scope, name)
+        state = None if mine is None else FlagState(mine.open, name, mine.changed_at)
         decision = rollback_decision(
             finding.condition,
             state,
-            rule=actor,
+            rule=name,
             observed_at=finding.observed_at,
             auto_clear=auto_clear,
         )
         if decision is None:
             continue
-        reason = finding.reason if decision == "set" else f"{name}: condition cleared"
-        if not pauses.set_paused(
-            session, scope, paused=decision == "set", reason=reason, actor=actor, now=now
-        ):
+        if decision == "set":
+            reason = finding.reason
+            changed = pauses.hold(session, scope, by=name, kind="rule", reason=reason, now=now)
+        else:
+            reason = f"{name}: condition cleared"
+            changed = pauses.lift(
+                session, scope, held_by=name, kind="rule", by=name, reason=reason, now=now
+            )
+        if not changed:
             continue
         change: dict[str, Any] = {
             "rule": name,

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from successcrew.definitions.playbooks import SurveySettings
+from successcrew.definitions.playbooks import SendCaps, SurveySettings
 from successcrew.domain.comment_analysis import sentiment
 from successcrew.domain.survey_tokens import (
     SurveyClaims,
@@ -72,14 +72,41 @@ class WaveResult:
     invited: dict[str, int] = field(default_factory=dict)
     emails: int = 0
     channel: str = "email"
+    #: the wave's cap on its channel, and the due contacts by survey kind it left for a later wave
+    cap: int | None = None
+    deferred: dict[str, int] = field(default_factory=dict)
+    #: a few invitations (recipient and subject) per survey kind, when asked for (dry run)
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {
+        out: dict[str, Any] = {
             "paused": self.paused,
             "invited": self.invited,
             "emails_queued": self.emails,
             "channel": self.channel,
+            "cap": self.cap,
+            "deferred": self.deferred,
+        }
+        if self.samples:
+            out["samples"] = self.samples
+        return out
+
+    def preview(self) -> dict[str, Any]:
+        """What the wave would queue, in the shape every dry run prints (see ProgramRun)."""
+        queued = [
+            {"program": "survey", "step": kind, "channel": self.channel, "count": n}
+            for kind, n in self.invited.items()
+        ]
+        deferred = sum(self.deferred.values())
+        return {
+            "queued": queued,
+            "total": sum(q["count"] for q in queued),
+            "samples": self.samples,
+            "skipped_overdue": 0,
+            "deferred": {self.channel: deferred} if deferred else {},
+            "caps": {self.channel: self.cap},
+            "paused": [self.paused] if self.paused else [],
         }
 
 
@@ -161,16 +188,22 @@ def run_wave(
     now: datetime,
     channel: str | None = None,
     product: str = "our product",
+    caps: SendCaps | None = None,
+    sample: int = 0,
 ) -> WaveResult:
     """Invite every due contact: exit surveys, then at-risk feedback prompts, then NPS.
 
     A contact gets one survey per wave. Running the wave twice at once invites nobody twice:
-    the first run's invitations make the contacts "recently asked".
+    the first run's invitations make the contacts "recently asked". At most ``caps`` (per
+    channel) contacts are invited per wave, in that order of kinds and by account; the rest stay
+    due and are invited by a later wave. ``sample`` keeps that many invitations per kind in the
+    result (for a dry run).
     """
     channel = channel or settings.channel
     if channel not in ("email", "in_app"):
         raise InputError(f"--channel {channel!r}: expected email or in_app")
-    result = WaveResult(channel=channel)
+    cap = (caps or SendCaps()).as_dict()[channel]
+    result = WaveResult(channel=channel, cap=cap)
     flag = is_paused(session, "surveys")
     if flag is not None:
         result.paused = f"{flag.scope} paused by {flag.set_by}: {flag.reason}"
@@ -179,12 +212,19 @@ def run_wave(
     expires = now + timedelta(days=settings.token_ttl_days)
     kinds = ["exit", *(["feedback"] if settings.feedback_prompt_at_risk else []), "nps"]
     taken: set[int] = set()
+    left = cap
     for kind in kinds:
         rows = session.execute(_due_contacts(kind, settings, now, taken)).all()
+        if len(rows) > left:
+            # Left for a later wave, as this kind: no other survey for them in this one.
+            result.deferred[kind] = len(rows) - left
+            taken.update(row.contact_id for row in rows[left:])
+            rows = rows[:left]
+        left -= len(rows)
         if not rows:
             continue
         invitations, messages = [], []
-        for row in rows:
+        for position, row in enumerate(rows):
             nonce = secrets.token_urlsafe(18)
             token = sign_survey_token(
                 SurveyClaims(nonce, row.contact_id, row.account_id, kind, expires), key
@@ -201,6 +241,16 @@ def run_wave(
                 }
             )
             taken.add(row.contact_id)
+            if position < sample:
+                result.samples.append(
+                    {
+                        "program": "survey",
+                        "step": kind,
+                        "channel": channel,
+                        "to": row.email,
+                        "subject": SUBJECTS[kind].format(product=product),
+                    }
+                )
             if channel != "email":
                 continue
             link = survey_link(base_url, token)

@@ -33,7 +33,7 @@ from successcrew.settings import Settings, load_settings
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
 from successcrew.store.db import transaction
-from successcrew.store.models import PauseFlag, TriggerDefinition
+from successcrew.store.models import TriggerDefinition
 from successcrew.store.outbox import enqueue_many
 
 #: The text a trigger's summary carries when its metric cannot be computed.
@@ -431,12 +431,12 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
                 account_id=obs.account_id,
             )
         if "pause_component" in actions and context.get("component_pause_scope"):
-            pauses.set_paused(
+            pauses.hold(
                 session,
                 context["component_pause_scope"],
-                paused=True,
+                by=d.code,
+                kind="rule",
                 reason=f"{d.code}: {context.get('summary')}",
-                actor=d.code,
                 now=now,
             )
         for action in plan_actions(
@@ -477,14 +477,14 @@ def _lift_component_pauses(
     resolved = {e.subject for e in existing.values() if e.id in set(plan.resolve)}
     for subject in resolved:
         scope = scopes.get(subject.split(":", 1)[-1])
-        flag = ctx.session.get(PauseFlag, scope) if scope else None
-        if flag is not None and flag.paused and flag.set_by == d.code:
-            pauses.set_paused(
+        if scope:
+            pauses.lift(
                 ctx.session,
                 scope,
-                paused=False,
+                held_by=d.code,
+                kind="rule",
+                by=d.code,
                 reason=f"{d.code}: {subject.split(':', 1)[-1]} passed its health check again",
-                actor=d.code,
                 now=ctx.now,
             )
 

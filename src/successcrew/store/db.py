@@ -155,6 +155,22 @@ def retry_on_conflict(what: str, advice: str) -> Callable[[Callable[P, T]], Call
     return decorate
 
 
+@contextmanager
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction is always rolled back, for dry runs.
+
+    A dry run executes the real use case (the same exits, enrolments, throttling, lateness and
+    caps, in the same order) and keeps nothing: what it would have written is read back before
+    the rollback. This costs no second, read-only copy of the logic that could drift from it.
+    """
+    with session_factory(engine)() as session:
+        session.begin()
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
 def redacted_url(engine: Engine) -> str:
     """The database URL with any password hidden, for messages."""
     return engine.url.render_as_string(hide_password=True)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -498,15 +499,37 @@ class ComponentCheck(Base):
     __table_args__ = (Index("ix_component_checks_component_at", "component", "checked_at"),)
 
 
-class PauseFlag(Base):
-    """Whether a part of the automation is paused, by whom and why."""
+class PauseHold(Base):
+    """One hold on a scope: who (a person) or which rule set it, why, and when it was lifted.
 
-    __tablename__ = "pause_flags"
-    scope: Mapped[str] = mapped_column(String(50), primary_key=True)
-    paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    reason: Mapped[str | None] = mapped_column(Text)
-    set_by: Mapped[str | None] = mapped_column(String(200))
+    A scope is paused while any hold on it is not lifted. Each holder has at most one open hold
+    per scope, so a person pausing a scope a rule already paused adds a second hold, and lifting
+    one leaves the other. Lifted holds stay as the record (a rollback rule reads when its own hold
+    was last lifted, to honour a person's resume until newer evidence arrives).
+    """
+
+    __tablename__ = "pause_holds"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(50))
+    held_by: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime]
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(String(200))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index(
+            "uq_pause_holds_open",
+            "scope",
+            "kind",
+            "held_by",
+            unique=True,
+            sqlite_where=text("lifted_at IS NULL"),
+            postgresql_where=text("lifted_at IS NULL"),
+        ),
+        CheckConstraint("kind IN ('person','rule')", name="kind"),
+    )
 
 
 class AuditLog(Base):

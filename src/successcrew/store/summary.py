@@ -14,7 +14,7 @@ from successcrew.store.models import (
     HealthSnapshot,
     Invoice,
     NpsResponse,
-    PauseFlag,
+    PauseHold,
     Ticket,
     UsageDaily,
     UsageEvent,
@@ -106,14 +106,16 @@ def score_summary(conn: Connection) -> dict[str, Any]:
 
 
 def pause_summary(conn: Connection) -> list[dict[str, Any]]:
-    """Every paused scope with who paused it, when and why."""
-    p = PauseFlag.__table__.c
+    """Every open pause hold: the scope, who (a person) or which rule holds it, since when, why."""
+    p = PauseHold.__table__.c
     rows = conn.execute(
-        select(p.scope, p.reason, p.set_by, p.set_at).where(p.paused.is_(True)).order_by(p.scope)
+        select(p.scope, p.reason, p.held_by, p.kind, p.set_at)
+        .where(p.lifted_at.is_(None))
+        .order_by(p.scope, p.set_at, p.id)
     )
     return [
-        {"scope": s, "reason": r, "by": b, "since": at.isoformat() if at else None}
-        for s, r, b, at in rows
+        {"scope": s, "reason": r, "by": b, "kind": k, "since": at.isoformat()}
+        for s, r, b, k, at in rows
     ]
 
 
