@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,13 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from successcrew.errors import ConfigError
+from successcrew.redaction import redact_document
+
+
+def json_dumps(value: Any) -> str:
+    """How every JSON column value is written: configured secrets removed from each string
+    (an alert payload or a trigger's evidence may quote a provider's error), then encoded."""
+    return json.dumps(redact_document(value))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,14 +62,14 @@ def make_engine(url: str, *, immediate: bool = False) -> Engine:
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": 30}, json_serializer=json_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=json_dumps)
     raise ConfigError(
         f"SUCCESSCREW_DATABASE_URL: the {backend!r} database is not supported; "
         "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
