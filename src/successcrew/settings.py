@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8000"
     survey_secret: SecretStr | None = None
 
+    #: DEBUG, INFO, WARNING or ERROR: log records from that level up go to stderr (sanitised).
+    log_level: str | None = None
+
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite default."""
         return self.database_url or default_database_url()
