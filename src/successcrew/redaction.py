@@ -84,7 +84,8 @@ def settings_secrets(settings: Any) -> list[str]:
 # --- the secrets we know -----------------------------------------------------------------------
 
 _lock = threading.Lock()
-_registered: set[str] = set()
+#: Every secret known in this process; it only grows (a secret once seen stays redacted).
+_known: frozenset[str] = frozenset()
 _env_seen: tuple[str | None, ...] | None = None
 
 
@@ -93,11 +94,12 @@ def register(secrets: Iterable[SecretStr | str | None]) -> None:
 
     Secrets in the environment need no registering: they are read on every use.
     """
+    global _known
     values = {s if isinstance(s, str) or s is None else s.get_secret_value() for s in secrets}
     values = {v for v in values if v and len(v) >= MIN_SECRET}
-    if values - _registered:
+    if not values <= _known:
         with _lock:
-            _registered.update(values)
+            _known = _known | values
 
 
 def register_settings(settings: Any) -> None:
@@ -112,7 +114,7 @@ def known_secrets() -> frozenset[str]:
     if seen != _env_seen:
         register(seen)
         _env_seen = seen
-    return frozenset(_registered)
+    return _known
 
 
 # --- matching secret material ------------------------------------------------------------------
@@ -127,7 +129,11 @@ class _Matcher:
     short: tuple[str, ...]  # secrets shorter than MIN_PIECE: replaced whole, longest first
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Merged (start, end) spans of ``text`` that are secret material."""
+        """Merged (start, end) spans of ``text`` that are secret material.
+
+        Only runs of the secrets' own characters can hold a piece; a regular expression finds
+        them at C speed, and only their windows are looked up.
+        """
         found: list[tuple[int, int]] = []
         pieces, n = self.pieces, MIN_PIECE
         if pieces:
@@ -164,13 +170,15 @@ def _forms(secret: str) -> set[str]:
     }
 
 
-_matchers: dict[frozenset[str], _Matcher | None] = {}
+#: The matcher and the set of secrets it was built for.
+_built: tuple[frozenset[str], _Matcher | None] = (frozenset(), None)
 
 
 def _matcher() -> _Matcher | None:
+    global _built
     secrets = known_secrets()
-    if secrets in _matchers:
-        return _matchers[secrets]
+    if secrets is _built[0]:
+        return _built[1]
     forms = {form for s in secrets for form in _forms(s)}
     long_forms = [f for f in forms if len(f) >= MIN_PIECE]
     pieces = frozenset(f[i : i + MIN_PIECE] for f in long_forms for i in range(len(f) - 7))
@@ -184,10 +192,7 @@ def _matcher() -> _Matcher | None:
         if forms
         else None
     )
-    with _lock:
-        if len(_matchers) > 32:  # secrets only ever grow; old sets are never asked for again
-            _matchers.clear()
-        _matchers[secrets] = matcher
+    _built = (secrets, matcher)
     return matcher
 
 
@@ -196,6 +201,10 @@ def redact_secrets(text: str) -> str:
     matcher = _matcher()
     if matcher is None or not text:
         return text
+    return _redact(text, matcher)
+
+
+def _redact(text: str, matcher: _Matcher) -> str:
     spans = matcher.spans(text)
     if not spans:
         return text
@@ -211,18 +220,22 @@ def redact_secrets(text: str) -> str:
 def redact_document(value: Any) -> Any:
     """A copy of a JSON-like document with :func:`redact_secrets` applied to every string
     (keys included); anything that is not a str, dict, list or tuple is returned as it is."""
-    if _matcher() is None:
+    matcher = _matcher()
+    if matcher is None:
         return value
-    return _walk(value)
+    return _walk(value, matcher)
 
 
-def _walk(value: Any) -> Any:
+def _walk(value: Any, matcher: _Matcher) -> Any:
     if isinstance(value, str):
-        return redact_secrets(value)
+        return _redact(value, matcher) if len(value) >= MIN_SECRET else value
     if isinstance(value, Mapping):
-        return {_walk(k) if isinstance(k, str) else k: _walk(v) for k, v in value.items()}
+        return {
+            _redact(k, matcher) if isinstance(k, str) else k: _walk(v, matcher)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_walk(v) for v in value]
+        return [_walk(v, matcher) for v in value]
     return value
 
 
