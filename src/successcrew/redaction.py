@@ -84,9 +84,19 @@ def settings_secrets(settings: Any) -> list[str]:
 # --- the secrets we know -----------------------------------------------------------------------
 
 _lock = threading.Lock()
-#: Every secret known in this process; it only grows (a secret once seen stays redacted).
-_known: frozenset[str] = frozenset()
-_env_seen: tuple[str | None, ...] | None = None
+#: Secrets registered in this process (clients' tokens); this set only grows.
+_registered: frozenset[str] = frozenset()
+#: The secret settings' environment values last seen, and the set known with them.
+_known: tuple[tuple[str | None, ...] | None, frozenset[str], frozenset[str]] = (
+    None,
+    frozenset(),
+    frozenset(),
+)
+
+
+def _usable(values: Iterable[SecretStr | str | None]) -> frozenset[str]:
+    plain = {v if isinstance(v, str) or v is None else v.get_secret_value() for v in values}
+    return frozenset(v for v in plain if v and len(v) >= MIN_SECRET)
 
 
 def register(secrets: Iterable[SecretStr | str | None]) -> None:
@@ -94,12 +104,11 @@ def register(secrets: Iterable[SecretStr | str | None]) -> None:
 
     Secrets in the environment need no registering: they are read on every use.
     """
-    global _known
-    values = {s if isinstance(s, str) or s is None else s.get_secret_value() for s in secrets}
-    values = {v for v in values if v and len(v) >= MIN_SECRET}
-    if not values <= _known:
+    global _registered
+    values = _usable(secrets)
+    if not values <= _registered:
         with _lock:
-            _known = _known | values
+            _registered = _registered | values
 
 
 def register_settings(settings: Any) -> None:
@@ -108,13 +117,16 @@ def register_settings(settings: Any) -> None:
 
 
 def known_secrets() -> frozenset[str]:
-    """Every secret redacted now: the configured ones in the environment and the registered."""
-    global _env_seen
+    """Every secret redacted now: the secret settings as the environment has them now, and
+    the registered ones. The same object is returned while neither changes."""
+    global _known
     seen = tuple(os.environ.get(name) for name in _secret_env())
-    if seen != _env_seen:
-        register(seen)
-        _env_seen = seen
-    return _known
+    env_seen, registered, known = _known
+    if seen != env_seen or registered is not _registered:
+        registered = _registered
+        known = registered | _usable(seen)
+        _known = (seen, registered, known)
+    return known
 
 
 # --- matching secret material ------------------------------------------------------------------

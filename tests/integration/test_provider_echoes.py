@@ -92,5 +92,7 @@ def test_an_echoed_credential_never_reaches_the_error_or_the_log(
         assert "attempt 1 failed" in caplog.text
     if mode == "redirect":
         assert err.code == "redirect"
-        assert "redirects are not followed" in str(err) and "127.0.0.1/login" in str(err)
+        assert "redirects are not followed" in str(
+            err
+        ) and f"127.0.0.1:{server.port}/login;" in str(err)
         assert len(server.log) == 1  # never followed

@@ -46,7 +46,7 @@ def test_every_secret_setting_is_known_from_the_environment(
 ) -> None:
     names = [n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)]
     assert set(secret_settings()) == set(names) and len(names) >= 8
-    values = {n: f"{n}-{secrets.token_hex(10)}" for n in names}
+    values = {n: secrets.token_hex(10) for n in names}
     for name, value in values.items():
         monkeypatch.setenv(f"SUCCESSCREW_{name.upper()}", value)
     out = redact_secrets(" ".join(values.values()))
@@ -125,3 +125,13 @@ def test_log_records_are_sanitised_as_they_are_made(caplog: pytest.LogCaptureFix
     assert TOKEN[:12] not in handler_text and TOKEN[-12:] not in handler_text
     assert "sending with Authorization: Bearer [REDACTED]" in handler_text
     assert f"RuntimeError: provider said {REDACTED}" in handler_text
+
+
+def test_a_secret_is_read_from_the_environment_as_it_is_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = f"pat-na1-{secrets.token_hex(12)}"
+    monkeypatch.setenv("SUCCESSCREW_HUBSPOT_TOKEN", key)
+    assert redact_secrets(f"x {key}") == f"x {REDACTED}"
+    monkeypatch.delenv("SUCCESSCREW_HUBSPOT_TOKEN")
+    assert redact_secrets(f"x {key}") == f"x {key}"  # no longer configured: nothing to hide
