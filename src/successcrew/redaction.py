@@ -29,7 +29,8 @@ import os
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -84,7 +85,8 @@ def settings_secrets(settings: Any) -> list[str]:
 # --- the secrets we know -----------------------------------------------------------------------
 
 _lock = threading.Lock()
-#: Secrets registered in this process (clients' tokens); this set only grows.
+#: Secrets registered in this process, with how many holders each has.
+_holders: Counter[str] = Counter()
 _registered: frozenset[str] = frozenset()
 #: The secret settings' environment values last seen, and the set known with them.
 _known: tuple[tuple[str | None, ...] | None, frozenset[str], frozenset[str]] = (
@@ -99,16 +101,41 @@ def _usable(values: Iterable[SecretStr | str | None]) -> frozenset[str]:
     return frozenset(v for v in plain if v and len(v) >= MIN_SECRET)
 
 
-def register(secrets: Iterable[SecretStr | str | None]) -> None:
-    """Add secrets to redact from now on in this process (a client's token, a test's key).
+def hold(secrets: Iterable[SecretStr | str | None]) -> Callable[[], None]:
+    """Redact ``secrets`` until the returned function is called (once; later calls do nothing).
 
-    Secrets in the environment need no registering: they are read on every use.
+    A provider client holds its credentials for its lifetime, so text about it is sanitised
+    even when its settings did not come from the environment.
     """
     global _registered
     values = _usable(secrets)
-    if not values <= _registered:
+    with _lock:
+        _holders.update(values)
+        _registered = frozenset(_holders)
+    released = False
+
+    def release() -> None:
+        global _registered
+        nonlocal released
         with _lock:
-            _registered = _registered | values
+            if released:
+                return
+            released = True
+            _holders.subtract(values)
+            for value in values:
+                if _holders[value] <= 0:
+                    del _holders[value]
+            _registered = frozenset(_holders)
+
+    return release
+
+
+def register(secrets: Iterable[SecretStr | str | None]) -> None:
+    """Redact ``secrets`` from now on, for the rest of this process.
+
+    Secrets in the environment need no registering: they are read on every use.
+    """
+    hold(secrets)
 
 
 def register_settings(settings: Any) -> None:
@@ -353,6 +380,7 @@ def install_log_redaction() -> None:
 __all__ = [
     "MIN_PIECE",
     "REDACTED",
+    "hold",
     "install_log_redaction",
     "known_secrets",
     "redact_document",

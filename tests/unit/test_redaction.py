@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from successcrew.redaction import (
     REDACTED,
+    hold,
     install_log_redaction,
     redact_document,
     redact_secrets,
@@ -130,8 +131,20 @@ def test_log_records_are_sanitised_as_they_are_made(caplog: pytest.LogCaptureFix
 def test_a_secret_is_read_from_the_environment_as_it_is_now(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    key = f"pat-na1-{secrets.token_hex(12)}"
+    key = secrets.token_hex(16)  # no provider prefix: another test's client may hold one
     monkeypatch.setenv("SUCCESSCREW_HUBSPOT_TOKEN", key)
     assert redact_secrets(f"x {key}") == f"x {REDACTED}"
     monkeypatch.delenv("SUCCESSCREW_HUBSPOT_TOKEN")
     assert redact_secrets(f"x {key}") == f"x {key}"  # no longer configured: nothing to hide
+
+
+def test_a_held_secret_is_redacted_until_released() -> None:
+    key = secrets.token_hex(16)
+    release = hold([SecretStr(key)])
+    again = hold([key])  # a second client with the same credential
+    assert redact_secrets(key) == REDACTED
+    release()
+    release()  # idempotent: the other holder still counts
+    assert redact_secrets(key) == REDACTED
+    again()
+    assert redact_secrets(key) == key

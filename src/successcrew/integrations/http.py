@@ -16,6 +16,7 @@ import importlib.metadata
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from pydantic import SecretStr
 
 from successcrew.definitions.thresholds import RetryPolicy
 from successcrew.errors import SuccessCrewError
-from successcrew.redaction import register, sanitise
+from successcrew.redaction import hold, sanitise
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +262,9 @@ class ProviderClient:
     ) -> None:
         self.policy = policy or HttpPolicy()
         self._sleep = sleep
-        # Known to the sanitiser from now on, wherever text about this provider ends up.
-        register([token, *extra_secrets])
+        # Known to the sanitiser while this client lives, wherever text about it ends up.
+        self._release_secrets = hold([token, *extra_secrets])
+        weakref.finalize(self, self._release_secrets)
         base_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token is not None:
             base_headers["Authorization"] = f"Bearer {token.get_secret_value()}"
@@ -283,8 +285,10 @@ class ProviderClient:
         return f"{type(self).__name__}(base_url={str(self._client.base_url)!r})"
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool; the sanitiser stops holding this client's secrets (the
+        errors it raised were sanitised when they were made)."""
         self._client.close()
+        self._release_secrets()
 
     def __enter__(self) -> ProviderClient:
         return self
