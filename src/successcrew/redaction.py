@@ -3,8 +3,8 @@
 Two strengths, one set of rules:
 
 - :func:`redact_secrets` removes every configured secret (each ``SecretStr`` field of
-  :class:`~successcrew.settings.Settings`, read from the environment, plus any registered with
-  :func:`register`) and every run of :data:`MIN_PIECE` or more of its characters, so a second
+  :class:`~successcrew.settings.Settings`, read from the environment as it is now, plus those a
+  provider client holds while it lives, :func:`hold`, or :func:`register`) and every run of :data:`MIN_PIECE` or more of its characters, so a second
   copy, a copy cut off by a proxy or by a length limit, or a URL-encoded copy goes too. It is safe
   on our own content (e-mail bodies, survey links, Slack alerts): nothing but secret material is
   touched. :func:`redact_document` applies it to every string of a JSON-like document.
