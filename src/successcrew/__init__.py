@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "InputError": "successcrew.errors:InputError",
     "ImportRejected": "successcrew.errors:ImportRejected",
     "LockHeld": "successcrew.errors:LockHeld",
+    "sanitise": "successcrew.redaction:sanitise",
+    "redact_secrets": "successcrew.redaction:redact_secrets",
     "make_engine": "successcrew.store.db:make_engine",
     "initialise": "successcrew.services.setup:initialise",
     "import_file": "successcrew.imports.pipeline:import_file",

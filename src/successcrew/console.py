@@ -1,22 +1,102 @@
-"""Rich consoles: results on stdout, progress and errors on stderr (so ``--json`` stays clean)."""
+"""Rich consoles: results on stdout, progress and errors on stderr (so ``--json`` stays clean).
+
+Everything written through them, and every ``--json`` document, passes the sanitiser's secret
+filter (``successcrew.redaction.redact_secrets``) on its way out: whatever a command prints, no
+configured secret and no run of 8 or more of its characters reaches the terminal or cron's mail.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+import sys
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+from successcrew.errors import ConfigError
+from successcrew.redaction import install_log_redaction, redact_document, redact_secrets
+
+
+class _SecretFreeStream:
+    """A text stream that redacts secrets and writes to the *current* ``sys.stdout`` or
+    ``sys.stderr`` (looked up on every write, so captured and replaced streams are honoured)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def _target(self) -> TextIO:
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        return self._target.write(redact_secrets(text))
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        isatty = getattr(self._target, "isatty", None)
+        return bool(isatty and isatty())
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+
+console = Console(file=_SecretFreeStream("stdout"), highlight=False)
+err_console = Console(file=_SecretFreeStream("stderr"), highlight=False)
 
 
 def print_json(document: Any) -> None:
-    """One JSON document on stdout, nothing else (for ``--json``)."""
-    print(json.dumps(document, indent=2, default=str, sort_keys=False))
+    """One JSON document on stdout, nothing else (for ``--json``), without secrets."""
+    print(json.dumps(redact_document(document), indent=2, default=str, sort_keys=False))
 
 
 def plain(text: str) -> str:
     """Escape text from data (account names, errors) so Rich does not read it as markup."""
     return escape(text)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Log lines on the current ``sys.stderr`` (looked up per record, like Python's own
+    last-resort handler)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+def setup_logging(level: str | None) -> None:
+    """Sanitise every log record of this process; with ``level`` (``SUCCESSCREW_LOG_LEVEL``)
+    also show records from that level up on stderr. Without it Python's default stands:
+    warnings and errors on stderr."""
+    install_log_redaction()
+    if not level:
+        return
+    name = level.strip().upper()
+    if name not in LOG_LEVELS:
+        raise ConfigError(
+            f"SUCCESSCREW_LOG_LEVEL: {level!r} is not a log level; use one of "
+            + ", ".join(LOG_LEVELS)
+        )
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        root.addHandler(handler)
+    handler.setLevel(name)
+    root.setLevel(min(root.level or logging.WARNING, logging.getLevelName(name)))

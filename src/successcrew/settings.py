@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     survey_secret: SecretStr | None = None
     _survey_secret_file: Path | None = PrivateAttr(default=None)
 
+    #: DEBUG, INFO, WARNING or ERROR: log records from that level up go to stderr (sanitised).
+    log_level: str | None = None
+
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite default."""
         return self.database_url or default_database_url()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 
 import typer
 from typer.exceptions import TyperException
@@ -45,10 +46,12 @@ def _validate_configuration(ctx: typer.Context) -> None:
     """Every command starts by validating the configuration, so a broken file stops it (exit 2)."""
     if ctx.resilient_parsing or "--help" in sys.argv:
         return
+    from successcrew.console import setup_logging
     from successcrew.crew.runtime import Runtime
 
     ctx.obj = Runtime.load()
     ctx.call_on_close(ctx.obj.close)
+    setup_logging(ctx.obj.settings.log_level)
 
 
 for _name in COMMAND_MODULES:
@@ -58,11 +61,13 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1, 2 or 75, see ARCHITECTURE.md)."""
     from successcrew.console import err_console, plain
+    from successcrew.redaction import install_log_redaction, sanitise
 
+    install_log_redaction()
     try:
         result = app(args=argv, prog_name="successcrew", standalone_mode=False)
     except SuccessCrewError as exc:
-        err_console.print(f"[bold red]error:[/] {plain(str(exc))}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {plain(sanitise(str(exc)))}", soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
@@ -76,8 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         if show is not None:
             show()
         else:
-            err_console.print(f"error: {plain(str(exc))}", soft_wrap=True)
+            err_console.print(f"error: {plain(sanitise(str(exc)))}", soft_wrap=True)
         return int(getattr(exc, "exit_code", 2) or 2)
+    except Exception:
+        # A bug, not a user error: show the traceback as Python would, but sanitised (an
+        # exception's message can quote a provider's answer).
+        err_console.print(plain(sanitise(traceback.format_exc().rstrip())), soft_wrap=True)
+        return 1
     return result if isinstance(result, int) else 0
 
 

@@ -49,6 +49,7 @@ from successcrew.domain.crewplan import (
     waves,
 )
 from successcrew.errors import ConfigError
+from successcrew.redaction import sanitise
 from successcrew.services.setup import sync_setup_progress
 from successcrew.settings import Settings
 from successcrew.store import audit
@@ -67,7 +68,8 @@ START_ACTION = "crew.start"
 
 
 def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    # Sanitised before it is cut: an exception may quote a provider's answer.
+    return sanitise(f"{type(exc).__name__}: {exc}", limit=2000)
 
 
 def check_references(definition: CrewDefinition, agents: dict[str, Agent]) -> None:

@@ -3,6 +3,10 @@
 Retry decisions and pacing arithmetic are pure functions (``is_retryable_status``,
 ``retry_after_seconds``, ``backoff_seconds``, ``pace_delay``); :class:`ProviderClient` is the thin
 I/O shell around httpx and tenacity that applies them.
+
+A provider's error answer is never kept verbatim: :func:`provider_error_detail` reads its error
+code and message, and :class:`ProviderError` keeps the status, that code and the message, each
+sanitised (``successcrew.redaction``) and then bounded.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import importlib.metadata
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +28,7 @@ from pydantic import SecretStr
 
 from successcrew.definitions.thresholds import RetryPolicy
 from successcrew.errors import SuccessCrewError
+from successcrew.redaction import hold, sanitise
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,11 @@ def _version() -> str:
 
 
 USER_AGENT = f"successcrew/{_version()}"
-REDACTED = "[REDACTED]"
+#: Bounds on what is kept of a provider's answer: its error code, its message, and the whole
+#: error text (method, path, status, code and message).
+CODE_LIMIT = 64
+DETAIL_LIMIT = 200
+MESSAGE_LIMIT = 500
 
 #: Statuses worth another try: rate limited or the provider's own trouble. Other 4xx mean our
 #: request is wrong and would fail the same way again.
@@ -47,8 +57,10 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 class ProviderError(SuccessCrewError):
     """A provider call failed. ``retryable`` says whether a later attempt may succeed.
 
-    The message never contains a token: :meth:`ProviderClient.request` redacts every secret the
-    client knows before building one.
+    ``status`` is the HTTP status (None when no answer came), ``code`` the provider's own error
+    code and ``message`` the text after the provider name. Both are sanitised here, whoever
+    builds the error, and bounded (``CODE_LIMIT``, ``MESSAGE_LIMIT``): no token, whole or cut,
+    reaches an error text, however the provider echoed it.
     """
 
     def __init__(
@@ -63,8 +75,9 @@ class ProviderError(SuccessCrewError):
         self.provider = provider
         self.status = status
         self.retryable = retryable
-        self.code = code
-        super().__init__(f"{provider}: {message}")
+        self.code = sanitise(str(code), limit=CODE_LIMIT) if code is not None else None
+        self.message = sanitise(message, limit=MESSAGE_LIMIT)
+        super().__init__(f"{provider}: {self.message}")
 
 
 class ProviderAuthError(ProviderError):
@@ -144,12 +157,53 @@ def header_int(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``[REDACTED]``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
+def _first_text(body: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+_TEXT_WINDOW = 20_000
+_CODE_FIELDS = ("error", "name", "errorCode", "error_code", "category", "code", "type")
+_MESSAGE_FIELDS = ("message", "error_description", "detail", "msg", "title")
+
+
+def provider_error_detail(response: httpx.Response) -> tuple[str | None, str]:
+    """The provider's error code (None when it gives none) and a short message, both sanitised
+    and bounded, from an error answer: the JSON error fields the providers use (Slack
+    ``error``; Mandrill ``name``; Salesforce ``[{errorCode, message}]``; HubSpot ``category``;
+    SendGrid and Intercom ``errors[0]``), else the start of the body text."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        body = body[0]
+    if isinstance(body, Mapping):
+        code = _first_text(body, _CODE_FIELDS)
+        message = _first_text(body, _MESSAGE_FIELDS)
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors else None
+        if isinstance(first, Mapping):
+            code = code if code and code != "error.list" else _first_text(first, _CODE_FIELDS)
+            message = message or _first_text(first, _MESSAGE_FIELDS)
+        if isinstance(body.get("error"), Mapping):  # {"error": {"code": ..., "message": ...}}
+            code = code or _first_text(body["error"], _CODE_FIELDS)
+            message = message or _first_text(body["error"], _MESSAGE_FIELDS)
+        text = message or ""
+    else:
+        # A page of HTML can be long: what is kept comes from its start, and the rules need no
+        # more context than this.
+        code, text = None, response.text[:_TEXT_WINDOW]
+    # Sanitised whole, then collapsed and cut: a bound never splits a secret the rules would
+    # have recognised.
+    text = " ".join(sanitise(text).split())
+    return (
+        sanitise(code, limit=CODE_LIMIT) if code else None,
+        sanitise(text, limit=DETAIL_LIMIT),
+    )
 
 
 # --- the I/O shell ---------------------------------------------------------------------------
@@ -208,7 +262,9 @@ class ProviderClient:
     ) -> None:
         self.policy = policy or HttpPolicy()
         self._sleep = sleep
-        self._secrets = [s.get_secret_value() for s in (token, *extra_secrets) if s is not None]
+        # Known to the sanitiser while this client lives, wherever text about it ends up.
+        self._release_secrets = hold([token, *extra_secrets])
+        weakref.finalize(self, self._release_secrets)
         base_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token is not None:
             base_headers["Authorization"] = f"Bearer {token.get_secret_value()}"
@@ -229,8 +285,10 @@ class ProviderClient:
         return f"{type(self).__name__}(base_url={str(self._client.base_url)!r})"
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool; the sanitiser stops holding this client's secrets (the
+        errors it raised were sanitised when they were made)."""
         self._client.close()
+        self._release_secrets()
 
     def __enter__(self) -> ProviderClient:
         return self
@@ -239,8 +297,8 @@ class ProviderClient:
         self.close()
 
     def redact(self, text: str) -> str:
-        """``text`` without any of this client's secrets."""
-        return redact(text, self._secrets)
+        """``text`` sanitised: without this client's (or any configured) secrets."""
+        return sanitise(text)
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (after the test cap); used for retries and pacing."""
@@ -256,15 +314,37 @@ class ProviderClient:
         """Hook for subclasses: read rate-limit headers after every answer (default: nothing)."""
 
     def error_for(self, response: httpx.Response) -> ProviderError:
-        """The error for a non-success answer that is not retried (subclasses refine codes)."""
-        body = self.redact(response.text[:300])
-        cls = ProviderAuthError if response.status_code in (401, 403) else ProviderError
+        """The error for a non-success answer that is not retried (subclasses refine codes).
+
+        Keeps the status, the provider's error code and a bounded, sanitised message; never the
+        body as it came.
+        """
+        code, detail = provider_error_detail(response)
+        status = response.status_code
+        cls = ProviderAuthError if status in (401, 403) else ProviderError
         return cls(
             self.provider,
-            f"{response.request.method} {response.request.url.path} answered "
-            f"HTTP {response.status_code}: {body}",
+            describe_answer(response, code, detail),
+            status=status,
+            retryable=is_retryable_status(status),
+            code=code,
+        )
+
+    def redirect_error(self, response: httpx.Response) -> ProviderError:
+        """A 3xx we did not ask for: never followed (our credentials would go along)."""
+        try:
+            where = httpx.URL(response.headers.get("Location", ""))
+        except httpx.InvalidURL:
+            where = httpx.URL("")
+        # Where it pointed, without user, password or query (credentials travel there).
+        port = f":{where.port}" if where.port else ""
+        target = f"{where.scheme}://{where.host}{port}{where.path}" if where.host else where.path
+        return ProviderError(
+            self.provider,
+            f"{describe_answer(response, None, '')}, a redirect to {target or '?'}; "
+            "redirects are not followed: check the API URL setting",
             status=response.status_code,
-            retryable=is_retryable_status(response.status_code),
+            code="redirect",
         )
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
@@ -346,8 +426,12 @@ class ProviderClient:
                 f"{self.redact(exc.reason)}",
                 retryable=True,
             ) from None
-        if response.status_code >= 400 and response.status_code not in expected:
+        if response.status_code in expected:
+            return response
+        if response.status_code >= 400:
             raise self.error_for(response)
+        if 300 <= response.status_code < 400:
+            raise self.redirect_error(response)
         return response
 
     def json(self, response: httpx.Response) -> Any:
@@ -359,7 +443,7 @@ class ProviderClient:
                 self.provider,
                 f"{response.request.method} {response.request.url.path} answered "
                 f"HTTP {response.status_code} with a body that is not JSON: "
-                f"{self.redact(response.text[:120])!r}",
+                f"{provider_error_detail(response)[1][:120]!r}",
                 status=response.status_code,
                 retryable=True,
             ) from None
@@ -371,6 +455,15 @@ class ProviderClient:
     def post_json(self, url: str, body: Any, **kwargs: Any) -> Any:
         """POST ``body`` as JSON and decode the JSON answer."""
         return self.json(self.request("POST", url, json=body, **kwargs))
+
+
+def describe_answer(response: httpx.Response, code: str | None, detail: str) -> str:
+    """``METHOD /path answered HTTP 401 (code): detail`` for an error text."""
+    request = response.request
+    text = f"{request.method} {request.url.path} answered HTTP {response.status_code}"
+    if code:
+        text += f" ({code})"
+    return f"{text}: {detail}" if detail else text
 
 
 def expect_dict(client: ProviderClient, value: Any, what: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from successcrew.integrations.email.sender import EmailSender
 from successcrew.integrations.email.sendgrid import SendGridClient
 from successcrew.integrations.http import HttpPolicy
 from successcrew.integrations.slack import SlackClient
+from successcrew.redaction import sanitise
 from successcrew.settings import Settings
 
 CRM_PROVIDERS = ("hubspot", "salesforce", "intercom")
@@ -160,7 +161,8 @@ def check_providers(settings: Settings, policy: HttpPolicy) -> dict[str, dict[st
             }
             continue
         try:
-            report[name] = {"configured": True, "ok": True, "detail": client.check()}
+            # The detail quotes the provider's answer (a workspace name): sanitised like errors.
+            report[name] = {"configured": True, "ok": True, "detail": sanitise(client.check())}
         except ProviderError as exc:
             report[name] = {"configured": True, "ok": False, "detail": str(exc)}
         finally:

@@ -21,6 +21,7 @@ from successcrew.integrations.http import (
     ProviderResponseError,
     expect_dict,
 )
+from successcrew.redaction import redact_document
 
 #: ``metadata.event_type`` of every message we post; the key sits in ``event_payload``.
 METADATA_EVENT_TYPE = "successcrew_outbox"
@@ -192,7 +193,11 @@ class SlackClient(ProviderClient):
             channel_wait(self._last_post.get(channel), self._monotonic(), self._channel_interval)
         )
         try:
-            response = self.request("POST", "/chat.postMessage", json=dict(message))
+            # A message built from a row stored before the sanitiser existed may still quote a
+            # secret; Slack is no place for one.
+            response = self.request(
+                "POST", "/chat.postMessage", json=redact_document(dict(message))
+            )
         finally:
             self._last_post[channel] = self._monotonic()
         body = self._call("chat.postMessage", response)

@@ -26,6 +26,7 @@ from successcrew.domain.metrics import (
     top_decile_lift,
 )
 from successcrew.errors import SuccessCrewError
+from successcrew.redaction import sanitise
 
 
 class ScoringFailed(SuccessCrewError):
@@ -77,7 +78,7 @@ def run_scoring(
             )
         return ScoringOutcome(as_of=as_of, ok=True, summary=run.as_dict())
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = sanitise(f"{type(exc).__name__}: {exc}", limit=4000)
         with transaction(engine) as session:
             copied = carry_forward(session, as_of, now=now)
             record_check(
@@ -85,7 +86,7 @@ def run_scoring(
                 COMPONENT,
                 now=now,
                 ok=False,
-                error=error[:4000],
+                error=error,
                 detail={"as_of": as_of.isoformat(), "carried_forward": copied},
             )
         if isinstance(exc, SuccessCrewError):

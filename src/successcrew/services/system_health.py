@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import COMPONENTS, Thresholds, load_thresholds
 from successcrew.domain.trigger_rules import uptime_pct
+from successcrew.redaction import sanitise
 from successcrew.settings import Settings
 from successcrew.store import component_checks
 from successcrew.store.db import transaction
@@ -36,7 +37,9 @@ def run_system_health_checks(
         try:
             detail = probe()
         except Exception as exc:  # any failure of the probed component is a failed check
-            ok, error, detail = False, f"{type(exc).__name__}: {exc}"[:2000], None
+            # Sanitised before it is cut: a probe's error quotes the provider's answer.
+            error = sanitise(f"{type(exc).__name__}: {exc}", limit=2000)
+            ok, detail = False, None
         else:
             ok, error = True, None
             # A CRM sync that failed some records still ran; its error rate is the rollback signal.

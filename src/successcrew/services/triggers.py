@@ -29,6 +29,7 @@ from successcrew.domain.trigger_rules import (
     requested,
 )
 from successcrew.integrations.providers import CRM_PROVIDERS
+from successcrew.redaction import sanitise
 from successcrew.settings import Settings, load_settings
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
@@ -525,6 +526,6 @@ def evaluate_triggers(
                         result.status = NOT_AVAILABLE
                     _apply(ctx, d, reading, result)
             except (ValueError, KeyError, TypeError) as exc:
-                result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
+                result.status, result.detail = "error", sanitise(f"{type(exc).__name__}: {exc}")
         summary.rollbacks = apply_rollback_rules(session, thresholds, now, ctx.channels)
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from successcrew.errors import ConfigError, DatabaseConflict
+from successcrew.redaction import redact_document
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -27,6 +29,12 @@ CONFLICT_ATTEMPTS = 5
 #: Conflicts worth running the whole transaction again for, by PostgreSQL SQLSTATE: the server
 #: rolled back one side of a lock cycle, or a transaction that could not keep serialisable order.
 _PG_CONFLICTS = {"40P01": "deadlock detected", "40001": "serialization failure"}
+
+
+def json_dumps(value: Any) -> str:
+    """How every JSON column value is written: configured secrets removed from each string
+    (an alert payload or a trigger's evidence may quote a provider's error), then encoded."""
+    return json.dumps(redact_document(value))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -68,14 +76,14 @@ def make_engine(url: str, *, immediate: bool = False) -> Engine:
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": 30}, json_serializer=json_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=json_dumps)
     raise ConfigError(
         f"SUCCESSCREW_DATABASE_URL: the {backend!r} database is not supported; "
         "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"

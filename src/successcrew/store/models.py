@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from successcrew.store.types import FloatList, JsonType, UTCDateTime
+from successcrew.store.types import ErrorText, FloatList, JsonType, SecretFreeText, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -344,7 +344,7 @@ class ScoreOverride(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     score: Mapped[float] = mapped_column(Float)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SecretFreeText)
     author: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
@@ -408,7 +408,7 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(ErrorText)
     delivered_at: Mapped[datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(300))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
@@ -438,7 +438,7 @@ class Escalation(Base):
     expires_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
-    decision_note: Mapped[str | None] = mapped_column(Text)
+    decision_note: Mapped[str | None] = mapped_column(SecretFreeText)
     carried_out_at: Mapped[datetime | None]
     __table_args__ = (Index("ix_escalations_status", "status", "created_at"),)
 
@@ -467,7 +467,7 @@ class TaskRun(Base):
     status: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(ErrorText)
     result: Mapped[dict[str, Any] | None]
     __table_args__ = (Index("ix_task_runs_task_started", "task", "started_at"),)
 
@@ -481,7 +481,7 @@ class SetupProgress(Base):
     day_offset: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(ErrorText)
     next_attempt_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 
@@ -494,7 +494,7 @@ class ComponentCheck(Base):
     component: Mapped[str] = mapped_column(String(50))
     checked_at: Mapped[datetime]
     ok: Mapped[bool] = mapped_column(Boolean)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(ErrorText)
     detail: Mapped[dict[str, Any] | None]
     __table_args__ = (Index("ix_component_checks_component_at", "component", "checked_at"),)
 
@@ -513,11 +513,11 @@ class PauseHold(Base):
     scope: Mapped[str] = mapped_column(String(50))
     held_by: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(10))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SecretFreeText)
     set_at: Mapped[datetime]
     lifted_at: Mapped[datetime | None]
     lifted_by: Mapped[str | None] = mapped_column(String(200))
-    lift_reason: Mapped[str | None] = mapped_column(Text)
+    lift_reason: Mapped[str | None] = mapped_column(SecretFreeText)
     __table_args__ = (
         Index(
             "uq_pause_holds_open",

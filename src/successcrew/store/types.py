@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Text
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB
 from sqlalchemy.types import TypeDecorator
+
+from successcrew.redaction import redact_secrets, sanitise
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -44,3 +46,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class ErrorText(TypeDecorator[str]):
+    """Text describing a failure (an outbox ``last_error``, a check's ``error``): sanitised on
+    the way in and on the way out (``successcrew.redaction.sanitise``).
+
+    Whoever writes the row, and however the text was put together, no credential is stored; a
+    row written before the sanitiser existed is cleaned when read.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return sanitise(value) if value else value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return sanitise(value) if value else value
+
+
+class SecretFreeText(TypeDecorator[str]):
+    """Free text we write that may quote an error (a pause reason): configured secrets removed
+    on the way in and out (``redact_secrets``), nothing else touched."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return redact_secrets(value) if value else value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return redact_secrets(value) if value else value

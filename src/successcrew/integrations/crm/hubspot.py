@@ -22,6 +22,7 @@ from successcrew.integrations.crm.connector import (
     chunks,
 )
 from successcrew.integrations.http import (
+    DETAIL_LIMIT,
     ProviderClient,
     ProviderError,
     ProviderResponseError,
@@ -29,6 +30,7 @@ from successcrew.integrations.http import (
     header_int,
     pace_delay,
 )
+from successcrew.redaction import sanitise
 
 BATCH_SIZE = 100
 PAGE_SIZE = 100
@@ -86,7 +88,9 @@ def _batch_failures(body: dict[str, Any], batch: Sequence[ScoreUpdate]) -> dict[
     failed: dict[str, str] = {}
     by_external = {u.external_id: u.source_id for u in batch}
     for err in body.get("errors") or []:
-        message = str(err.get("message") or err.get("category") or "error")
+        message = sanitise(
+            str(err.get("message") or err.get("category") or "error"), limit=DETAIL_LIMIT
+        )
         ids = (err.get("context") or {}).get("ids") or []
         if not ids:
             return {u.source_id: message for u in batch}

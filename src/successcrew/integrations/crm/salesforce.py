@@ -23,12 +23,16 @@ from successcrew.integrations.crm.connector import (
     chunks,
 )
 from successcrew.integrations.http import (
+    DETAIL_LIMIT,
     ProviderAuthError,
     ProviderClient,
     ProviderError,
     ProviderResponseError,
+    describe_answer,
     expect_dict,
+    provider_error_detail,
 )
+from successcrew.redaction import sanitise
 
 #: sObject Collections take at most 200 records per request.
 BATCH_SIZE = 200
@@ -95,21 +99,15 @@ class SalesforceConnector(ProviderClient):
             self.api_usage = usage
 
     def error_for(self, response: httpx.Response) -> ProviderError:
-        """Salesforce errors are ``[{"errorCode": ..., "message": ...}]``."""
-        try:
-            body = response.json()
-            first = body[0] if isinstance(body, list) and body else {}
-            code = str(first.get("errorCode")) if isinstance(first, dict) else None
-            message = str(first.get("message", "")) if isinstance(first, dict) else ""
-        except ValueError:
-            return super().error_for(response)
-        if not code or code == "None":
+        """Salesforce errors are ``[{"errorCode": ..., "message": ...}]``; an invalid session is
+        an auth error whatever the status."""
+        code, detail = provider_error_detail(response)
+        if not code:
             return super().error_for(response)
         auth = response.status_code == 401 or code == "INVALID_SESSION_ID"
         return (ProviderAuthError if auth else ProviderError)(
             self.provider,
-            f"{response.request.method} {response.request.url.path}: {code}: "
-            f"{self.redact(message[:200])}",
+            describe_answer(response, code, detail),
             status=response.status_code,
             code=code,
         )
@@ -182,8 +180,9 @@ class SalesforceConnector(ProviderClient):
                 if not item.get("success"):
                     errors = item.get("errors") or [{}]
                     first = errors[0]
-                    result.failed[update.source_id] = (
-                        f"{first.get('statusCode', 'ERROR')}: {first.get('message', '')}"
+                    result.failed[update.source_id] = sanitise(
+                        f"{first.get('statusCode', 'ERROR')}: {first.get('message', '')}",
+                        limit=DETAIL_LIMIT,
                     )
         return result
 

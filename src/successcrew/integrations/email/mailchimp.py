@@ -13,6 +13,8 @@ from successcrew.integrations.http import (
     ProviderClient,
     ProviderError,
     ProviderResponseError,
+    describe_answer,
+    provider_error_detail,
 )
 
 #: Statuses meaning Mandrill took the message (queued: e.g. over the hourly quota, sent later).
@@ -69,13 +71,13 @@ class MailchimpClient(ProviderClient):
         name = _error_name(response)
         if name is None:
             return super().error_for(response)
-        body = response.json()
+        code, detail = provider_error_detail(response)
         cls = ProviderAuthError if name == "Invalid_Key" else ProviderError
         return cls(
             self.provider,
-            f"{name}: {self.redact(str(body.get('message', ''))[:200])}",
+            describe_answer(response, code, detail),
             status=response.status_code,
-            code=name,
+            code=code,
             retryable=name not in _PERMANENT,
         )
 
