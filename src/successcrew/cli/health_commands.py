@@ -53,30 +53,76 @@ def register(app: typer.Typer) -> None:
         as_of: str = typer.Option(
             None, "--as-of", help="Scoring date (YYYY-MM-DD); default today."
         ),
+        allow_future: bool = typer.Option(
+            False, "--allow-future", help="Accept an --as-of after today (see --delete)."
+        ),
+        delete: str = typer.Option(
+            None, "--delete", help="Remove every snapshot of this date (YYYY-MM-DD), audited."
+        ),
+        by: str = typer.Option(
+            "successcrew score --delete", "--by", help="Who deletes (kept in the audit log)."
+        ),
         now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Compute and store health snapshots for every customer as of a date."""
-        from successcrew.services.scoring import run_scoring
+        """Compute and store health snapshots for every customer as of a date.
+
+        Exit 1 when nothing new could be scored (a failure, or input data too old: the last
+        good scores are carried forward, flagged stale); 2 for bad input.
+        """
+        from successcrew.services.scoring import ScoringHeld, delete_scores, run_scoring
 
         moment, today = _today(now)
+        runtime = ctx.obj
+        if delete is not None:
+            if as_of is not None:
+                raise InputError("--delete and --as-of: give one of them")
+            gone = _date(delete, "--delete")
+            assert gone is not None
+            deleted = delete_scores(runtime.ready_engine(), gone, actor=by, now=moment)
+            if as_json:
+                print_json({"deleted": deleted, "as_of": gone.isoformat()})
+            elif deleted:
+                console.print(f"deleted {deleted} health snapshot(s) of {gone} (audited)")
+            else:
+                console.print(f"no health snapshots stored for {gone}; nothing deleted")
+            return
         day = _date(as_of, "--as-of", today)
         assert day is not None
-        runtime = ctx.obj
+        if day > today and not allow_future:
+            raise InputError(
+                f"--as-of {day} is after today ({today}): scores for a future date would "
+                "become the latest scores every listing and trigger reads. Pass "
+                "--allow-future if you mean it (and `successcrew score --delete DATE` removes "
+                "a date scored by mistake)."
+            )
         engine = runtime.ready_engine()
-        outcome = run_scoring(engine, runtime.thresholds.health_bands, day, now=moment)
+        outcome = run_scoring(
+            engine,
+            runtime.thresholds.health_bands,
+            day,
+            now=moment,
+            freshness=runtime.thresholds.data_freshness,
+        )
         summary = outcome.summary
         if as_json:
             print_json(summary)
-            return
-        console.print(
-            f"scored {summary['scored']} of {summary['eligible']} customers as of {day} "
-            f"(model {summary['model_version']}); {summary['unscored_no_data']} without any data"
-        )
-        for band in BANDS:
-            console.print(f"  {BAND_LABELS[band]:<9} {summary['bands'].get(band, 0)}")
-        if summary["overridden"]:
-            console.print(f"  {summary['overridden']} score(s) set by a manual override")
+        elif not outcome.held:
+            console.print(
+                f"scored {summary['scored']} of {summary['eligible']} customers as of {day} "
+                f"(model {summary['model_version']}); {summary['unscored_no_data']} without "
+                "any data",
+                soft_wrap=True,
+            )
+            for band in BANDS:
+                console.print(f"  {BAND_LABELS[band]:<9} {summary['bands'].get(band, 0)}")
+            if summary["overridden"]:
+                console.print(f"  {summary['overridden']} score(s) set by a manual override")
+            for line in outcome.warnings():
+                console.print(plain(line), soft_wrap=True)
+        if outcome.held:
+            # Said on stderr like every error, exit 1: the work is retried by the next run.
+            raise ScoringHeld(outcome.error or f"no new scores for {day}: data not fresh")
 
     health_app = typer.Typer(
         help="Health scores: list them, explain one account, set or clear manual overrides.",

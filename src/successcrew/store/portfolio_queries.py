@@ -97,6 +97,8 @@ def newly_critical(
         .where(
             HealthSnapshot.as_of == current,
             HealthSnapshot.band == "critical",
+            # A carried-forward score is no news about the account.
+            HealthSnapshot.stale.is_(False),
             Account.churned_at.is_(None),
         )
         .order_by(Account.id)
