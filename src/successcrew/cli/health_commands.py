@@ -34,8 +34,10 @@ def _today(now: str | None) -> tuple[Any, date]:
     return moment, moment.date()
 
 
-def _component_line(name: str, comp: dict[str, Any]) -> str:
+def _component_line(name: str, comp: dict[str, Any], stale: bool = False) -> str:
     raw = comp.get("raw")
+    if stale:
+        return f"  {name:<18} input not fresh (left out)"
     if raw is None:
         return f"  {name:<18} no data (left out)"
     return (
@@ -190,6 +192,7 @@ def register(app: typer.Typer) -> None:
                     "override_id": s.override_id,
                     "model_version": s.model_version,
                     "missing_components": s.missing_components,
+                    "stale_components": s.stale_components,
                     "components": s.components,
                 }
                 for a, s in rows
@@ -222,6 +225,7 @@ def register(app: typer.Typer) -> None:
             doc["account"] = acc.external_id
             doc["components"] = snap.components
             doc["missing_components"] = snap.missing_components
+            doc["stale_components"] = snap.stale_components
             doc["computed_score"] = snap.computed_score
             doc["model_version"] = snap.model_version
             print_json(doc)
@@ -236,7 +240,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {plain(mover.text)}")
         console.print(f"components (model {snap.model_version}):")
         for name, comp in snap.components.items():
-            console.print(plain(_component_line(name, comp)))
+            stale = name in snap.stale_components
+            console.print(plain(_component_line(name, comp, stale)))
 
     @health_app.command("override")
     def override(

@@ -13,7 +13,7 @@ component. Pure: the newest days are read by the store and handed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -84,6 +84,8 @@ class FeedState:
         """``usage of logins: last 2026-10-11, 20 days old (expected within 3)``."""
         label = feed_label(self.feed)
         if self.last_day is None:
+            if self.feed == "crm_sync":
+                return f"{label}: no account synced from a CRM yet"
             return f"{label}: no data yet"
         days = "day" if self.age_days == 1 else "days"
         text = f"{label}: last {self.last_day.isoformat()}, {self.age_days} {days} old"
@@ -129,6 +131,8 @@ class StaleVerdict:
     weight_pct: float
     limit_pct: float
     hold: bool
+    #: The segment whose model that share is of (None: the default model).
+    worst_segment: str | None = None
 
     @property
     def stale_feeds(self) -> tuple[FeedState, ...]:
@@ -148,6 +152,11 @@ class StaleVerdict:
         """One sentence naming each stale feed, its newest day and its allowed age."""
         return "; ".join(f.describe() for f in self.stale_feeds)
 
+    def share(self) -> str:
+        """``65 % of the weight`` (``... of the enterprise model's weight`` for a segment)."""
+        whose = "the" if self.worst_segment is None else f"the {self.worst_segment} model's"
+        return f"{self.weight_pct:.0f} % of {whose} weight"
+
     def as_dict(self) -> dict[str, object]:
         """JSON-ready (the ``data_freshness`` check's detail and the run summary)."""
         return {
@@ -155,31 +164,47 @@ class StaleVerdict:
             "stale_feeds": [f.feed for f in self.stale_feeds],
             "stale_components": list(self.components),
             "stale_weight_pct": round(self.weight_pct, 2),
+            "stale_weight_segment": self.worst_segment,
             "hold_above_stale_weight_pct": self.limit_pct,
             "held": self.hold,
         }
 
 
 def stale_verdict(
-    model: HealthModel, feeds: Iterable[FeedState], rules: DataFreshness
+    model: HealthModel,
+    feeds: Iterable[FeedState],
+    rules: DataFreshness,
+    segments: Collection[str | None] | None = None,
 ) -> StaleVerdict:
     """Which components scoring leaves out, and whether it scores at all.
 
     The share is judged per resolved model (the default and each overridden segment; weights in
-    points of 100) and the largest counts: a segment whose model stands mostly on a stale feed
-    holds the run as well. A model left with no fresh component holds it whatever the limit.
+    points of 100) that scores any of ``segments`` (the customers' segments; None: every model),
+    and the largest counts: a segment whose model stands mostly on a stale feed holds the run as
+    well. A model left with no fresh component holds it whatever the limit.
     """
     states = tuple(feeds)
     stale = {f.feed for f in states if f.stale}
     names: dict[str, None] = {}
-    worst = 0.0
-    for resolved in model.models():
+    worst, worst_segment = 0.0, None
+    in_use = [
+        m
+        for m in model.models()
+        if segments is None
+        or (
+            m.segment in segments
+            if m.segment is not None
+            else any(s is None or s not in model.segments for s in segments)
+        )
+    ]
+    for resolved in in_use or model.models():
         share = 0.0
         for c in resolved.components:
             if component_feed(c.spec) in stale:
                 names[c.name] = None
                 share += c.weight
-        worst = max(worst, share)
+        if share > worst + 1e-9:
+            worst, worst_segment = share, resolved.segment
     limit = rules.hold_above_stale_weight_pct
     # Weights are renormalised floats: "everything stale" may add up to 99.999...
     hold = bool(stale) and (worst > limit or worst >= 100.0 - 1e-6)
@@ -189,4 +214,5 @@ def stale_verdict(
         weight_pct=worst,
         limit_pct=limit,
         hold=hold,
+        worst_segment=worst_segment,
     )

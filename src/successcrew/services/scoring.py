@@ -138,7 +138,7 @@ class ScoringOutcome:
                 f"warning: data not fresh ({verdict.describe()})"
                 + (
                     f"; left out of every score: {left_out} "
-                    f"({verdict.weight_pct:.0f} % of the weight), the other weights renormalised"
+                    f"({verdict.share()}), the other weights renormalised"
                     if left_out
                     else ""
                 )
@@ -150,9 +150,10 @@ class ScoringOutcome:
 
 def _judge(session: Session, model: HealthModel, rules: DataFreshness, on: date) -> StaleVerdict:
     from successcrew.store.feed_dates import feed_last_days
+    from successcrew.store.score_writes import segment_sizes
 
-    feeds = [*model_feeds(model), "crm_sync"]
-    return stale_verdict(model, judge_feeds(feed_last_days(session, feeds, on), rules, on), rules)
+    feeds = judge_feeds(feed_last_days(session, [*model_feeds(model), "crm_sync"], on), rules, on)
+    return stale_verdict(model, feeds, rules, segments=set(segment_sizes(session, on)))
 
 
 def feed_freshness(
@@ -208,7 +209,9 @@ def render_status_section(document: dict[str, Any], echo: Callable[[str], None])
             max_age_days=feed["max_age_days"],
             age_days=feed["age_days"],
         )
-        echo(f"{'STALE' if state.stale else 'data':<9} {state.describe()}")
+        judged = state.last_day is not None and state.max_age_days is not None
+        label = "STALE" if state.stale else "fresh" if judged else "input"
+        echo(f"{label:<9} {state.describe()}")
     if section["stale_components"]:
         what = (
             "no new scores until it is fresh"
@@ -285,8 +288,7 @@ def run_scoring(
                 copied = carry_forward(session, as_of, now=now)
                 error = (
                     f"no new scores for {as_of}: data not fresh ({verdict.describe()}); the stale "
-                    f"inputs carry {verdict.weight_pct:.0f} % of the health model's weight "
-                    f"(more than {verdict.limit_pct:g} %)"
+                    f"inputs carry {verdict.share()} (more than {verdict.limit_pct:g} %)"
                 )
                 record_check(
                     session,

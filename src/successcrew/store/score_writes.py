@@ -350,5 +350,7 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
         upsert(session.connection(), HealthSnapshot.__table__)
         .from_select([*SNAPSHOT_COLUMNS, "components", "missing_components"], source)
         .on_conflict_do_nothing(index_elements=["account_id", "as_of"])
+        # Without it SQLAlchemy keeps the row count of UPDATE and DELETE only (-1 on psycopg).
+        .execution_options(preserve_rowcount=True)
     )
     return session.execute(stmt).rowcount or 0
