@@ -148,12 +148,19 @@ class ScoringOutcome:
         return lines
 
 
-def _judge(session: Session, model: HealthModel, rules: DataFreshness, on: date) -> StaleVerdict:
+def _judge(
+    session: Session,
+    model: HealthModel,
+    rules: DataFreshness,
+    on: date,
+    sizes: dict[str | None, int] | None = None,
+) -> StaleVerdict:
     from successcrew.store.feed_dates import feed_last_days
     from successcrew.store.score_writes import segment_sizes
 
     feeds = judge_feeds(feed_last_days(session, [*model_feeds(model), "crm_sync"], on), rules, on)
-    return stale_verdict(model, feeds, rules, segments=set(segment_sizes(session, on)))
+    in_use = segment_sizes(session, on) if sizes is None else sizes
+    return stale_verdict(model, feeds, rules, segments=set(in_use))
 
 
 def feed_freshness(
@@ -275,7 +282,7 @@ def run_scoring(
     from successcrew.store import audit
     from successcrew.store.component_checks import record_check
     from successcrew.store.db import transaction
-    from successcrew.store.score_writes import carry_forward, score_accounts
+    from successcrew.store.score_writes import carry_forward, score_accounts, segment_sizes
     from successcrew.store.scoring_sql import COMPONENT
     from successcrew.store.snapshots import MODEL_CHANGED
 
@@ -283,7 +290,8 @@ def run_scoring(
     try:
         model = load_model()
         with transaction(engine) as session:
-            verdict = _judge(session, model, rules, as_of)
+            sizes = segment_sizes(session, as_of)
+            verdict = _judge(session, model, rules, as_of, sizes)
             if verdict.hold:
                 copied = carry_forward(session, as_of, now=now)
                 error = (
@@ -325,7 +333,13 @@ def run_scoring(
                 )
             change = _model_change(session, model, bands, as_of, rules, now=now)
             run = score_accounts(
-                session, model, bands, as_of, now=now, stale_feeds=verdict.stale_feed_names()
+                session,
+                model,
+                bands,
+                as_of,
+                now=now,
+                stale_feeds=verdict.stale_feed_names(),
+                sizes=sizes,
             )
             record_check(
                 session,

@@ -154,11 +154,13 @@ def score_accounts(
     *,
     now: datetime,
     stale_feeds: frozenset[str] = frozenset(),
+    sizes: dict[str | None, int] | None = None,
 ) -> ScoreRun:
     """Compute and store snapshots for every customer on ``as_of`` (replacing that date's).
 
     Components reading an input in ``stale_feeds`` are left out (``domain.freshness``) and
-    named in each snapshot's ``stale_components``.
+    named in each snapshot's ``stale_components``. ``sizes``: ``segment_sizes`` on ``as_of``,
+    when the caller has them already.
     """
     layout_ids = register_layouts(session, model, now=now)
     conn = session.connection()
@@ -172,7 +174,7 @@ def score_accounts(
         with_overrides=True,
         layout_ids=layout_ids,
         stale_feeds=stale_feeds,
-        segment_sizes=segment_sizes(session, as_of),
+        segment_sizes=segment_sizes(session, as_of) if sizes is None else sizes,
     )
     source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
     table = HealthSnapshot.__table__
