@@ -19,6 +19,7 @@ from successcrew.definitions.escalation_policy import load_policy
 from successcrew.definitions.health_model import load_health_model, parse_health_model
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.paths import project_dir
+from successcrew.services.alerts import generate_alerts
 from successcrew.services.escalations import raise_escalations
 from successcrew.settings import Settings
 from successcrew.store import score_writes
@@ -208,14 +209,14 @@ def test_a_usage_feed_that_stops_for_20_days_holds_scores_and_every_action(
     programs = run_cli(capsys, "programs", "run", "--now", at(d20), "--json")
     assert programs.code == 0, programs.err
     assert programs.json()["enrolled"] == {}
+    settings = Settings(database_url=env["SUCCESSCREW_DATABASE_URL"])
     with transaction(engine) as s:
         raised = raise_escalations(
-            s,
-            policy=load_policy(),
-            settings=Settings(database_url=env["SUCCESSCREW_DATABASE_URL"]),
-            now=datetime.fromisoformat(at(d20)),
+            s, policy=load_policy(), settings=settings, now=datetime.fromisoformat(at(d20))
         )
-    assert raised["raised"]["critical_high_value"] == 0
+        alerts = generate_alerts(s, settings, now=datetime.fromisoformat(at(d20)))
+    assert raised["raised"]["critical_high_value"] == 0  # FADING (ARR 500,000) is not raised
+    assert alerts["alerts"] == 0  # nor posted as newly Critical
     wave = run_cli(capsys, "surveys", "wave", "--now", at(d20), "--json")
     assert wave.code == 0, wave.err
     assert "feedback" not in wave.json()["invited"]  # WOBBLY's at-risk prompt waits
