@@ -246,7 +246,10 @@ def test_a_usage_feed_that_stops_for_20_days_holds_scores_and_every_action(
     assert "fresh NPS answers: last 2026-09-26, 25 days old (expected within 90)" in lines
     assert "input CRM sync: no account synced from a CRM yet" in lines
     feeds = {
-        f["feed"]: f for f in run_cli(capsys, "status", "--json").json()["data_freshness"]["feeds"]
+        f["feed"]: f
+        for f in run_cli(capsys, "status", "--now", at(d20, 9), "--json").json()["data_freshness"][
+            "feeds"
+        ]
     }
     assert feeds["usage:api_calls"]["last_day"] == "2026-10-01"
 

@@ -9,7 +9,14 @@ from datetime import date
 from successcrew.definitions.health_model import load_health_model
 from successcrew.definitions.thresholds import DataFreshness, FeedAges
 from successcrew.domain.explanations import SnapshotView, explain_change
-from successcrew.domain.freshness import StaleVerdict, judge_feeds, model_feeds, stale_verdict
+from successcrew.domain.freshness import (
+    NothingSince,
+    StaleVerdict,
+    judge_feeds,
+    model_feeds,
+    stale_verdict,
+    usage_lookback_days,
+)
 
 ON = date(2026, 10, 21)
 MODEL = load_health_model()  # the shipped model: usage 65 %, support 10, NPS 15, billing 10
@@ -66,6 +73,14 @@ def test_no_data_never_judged_and_the_crm_sync_hold_nothing() -> None:
     assert _verdict(usage__logins=None).ok  # a metric that never arrived: "no data", not stale
     crm = _verdict(crm_sync=10)
     assert not crm.ok and crm.components == () and not crm.hold
+
+
+def test_a_metric_quiet_beyond_the_lookback_is_stale_without_its_exact_day() -> None:
+    assert usage_lookback_days(model_feeds(MODEL), DataFreshness()) == 30
+    days = {**_days(), "usage:logins": NothingSince(date(2026, 9, 22))}
+    (state,) = [f for f in judge_feeds(days, DataFreshness(), ON) if f.feed == "usage:logins"]
+    assert state.stale
+    assert state.describe() == "usage of logins: nothing since 2026-09-22 (expected within 3)"
 
 
 def test_a_segment_model_counts_only_when_it_scores_someone() -> None:

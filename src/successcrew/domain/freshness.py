@@ -59,6 +59,14 @@ def feed_label(feed: str) -> str:
 
 
 @dataclass(frozen=True)
+class NothingSince:
+    """A feed that delivered before but nothing from ``since`` to the date asked about (how far
+    back its newest day lies was not looked up: that would read every row in between)."""
+
+    since: date
+
+
+@dataclass(frozen=True)
 class FeedState:
     """One feed on one date: its newest day, how old that is, and whether that is too old.
 
@@ -70,19 +78,24 @@ class FeedState:
     last_day: date | None
     max_age_days: int | None
     age_days: int | None
+    #: Set when the feed delivered before but nothing on or after this day (``NothingSince``).
+    nothing_since: date | None = None
 
     @property
     def stale(self) -> bool:
         """Older than allowed (never when the age is not judged or there is no data at all)."""
-        return (
-            self.max_age_days is not None
-            and self.age_days is not None
-            and self.age_days > self.max_age_days
-        )
+        if self.max_age_days is None:
+            return False
+        if self.nothing_since is not None:
+            return True
+        return self.age_days is not None and self.age_days > self.max_age_days
 
     def describe(self) -> str:
         """``usage of logins: last 2026-10-11, 20 days old (expected within 3)``."""
         label = feed_label(self.feed)
+        expected = "" if self.max_age_days is None else f" (expected within {self.max_age_days})"
+        if self.nothing_since is not None:
+            return f"{label}: nothing since {self.nothing_since.isoformat()}{expected}"
         if self.last_day is None:
             if self.feed == "crm_sync":
                 return f"{label}: no account synced from a CRM yet"
@@ -99,6 +112,7 @@ class FeedState:
             "feed": self.feed,
             "label": feed_label(self.feed),
             "last_day": self.last_day.isoformat() if self.last_day else None,
+            "nothing_since": self.nothing_since.isoformat() if self.nothing_since else None,
             "age_days": self.age_days,
             "max_age_days": self.max_age_days,
             "stale": self.stale,
@@ -106,18 +120,25 @@ class FeedState:
 
 
 def judge_feeds(
-    last_days: Mapping[str, date | None], rules: DataFreshness, on: date
+    last_days: Mapping[str, date | NothingSince | None], rules: DataFreshness, on: date
 ) -> list[FeedState]:
     """Each feed's state on ``on`` from its newest day (on or before ``on``)."""
-    return [
-        FeedState(
-            feed=feed,
-            last_day=last,
-            max_age_days=rules.max_age(feed),
-            age_days=None if last is None else (on - last).days,
-        )
-        for feed, last in last_days.items()
-    ]
+    states = []
+    for feed, last in last_days.items():
+        if isinstance(last, NothingSince):
+            states.append(FeedState(feed, None, rules.max_age(feed), None, last.since))
+        else:
+            age = None if last is None else (on - last).days
+            states.append(FeedState(feed, last, rules.max_age(feed), age))
+    return states
+
+
+def usage_lookback_days(feeds: Iterable[str], rules: DataFreshness) -> int:
+    """How far back to look for a usage metric's newest day: far enough to tell its age in any
+    case that matters (four times its allowed age, at least 30 days), no further, since each
+    day looked at without finding the metric costs a day's rows."""
+    ages = [rules.max_age(f) for f in feeds if f.startswith("usage:")]
+    return max([30, *(4 * a for a in ages if a is not None)])
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from successcrew.domain.freshness import (
     judge_feeds,
     model_feeds,
     stale_verdict,
+    usage_lookback_days,
 )
 from successcrew.domain.metrics import (
     BandOutcome,
@@ -158,7 +159,9 @@ def _judge(
     from successcrew.store.feed_dates import feed_last_days
     from successcrew.store.score_writes import segment_sizes
 
-    feeds = judge_feeds(feed_last_days(session, [*model_feeds(model), "crm_sync"], on), rules, on)
+    names = [*model_feeds(model), "crm_sync"]
+    lookback = usage_lookback_days(names, rules)
+    feeds = judge_feeds(feed_last_days(session, names, on, lookback_days=lookback), rules, on)
     in_use = segment_sizes(session, on) if sizes is None else sizes
     return stale_verdict(model, feeds, rules, segments=set(in_use))
 
@@ -215,8 +218,13 @@ def render_status_section(document: dict[str, Any], echo: Callable[[str], None])
             last_day=date.fromisoformat(feed["last_day"]) if feed["last_day"] else None,
             max_age_days=feed["max_age_days"],
             age_days=feed["age_days"],
+            nothing_since=(
+                date.fromisoformat(feed["nothing_since"]) if feed.get("nothing_since") else None
+            ),
         )
-        judged = state.last_day is not None and state.max_age_days is not None
+        judged = state.max_age_days is not None and (
+            state.last_day is not None or state.nothing_since is not None
+        )
         label = "STALE" if state.stale else "fresh" if judged else "input"
         echo(f"{label:<9} {state.describe()}")
     if section["stale_components"]:
@@ -283,13 +291,17 @@ def run_scoring(
     from successcrew.store.component_checks import record_check
     from successcrew.store.db import transaction
     from successcrew.store.score_writes import carry_forward, score_accounts, segment_sizes
-    from successcrew.store.scoring_sql import COMPONENT
+    from successcrew.store.scoring_sql import COMPONENT, usage_weeks
     from successcrew.store.snapshots import MODEL_CHANGED
+    from successcrew.store.usage import settle_usage
 
     rules = freshness or DataFreshness()
     try:
         model = load_model()
         with transaction(engine) as session:
+            # Days the roll-up marked are taken in first (which metrics were ever seen is part
+            # of the freshness answer); scoring would do it next anyway.
+            settle_usage(session.connection(), as_of, usage_weeks(model, as_of))
             sizes = segment_sizes(session, as_of)
             verdict = _judge(session, model, rules, as_of, sizes)
             if verdict.hold:

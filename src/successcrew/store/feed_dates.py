@@ -3,6 +3,11 @@
 Each answer is one ``ORDER BY .. DESC LIMIT 1`` on an index that starts with the date column
 (``usage_daily``'s day-first primary key; ``tickets.opened_at``, ``invoices.issued_at``,
 ``nps_responses.responded_at``), so it reads a handful of index entries while the feed is fresh.
+
+A usage metric has no index of its own (the roll-up's cost): walking ``usage_daily`` back from
+the date reads every row until the metric turns up. So a metric is first looked up in
+``usage_first_activity`` (a metric never seen costs one pass over that small table, not over
+the daily rows) and then only ``lookback_days`` back: beyond, the answer is "nothing since".
 Feed names are those of ``successcrew.domain.freshness``.
 """
 
@@ -16,7 +21,15 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from successcrew.clock import start_of_day
-from successcrew.store.models import AccountSource, Invoice, NpsResponse, Ticket, UsageDaily
+from successcrew.domain.freshness import NothingSince
+from successcrew.store.models import (
+    AccountSource,
+    Invoice,
+    NpsResponse,
+    Ticket,
+    UsageDaily,
+    UsageFirstActivity,
+)
 
 
 def _first(conn: Session | Connection, query: Any) -> Any:
@@ -30,19 +43,34 @@ def _day(value: date | datetime | None) -> date | None:
 
 
 def feed_last_days(
-    conn: Session | Connection, feeds: Sequence[str], on: date
-) -> dict[str, date | None]:
-    """For each feed, the newest day with data on or before ``on`` (None: no data yet)."""
+    conn: Session | Connection, feeds: Sequence[str], on: date, *, lookback_days: int = 30
+) -> dict[str, date | NothingSince | None]:
+    """For each feed, the newest day with data on or before ``on`` (None: no data yet; for a
+    usage metric with nothing in the ``lookback_days`` up to ``on``, ``NothingSince``)."""
     end = start_of_day(on + timedelta(days=1))
-    out: dict[str, date | None] = {}
+    out: dict[str, date | NothingSince | None] = {}
     for feed in feeds:
         kind, _, metric = feed.partition(":")
         if kind == "usage":
+            first = UsageFirstActivity
+            seen = _first(
+                conn,
+                select(first.first_day).where(first.metric == metric, first.first_day <= on),
+            )
+            if seen is None:
+                out[feed] = None
+                continue
             u = UsageDaily.__table__.c
+            since = on - timedelta(days=lookback_days - 1)
             last: Any = _first(
                 conn,
-                select(u.day).where(u.metric == metric, u.day <= on).order_by(u.day.desc()),
+                select(u.day)
+                .where(u.metric == metric, u.day <= on, u.day >= since)
+                .order_by(u.day.desc()),
             )
+            if last is None:
+                out[feed] = NothingSince(since)
+                continue
         elif kind == "tickets":
             last = _first(
                 conn,
