@@ -233,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from successcrew.definitions.health_model import load_health_model
     from successcrew.definitions.thresholds import load_thresholds
-    from successcrew.store.db import make_engine, transaction
+    from successcrew.services.scoring import run_scoring
+    from successcrew.store.db import make_engine
     from successcrew.store.migrate import upgrade
-    from successcrew.store.score_writes import score_accounts
     from successcrew.store.scoring_sql import usage_weeks
     from successcrew.store.usage import rollup, settle_usage
 
@@ -275,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         model = load_health_model()
-        bands = load_thresholds().health_bands
+        thresholds = load_thresholds()
+        bands = thresholds.health_bands
 
         # Weekly totals: a scoring run sums a week the first time it needs it, so in steady
         # state the daily run builds at most one new week a week. Built here for the dates
@@ -296,10 +297,19 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         def score_on(day: date) -> Callable[[], int]:
+            # The `successcrew score` path: each input's freshness checked first, the model
+            # compared with the previous date's, the snapshots written, the checks recorded.
             def score() -> int:
-                with transaction(engine) as session:
-                    run = score_accounts(session, model, bands, day, now=datetime.now(UTC))
-                return run.scored
+                outcome = run_scoring(
+                    engine,
+                    bands,
+                    day,
+                    now=datetime.now(UTC),
+                    load_model=lambda: model,
+                    freshness=thresholds.data_freshness,
+                )
+                assert outcome.ok and not outcome.summary["stale_components"], outcome.summary
+                return int(outcome.summary["scored"])
 
             return score
 

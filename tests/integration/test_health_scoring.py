@@ -152,7 +152,9 @@ def test_components_percentile_missing_data_and_churned(engine: Engine) -> None:
                 "metric": "logins",
                 "window_days": 10,
                 "weight": 3,
-                "normalise": {"method": "percentile"},
+                # Ranked within each segment, however small (the default falls back to the
+                # whole book below 10 customers: see the two-account test).
+                "normalise": {"method": "percentile", "min_segment_size": 1},
             },
             "nps": {
                 "kind": "latest_nps",

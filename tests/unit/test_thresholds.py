@@ -28,6 +28,19 @@ def test_defaults_match_architecture() -> None:
     assert t.system_health.consecutive_failures_alert == 3
     assert t.system_health.uptime_slo_pct == 99.5
     assert t.retries.attempts == 3
+    assert "data_freshness" in t.system_health.components
+    assert t.data_freshness.max_age("usage:logins") == 3
+    assert t.data_freshness.max_age("tickets") == 21
+
+
+def test_freshness_per_usage_metric_and_never_judged(tmp_path: Path) -> None:
+    path = _broken(
+        tmp_path, "usage_metrics: {}", "usage_metrics: {reports_created: 14, logins: null}"
+    )
+    rules = load_thresholds(path).data_freshness
+    assert rules.max_age("usage:reports_created") == 14
+    assert rules.max_age("usage:logins") is None  # never judged stale
+    assert rules.max_age("usage:api_calls") == 3
 
 
 @pytest.mark.parametrize(
@@ -76,6 +89,22 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
             "key retention.improvment_typo: unknown key",
         ),
         ("gate: 0", "gate: zero", "key nps.gate: Input should be a valid number"),
+        (
+            "    tickets: 21 ",
+            "    tickets: -1 ",
+            "key data_freshness.max_age_days.tickets: Input should be greater than or equal to 0",
+        ),
+        (
+            "    usage: 3 ",
+            "    usage: 3\n    usgae: 4 ",
+            "key data_freshness.max_age_days.usgae: unknown key",
+        ),
+        (
+            "hold_above_stale_weight_pct: 50",
+            "hold_above_stale_weight_pct: 150",
+            "key data_freshness.hold_above_stale_weight_pct: Input should be less than or equal "
+            "to 100",
+        ),
     ],
 )
 def test_broken_file_names_file_key_and_problem(

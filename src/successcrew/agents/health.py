@@ -12,12 +12,21 @@ class HealthMonitoringSpecialist(Agent):
     def score_accounts(self, ctx: TaskContext) -> ToolResult:
         """Score every customer as of today with the health model (set-based, one query).
 
-        On failure the health engine carries the last good scores forward (flagged stale) and
-        records the failed check; the task fails and the next tick tries again.
+        On failure, or when the input data is not fresh enough to score, the health engine
+        carries the last good scores forward (flagged stale) and records the check; the task
+        fails and the next tick tries again.
         """
-        from successcrew.services.scoring import run_scoring
+        from successcrew.services.scoring import ScoringHeld, run_scoring
 
-        outcome = run_scoring(ctx.engine, ctx.thresholds.health_bands, ctx.now.date(), now=ctx.now)
+        outcome = run_scoring(
+            ctx.engine,
+            ctx.thresholds.health_bands,
+            ctx.now.date(),
+            now=ctx.now,
+            freshness=ctx.thresholds.data_freshness,
+        )
+        if outcome.held:
+            raise ScoringHeld(outcome.error or "scoring held: data not fresh")
         return {"as_of": outcome.as_of.isoformat(), **outcome.summary}
 
     @tool()

@@ -34,8 +34,10 @@ def _today(now: str | None) -> tuple[Any, date]:
     return moment, moment.date()
 
 
-def _component_line(name: str, comp: dict[str, Any]) -> str:
+def _component_line(name: str, comp: dict[str, Any], stale: bool = False) -> str:
     raw = comp.get("raw")
+    if stale:
+        return f"  {name:<18} input not fresh (left out)"
     if raw is None:
         return f"  {name:<18} no data (left out)"
     return (
@@ -53,30 +55,76 @@ def register(app: typer.Typer) -> None:
         as_of: str = typer.Option(
             None, "--as-of", help="Scoring date (YYYY-MM-DD); default today."
         ),
+        allow_future: bool = typer.Option(
+            False, "--allow-future", help="Accept an --as-of after today (see --delete)."
+        ),
+        delete: str = typer.Option(
+            None, "--delete", help="Remove every snapshot of this date (YYYY-MM-DD), audited."
+        ),
+        by: str = typer.Option(
+            "successcrew score --delete", "--by", help="Who deletes (kept in the audit log)."
+        ),
         now: str = typer.Option(None, "--now", help="Pretend the time is this (ISO)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Compute and store health snapshots for every customer as of a date."""
-        from successcrew.services.scoring import run_scoring
+        """Compute and store health snapshots for every customer as of a date.
+
+        Exit 1 when nothing new could be scored (a failure, or input data too old: the last
+        good scores are carried forward, flagged stale); 2 for bad input.
+        """
+        from successcrew.services.scoring import ScoringHeld, delete_scores, run_scoring
 
         moment, today = _today(now)
+        runtime = ctx.obj
+        if delete is not None:
+            if as_of is not None:
+                raise InputError("--delete and --as-of: give one of them")
+            gone = _date(delete, "--delete")
+            assert gone is not None
+            deleted = delete_scores(runtime.ready_engine(), gone, actor=by, now=moment)
+            if as_json:
+                print_json({"deleted": deleted, "as_of": gone.isoformat()})
+            elif deleted:
+                console.print(f"deleted {deleted} health snapshot(s) of {gone} (audited)")
+            else:
+                console.print(f"no health snapshots stored for {gone}; nothing deleted")
+            return
         day = _date(as_of, "--as-of", today)
         assert day is not None
-        runtime = ctx.obj
+        if day > today and not allow_future:
+            raise InputError(
+                f"--as-of {day} is after today ({today}): scores for a future date would "
+                "become the latest scores every listing and trigger reads. Pass "
+                "--allow-future if you mean it (and `successcrew score --delete DATE` removes "
+                "a date scored by mistake)."
+            )
         engine = runtime.ready_engine()
-        outcome = run_scoring(engine, runtime.thresholds.health_bands, day, now=moment)
+        outcome = run_scoring(
+            engine,
+            runtime.thresholds.health_bands,
+            day,
+            now=moment,
+            freshness=runtime.thresholds.data_freshness,
+        )
         summary = outcome.summary
         if as_json:
             print_json(summary)
-            return
-        console.print(
-            f"scored {summary['scored']} of {summary['eligible']} customers as of {day} "
-            f"(model {summary['model_version']}); {summary['unscored_no_data']} without any data"
-        )
-        for band in BANDS:
-            console.print(f"  {BAND_LABELS[band]:<9} {summary['bands'].get(band, 0)}")
-        if summary["overridden"]:
-            console.print(f"  {summary['overridden']} score(s) set by a manual override")
+        elif not outcome.held:
+            console.print(
+                f"scored {summary['scored']} of {summary['eligible']} customers as of {day} "
+                f"(model {summary['model_version']}); {summary['unscored_no_data']} without "
+                "any data",
+                soft_wrap=True,
+            )
+            for band in BANDS:
+                console.print(f"  {BAND_LABELS[band]:<9} {summary['bands'].get(band, 0)}")
+            if summary["overridden"]:
+                console.print(f"  {summary['overridden']} score(s) set by a manual override")
+            for line in outcome.warnings():
+                console.print(plain(line), soft_wrap=True)
+        if outcome.held:
+            # Said on stderr like every error, exit 1: the work is retried by the next run.
+            raise ScoringHeld(outcome.error or f"no new scores for {day}: data not fresh")
 
     health_app = typer.Typer(
         help="Health scores: list them, explain one account, set or clear manual overrides.",
@@ -144,6 +192,7 @@ def register(app: typer.Typer) -> None:
                     "override_id": s.override_id,
                     "model_version": s.model_version,
                     "missing_components": s.missing_components,
+                    "stale_components": s.stale_components,
                     "components": s.components,
                 }
                 for a, s in rows
@@ -176,6 +225,7 @@ def register(app: typer.Typer) -> None:
             doc["account"] = acc.external_id
             doc["components"] = snap.components
             doc["missing_components"] = snap.missing_components
+            doc["stale_components"] = snap.stale_components
             doc["computed_score"] = snap.computed_score
             doc["model_version"] = snap.model_version
             print_json(doc)
@@ -190,7 +240,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {plain(mover.text)}")
         console.print(f"components (model {snap.model_version}):")
         for name, comp in snap.components.items():
-            console.print(plain(_component_line(name, comp)))
+            stale = name in snap.stale_components
+            console.print(plain(_component_line(name, comp, stale)))
 
     @health_app.command("override")
     def override(

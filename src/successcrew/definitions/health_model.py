@@ -30,9 +30,17 @@ class _Strict(BaseModel):
 
 
 class Percentile(_Strict):
-    """Rank within the account's segment (mid-rank for ties): 0 worst, 1 best."""
+    """Rank within the account's segment (mid-rank for ties): 0 worst, 1 best.
+
+    A segment with fewer than ``min_segment_size`` customers on the scoring date is ranked
+    within the whole book instead: among two or three accounts a rank says little, and the
+    last of two active accounts would score below a silent account ranked in a segment of its
+    own. For ``usage_total`` components an account with no activity in the window scores 0,
+    never more than an account with some.
+    """
 
     method: Literal["percentile"]
+    min_segment_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10
 
 
 class MinMax(_Strict):

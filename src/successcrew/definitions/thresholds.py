@@ -12,7 +12,9 @@ from successcrew.paths import definition_path
 
 Percent = Annotated[float, Field(ge=0, le=100)]
 Score = Annotated[float, Field(ge=0, le=100)]
-COMPONENTS = ("crm_sync", "health_scoring", "campaign_dispatch", "nps_surveys")
+COMPONENTS = ("crm_sync", "health_scoring", "campaign_dispatch", "nps_surveys", "data_freshness")
+#: An input's allowed age in days; None: never judged stale.
+MaxAge = Annotated[int, Field(ge=0, le=3650)] | None
 
 
 class _Strict(BaseModel):
@@ -105,6 +107,37 @@ class SystemHealthThresholds(_Strict):
     uptime_window_days: Annotated[int, Field(gt=0, le=365)] = 30
 
 
+class FeedAges(_Strict):
+    """How many days old each input's newest data may be on the scoring date."""
+
+    usage: MaxAge = 3
+    tickets: MaxAge = 21
+    invoices: MaxAge = 45
+    nps: MaxAge = 90
+    crm_sync: MaxAge = 2
+
+
+class DataFreshness(_Strict):
+    """When an input counts as stale, and how much stale weight stops a scoring run.
+
+    A usage metric is judged on its own (``usage:<metric>``), with ``max_age_days.usage`` unless
+    ``usage_metrics`` names it.
+    """
+
+    max_age_days: FeedAges = FeedAges()
+    usage_metrics: dict[Annotated[str, Field(min_length=1, max_length=100)], MaxAge] = Field(
+        default_factory=dict
+    )
+    hold_above_stale_weight_pct: Percent = 50
+
+    def max_age(self, feed: str) -> int | None:
+        """The allowed age of ``feed`` (``usage:<metric>``, ``tickets``, ...) in days."""
+        kind, _, metric = feed.partition(":")
+        if kind == "usage" and metric in self.usage_metrics:
+            return self.usage_metrics[metric]
+        return getattr(self.max_age_days, kind)
+
+
 class RetryPolicy(_Strict):
     attempts: Annotated[int, Field(ge=1, le=20)] = 3
     backoff_initial_seconds: Annotated[float, Field(ge=0, le=600)] = 1
@@ -121,6 +154,7 @@ class Thresholds(_Strict):
     rollback: RollbackThresholds = RollbackThresholds()
     system_health: SystemHealthThresholds = SystemHealthThresholds()
     retries: RetryPolicy = RetryPolicy()
+    data_freshness: DataFreshness = DataFreshness()
 
 
 def thresholds_path() -> Path:

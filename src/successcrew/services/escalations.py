@@ -271,6 +271,8 @@ def raise_escalations(
             .where(
                 HealthSnapshot.as_of == as_of,
                 HealthSnapshot.band == "critical",
+                # A carried-forward score is no news about the account.
+                HealthSnapshot.stale.is_(False),
                 Account.churned_at.is_(None),
                 Account.arr >= cutoff,
                 # One escalation per account per episode, whoever raised it (a RETENTION-001

@@ -122,11 +122,17 @@ def _entry_candidates(book: Playbook, *, now: datetime) -> list[tuple[str, Selec
             # many runs see it. (account_id, as_of) is unique, so the latest snapshot is in the
             # band exactly when no other-band snapshot is as recent as it.
             other = func.max(case((HealthSnapshot.band != rule.band, HealthSnapshot.as_of)))
+            # Only on a fresh latest score: a carried-forward (stale) one enrols nobody.
+            last_stale = func.max(case((HealthSnapshot.stale.is_(True), HealthSnapshot.as_of)))
+            latest = func.max(HealthSnapshot.as_of)
             in_band = (
                 select(HealthSnapshot.account_id, other.label("part"))
                 .where(HealthSnapshot.as_of <= today)
                 .group_by(HealthSnapshot.account_id)
-                .having(or_(other.is_(None), other < func.max(HealthSnapshot.as_of)))
+                .having(
+                    or_(other.is_(None), other < latest),
+                    or_(last_stale.is_(None), last_stale < latest),
+                )
                 .subquery("in_band")
             )
             queries.append(

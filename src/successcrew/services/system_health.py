@@ -86,7 +86,15 @@ def check_components(
     engine: Engine, settings: Settings, thresholds: Thresholds, now: datetime
 ) -> dict[str, dict[str, Any]]:
     """The hourly system health check: probe each component in use and record the checks."""
-    return run_system_health_checks(engine, now, component_probes(settings, thresholds))
+    from successcrew.services.scoring import check_freshness
+
+    probes = component_probes(settings, thresholds)
+    if "data_freshness" in thresholds.system_health.components:
+        # Needs the database, which the other probes do not: added here, beside the engine.
+        probes["data_freshness"] = lambda: check_freshness(
+            engine, thresholds.data_freshness, now.date()
+        )
+    return run_system_health_checks(engine, now, probes)
 
 
 def component_report(

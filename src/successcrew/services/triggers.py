@@ -182,6 +182,20 @@ def _read_health(ctx: _Context, d: TriggerDefinition) -> _Reading:
     as_of = store.latest_scoring_date(ctx.session, ctx.now.date())
     if as_of is None:
         return _Reading({}, {}, None, threshold, available=False, detail="no health snapshots yet")
+    freshness = store.score_freshness(ctx.session, as_of, d.code)
+    if freshness.fresh == 0:
+        # Carried-forward scores say nothing new about anyone: fire nothing, resolve nothing.
+        return _Reading(
+            {},
+            {},
+            None,
+            threshold,
+            available=False,
+            detail=(
+                f"the scores of {as_of} are the last good ones carried forward (the input data "
+                "was not fresh or scoring failed); waiting for fresh scores"
+            ),
+        )
     candidates = store.health_candidates(
         ctx.session,
         as_of,
@@ -227,7 +241,26 @@ def _read_health(ctx: _Context, d: TriggerDefinition) -> _Reading:
             # Interventions computed from automatic scores wait while scoring is manual.
             "pause_scope": "scoring",
         }
-    return _Reading(firing, contexts, None, threshold, detail=f"scores as of {as_of}")
+    detail = f"scores as of {as_of}"
+    if drop is not None and d.window_days:
+        detail += _model_change_note(ctx, as_of, d.window_days)
+    unknown = frozenset(f"account:{a}" for a in freshness.stale_accounts)
+    return _Reading(firing, contexts, None, threshold, unknown=unknown, detail=detail)
+
+
+def _model_change_note(ctx: _Context, as_of: Any, window_days: int) -> str:
+    """Said on RETENTION-001's result while a model change lies inside the drop window."""
+    from successcrew.store.snapshots import model_changes
+
+    changes = model_changes(ctx.session, as_of - timedelta(days=window_days), as_of)
+    if not changes:
+        return ""
+    last = changes[-1]
+    return (
+        f"; health model changed {last.get('from_version')} -> {last.get('to_version')} on "
+        f"{last.get('as_of')}: the drop rule compares only scores of the same model, so scores "
+        "from before the change are left out of its window"
+    )
 
 
 def _read_retention(ctx: _Context, d: TriggerDefinition) -> _Reading:

@@ -211,6 +211,8 @@ class Ticket(Base):
     csat: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (
         Index("ix_tickets_account_opened", "account_id", "opened_at"),
+        # The ticket feed's newest day (data freshness): one probe instead of a scan.
+        Index("ix_tickets_opened_at", "opened_at"),
         CheckConstraint("priority IN ('low','normal','high','urgent')", name="priority"),
         CheckConstraint("csat IS NULL OR (csat BETWEEN 1 AND 5)", name="csat"),
     )
@@ -230,6 +232,9 @@ class Invoice(Base):
     status: Mapped[str] = mapped_column(String(10), default="open")
     __table_args__ = (
         Index("ix_invoices_account_due", "account_id", "due_at"),
+        # The invoice feed's newest day (data freshness): one probe each instead of a scan.
+        Index("ix_invoices_issued_at", "issued_at"),
+        Index("ix_invoices_paid_at", "paid_at"),
         CheckConstraint("status IN ('paid','open','overdue','void')", name="status"),
     )
 
@@ -305,6 +310,10 @@ class HealthSnapshot(Base):
     model_version: Mapped[str] = mapped_column(String(50))
     override_id: Mapped[int | None] = mapped_column(ForeignKey("score_overrides.id"))
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Components left out because their input was stale on as_of, comma-separated in layout
+    # order (NULL: none). Text, not JSON: the drop rule compares it between dates, and
+    # PostgreSQL's json type has no equality.
+    stale_key: Mapped[str | None] = mapped_column("stale_components", Text)
     created_at: Mapped[datetime]
     layout: Mapped[HealthModelLayout | None] = relationship(
         lazy="selectin",
@@ -330,11 +339,22 @@ class HealthSnapshot(Base):
         return out
 
     @property
+    def stale_components(self) -> list[str]:
+        """Components left out because their input was stale on as_of (not the account's)."""
+        return self.stale_key.split(",") if self.stale_key else []
+
+    @property
     def missing_components(self) -> list[str]:
-        """Components without data for this account (left out, the rest renormalised)."""
+        """Components without data for this account (left out, the rest renormalised); the
+        components of a stale input are listed in ``stale_components`` instead."""
         if self.layout is None:
             return list(self.legacy_missing or [])
-        return [name for name, c in self.components.items() if c.get("normalised") is None]
+        stale = set(self.stale_components)
+        return [
+            name
+            for name, c in self.components.items()
+            if c.get("normalised") is None and name not in stale
+        ]
 
 
 class ScoreOverride(Base):

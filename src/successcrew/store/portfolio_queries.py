@@ -65,7 +65,8 @@ def biggest_drops(
         select(Account.external_id, old.score, HealthSnapshot.score, drop)
         .join(Account, Account.id == HealthSnapshot.account_id)
         .join(old, and_(old.account_id == HealthSnapshot.account_id, old.as_of == previous))
-        .where(HealthSnapshot.as_of == current)
+        # Like with like: a new model version's scores are not a drop of the account's.
+        .where(HealthSnapshot.as_of == current, old.model_version == HealthSnapshot.model_version)
         .order_by(drop.desc(), Account.external_id)
         .limit(limit)
     ).all()
@@ -97,6 +98,8 @@ def newly_critical(
         .where(
             HealthSnapshot.as_of == current,
             HealthSnapshot.band == "critical",
+            # A carried-forward score is no news about the account.
+            HealthSnapshot.stale.is_(False),
             Account.churned_at.is_(None),
         )
         .order_by(Account.id)

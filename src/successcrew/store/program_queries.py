@@ -28,7 +28,10 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 def latest_snapshots(today: date) -> Any:
-    """Subquery: each account's latest health snapshot on or before ``today``.
+    """Subquery: each account's latest health snapshot on or before ``today``, when it is fresh.
+
+    An account whose latest snapshot is a carried-forward (stale) one is left out: nothing may
+    act on a score the crew could not compute from fresh data.
 
     ``ROW_NUMBER()`` over each account's history, newest first: one pass over the snapshots,
     whatever the planner believes about them. (A join of the snapshots to their per-account
@@ -44,6 +47,7 @@ def latest_snapshots(today: date) -> Any:
             HealthSnapshot.as_of,
             HealthSnapshot.band,
             HealthSnapshot.score,
+            HealthSnapshot.stale,
             newest_first.label("position"),
         )
         .where(HealthSnapshot.as_of <= today)
@@ -51,7 +55,7 @@ def latest_snapshots(today: date) -> Any:
     )
     return (
         select(history.c.account_id, history.c.as_of, history.c.band, history.c.score)
-        .where(history.c.position == 1)
+        .where(history.c.position == 1, history.c.stale.is_(False))
         .subquery("current_health")
     )
 

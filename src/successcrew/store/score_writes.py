@@ -31,6 +31,7 @@ from successcrew.definitions.thresholds import HealthBands
 from successcrew.store.dialect import (
     insert_ignore,
     parallel_source,
+    text_value,
     tune_for_batch,
     upsert,
 )
@@ -54,6 +55,7 @@ SNAPSHOT_COLUMNS = (
     "model_version",
     "override_id",
     "stale",
+    "stale_components",
     "created_at",
 )
 
@@ -134,15 +136,46 @@ def register_layouts(session: Session, model: HealthModel, *, now: datetime) -> 
     return ids
 
 
+def segment_sizes(session: Session, as_of: date) -> dict[str | None, int]:
+    """Customers per segment on ``as_of`` (None: accounts without a segment); one grouped scan."""
+    rows = session.execute(
+        select(Account.segment, func.count())
+        .where(eligible_accounts(as_of))
+        .group_by(Account.segment)
+    )
+    return {segment: int(n) for segment, n in rows}
+
+
 def score_accounts(
-    session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
+    session: Session,
+    model: HealthModel,
+    bands: HealthBands,
+    as_of: date,
+    *,
+    now: datetime,
+    stale_feeds: frozenset[str] = frozenset(),
+    sizes: dict[str | None, int] | None = None,
 ) -> ScoreRun:
-    """Compute and store snapshots for every customer on ``as_of`` (replacing that date's)."""
+    """Compute and store snapshots for every customer on ``as_of`` (replacing that date's).
+
+    Components reading an input in ``stale_feeds`` are left out (``domain.freshness``) and
+    named in each snapshot's ``stale_components``. ``sizes``: ``segment_sizes`` on ``as_of``,
+    when the caller has them already.
+    """
     layout_ids = register_layouts(session, model, now=now)
     conn = session.connection()
     settle_usage(conn, as_of, usage_weeks(model, as_of))
     tune_for_batch(conn)
-    query = scoring_select(model, as_of, bands, now=now, with_overrides=True, layout_ids=layout_ids)
+    query = scoring_select(
+        model,
+        as_of,
+        bands,
+        now=now,
+        with_overrides=True,
+        layout_ids=layout_ids,
+        stale_feeds=stale_feeds,
+        segment_sizes=segment_sizes(session, as_of) if sizes is None else sizes,
+    )
     source, temp = parallel_source(conn, query, "scoring_rows", SNAPSHOT_COLUMNS)
     table = HealthSnapshot.__table__
     # One scoring run per date at a time: then "nothing stored for this date yet" stays true
@@ -199,6 +232,29 @@ def summarise(session: Session, as_of: date, version: str = "", rows: Any = None
     )
 
 
+def in_memory_select(
+    session: Session,
+    model: HealthModel,
+    bands: HealthBands,
+    as_of: date,
+    *,
+    now: datetime,
+    stale_feeds: frozenset[str] = frozenset(),
+) -> Any:
+    """The scoring query for ``as_of`` as a subquery, nothing written, overrides left out."""
+    settle_usage(session.connection(), as_of, usage_weeks(model, as_of))
+    tune_for_batch(session.connection())
+    return scoring_select(
+        model,
+        as_of,
+        bands,
+        now=now,
+        with_overrides=False,
+        stale_feeds=stale_feeds,
+        segment_sizes=segment_sizes(session, as_of),
+    ).subquery("in_memory")
+
+
 def score_in_memory(
     session: Session, model: HealthModel, bands: HealthBands, as_of: date, *, now: datetime
 ) -> list[tuple[int, float, str]]:
@@ -207,11 +263,50 @@ def score_in_memory(
     The same query as ``score_accounts``; manual overrides are left out because the backtest
     judges the model, not the people.
     """
-    settle_usage(session.connection(), as_of, usage_weeks(model, as_of))
-    tune_for_batch(session.connection())
-    query = scoring_select(model, as_of, bands, now=now, with_overrides=False).subquery()
+    query = in_memory_select(session, model, bands, as_of, now=now)
     rows = session.execute(select(query.c.account_id, query.c.score, query.c.band))
     return [(int(a), float(score), str(band)) for a, score, band in rows]
+
+
+def model_change_bands(
+    session: Session,
+    model: HealthModel,
+    bands: HealthBands,
+    as_of: date,
+    *,
+    now: datetime,
+    stale_feeds: frozenset[str] = frozenset(),
+) -> list[tuple[str, str, int, float]]:
+    """What ``model`` alone changes on ``as_of``'s data against the snapshots stored for it.
+
+    The date is re-scored with ``model`` in memory and joined to its stored snapshots, both
+    without manual overrides (the computed scores): (band before, band with ``model``, accounts,
+    summed absolute score change) per pair of bands, in one grouped query.
+    """
+    new = in_memory_select(session, model, bands, as_of, now=now, stale_feeds=stale_feeds)
+    old = HealthSnapshot
+    computed = func.coalesce(old.computed_score, old.score)
+    old_band = case(
+        (computed >= bands.healthy.min, text_value("healthy")),
+        (computed >= bands.at_risk.min, text_value("at_risk")),
+        else_=text_value("critical"),
+    )
+    pairs = (
+        select(
+            old_band.label("before"),
+            new.c.band.label("after"),
+            func.abs(new.c.computed_score - computed).label("shift"),
+        )
+        .join(new, new.c.account_id == old.account_id)
+        .where(old.as_of == as_of, old.stale.is_(False))
+        .subquery("model_pairs")
+    )
+    rows = session.execute(
+        select(pairs.c.before, pairs.c.after, func.count(), func.sum(pairs.c.shift)).group_by(
+            pairs.c.before, pairs.c.after
+        )
+    )
+    return [(str(a), str(b), int(n), float(d or 0)) for a, b, n, d in rows]
 
 
 def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
@@ -237,6 +332,7 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
             HealthSnapshot.model_version,
             HealthSnapshot.override_id,
             literal(True, Boolean()),
+            HealthSnapshot.stale_key,
             literal(now, UTCDateTime()),
             # A snapshot from before layouts keeps its whole document.
             HealthSnapshot.legacy_components,
@@ -256,5 +352,7 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
         upsert(session.connection(), HealthSnapshot.__table__)
         .from_select([*SNAPSHOT_COLUMNS, "components", "missing_components"], source)
         .on_conflict_do_nothing(index_elements=["account_id", "as_of"])
+        # Without it SQLAlchemy keeps the row count of UPDATE and DELETE only (-1 on psycopg).
+        .execution_options(preserve_rowcount=True)
     )
     return session.execute(stmt).rowcount or 0

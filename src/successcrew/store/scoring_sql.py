@@ -6,12 +6,18 @@ The statement has these stages, each a CTE:
                value aggregated from ``usage_daily`` (one grouped scan over the longest window,
                grouped by account), tickets, invoices and NPS answers; NULL where the
                account has no data for that component. Materialised, computed once.
+``book``       only when a segment is too small to rank within (``min_segment_size``): the
+               raw values' mid-ranks within the whole book, for that segment's accounts.
 ``raw_i``      for model i (the default, then each overridden segment): its accounts and columns.
 ``norm_i``     each raw value normalised to 0-1: percentile (mid-rank within the segment, by
                window functions), min-max within the segment, or against a target.
 ``sums_i``     the weights of the components with data and the weighted sum.
 ``calc_i``     the computed score, each component's effective weight and contribution in points.
 ``scored_i``   the active manual override, if any, and the final score.
+
+A component whose input is stale (``stale_feeds``, see ``domain.freshness``) is NULL for every
+account: left out and the other weights renormalised, as for an account without data; its
+input is not read at all.
 
 Each model's final SELECT adds the band and builds the snapshot's JSON; the models are joined by
 UNION ALL. ``score_accounts`` feeds the whole into one INSERT .. ON CONFLICT (account_id, as_of)
@@ -20,6 +26,7 @@ DO UPDATE; the backtest reads it into memory instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,8 +37,10 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Text,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -59,6 +68,7 @@ from successcrew.definitions.health_model import (
     UsageTotal,
 )
 from successcrew.definitions.thresholds import HealthBands
+from successcrew.domain.freshness import component_feed
 from successcrew.domain.usage_plan import UsagePlan, plan_usage
 from successcrew.store.dialect import (
     days_between,
@@ -182,12 +192,14 @@ def _usage_source(metrics: list[str], plan: UsagePlan) -> Any:
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("usage_rows")
 
 
-def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
-    """The ``raw`` CTE: id, segment and ``r_<name>`` for ``comps`` for every customer.
+def _raw_stage(all_comps: list[ResolvedComponent], as_of: date, stale_feeds: frozenset[str]) -> Any:
+    """The ``raw`` CTE: id, segment and ``r_<name>`` for ``all_comps`` for every customer;
+    NULL for every account where the component's input is in ``stale_feeds``.
 
     Materialised: the later stages refer to each raw value several times (partition, order,
     CASE), and an inlined expression would be evaluated again, subqueries included, each time.
     """
+    comps = [c for c in all_comps if component_feed(c.spec) not in stale_feeds]
     end_ts = start_of_day(as_of + timedelta(days=1))
     accounts = (
         select(Account.id.label("id"), Account.segment.label("segment"))
@@ -304,10 +316,13 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
         )
 
     raw_cols: list[Any] = [accounts.c.id.label("id"), accounts.c.segment.label("segment")]
-    for c in comps:
+    for c in all_comps:
         spec = c.spec
-        if isinstance(spec, UsageTotal):
-            expr: Any = case(
+        if c not in comps:
+            # Typed, so every later stage's arithmetic on it is valid on PostgreSQL.
+            expr: Any = cast(null(), Float())
+        elif isinstance(spec, UsageTotal):
+            expr = case(
                 (ever_used(spec.metric), window_sum(spec.metric, spec.window_days)),
                 else_=null(),
             )
@@ -349,22 +364,72 @@ def _raw_stage(comps: list[ResolvedComponent], as_of: date) -> Any:
     return query.cte("raw").prefix_with("MATERIALIZED")
 
 
-def _normalised(c: ResolvedComponent, raw: Any) -> ColumnElement[Any]:
+def _mid_rank(r: Any, partition: list[Any], ascending: bool) -> ColumnElement[Any]:
+    # Mid-rank: (accounts below + accounts at or below) / 2n. Ties share one value; NULLs form
+    # their own partition so they never take ranks from accounts with data.
+    partition = [*partition, case((r.is_(None), 1), else_=0)]
+    order = r.asc() if ascending else r.desc()
+    rank = func.rank().over(partition_by=partition, order_by=order)
+    cume = func.cume_dist().over(partition_by=partition, order_by=order)
+    n = func.count().over(partition_by=partition)
+    return ((rank - 1) + cume * n) / (2.0 * n)
+
+
+def _in_segments(segment: Any, segments: frozenset[str | None]) -> ColumnElement[bool]:
+    named = sorted(s for s in segments if s is not None)
+    parts: list[ColumnElement[bool]] = [segment.in_(named)] if named else []
+    if None in segments:
+        parts.append(segment.is_(None))
+    return or_(*parts)
+
+
+def _small_segments(
+    rule: Percentile,
+    model: ResolvedModel,
+    overridden: list[str],
+    sizes: Mapping[str | None, int] | None,
+) -> frozenset[str | None]:
+    """The segments of ``model`` with fewer customers than ``rule.min_segment_size``."""
+    if not sizes:
+        return frozenset()
+    mine = (
+        [model.segment]
+        if model.segment is not None
+        else [s for s in sizes if s is None or s not in overridden]
+    )
+    return frozenset(s for s in mine if sizes.get(s, 0) < rule.min_segment_size)
+
+
+def _book_stage(raw: Any, names: list[str]) -> Any:
+    """The ``book`` CTE: ``raw`` plus, for ``names``, each value's ascending mid-rank among all
+    customers (``b_<name>``), for the accounts of segments too small to rank within."""
+    return select(
+        raw,
+        *(_mid_rank(raw.c[f"r_{n}"], [], True).label(f"b_{n}") for n in names),
+    ).cte("book")
+
+
+def _normalised(
+    c: ResolvedComponent, raw: Any, small: frozenset[str | None] = frozenset()
+) -> ColumnElement[Any]:
     r = raw.c[f"r_{c.name}"]
     rule = c.spec.normalise
     if isinstance(rule, Target):
         scale = 1.0 / (rule.target - rule.worst)
         return case((r.is_(None), null()), else_=_clamp01((r - rule.worst) * scale))
     if isinstance(rule, Percentile):
-        # Mid-rank: (accounts below + accounts at or below) / 2n. Ties share one value, an
-        # account alone in its segment gets 0.5; NULLs form their own partition so they never
-        # take ranks from accounts with data.
-        partition = [raw.c.segment, case((r.is_(None), 1), else_=0)]
-        order = r.asc() if c.higher_is_better else r.desc()
-        rank = func.rank().over(partition_by=partition, order_by=order)
-        cume = func.cume_dist().over(partition_by=partition, order_by=order)
-        n = func.count().over(partition_by=partition)
-        return case((r.is_(None), null()), else_=((rank - 1) + cume * n) / (2.0 * n))
+        value: Any = _mid_rank(r, [raw.c.segment], c.higher_is_better)
+        if small:
+            # The mid-rank over the whole book, turned round for "lower is better" (with ties
+            # as mid-ranks, the descending rank is one minus the ascending one).
+            book = raw.c[f"b_{c.name}"]
+            book = book if c.higher_is_better else 1.0 - book
+            value = case((_in_segments(raw.c.segment, small), book), else_=value)
+        if isinstance(c.spec, UsageTotal) and c.higher_is_better:
+            # No activity in the window is the bottom, however many accounts share it: tied at
+            # zero they would get a mid-rank above 0, above active accounts ranked elsewhere.
+            return case((r.is_(None), null()), (r <= 0, 0.0), else_=value)
+        return case((r.is_(None), null()), else_=value)
     if isinstance(rule, MinMax):
         low = func.min(r).over(partition_by=[raw.c.segment])
         high = func.max(r).over(partition_by=[raw.c.segment])
@@ -383,6 +448,8 @@ def scoring_select(
     now: datetime,
     with_overrides: bool = True,
     layout_ids: list[int] | None = None,
+    stale_feeds: frozenset[str] = frozenset(),
+    segment_sizes: Mapping[str | None, int] | None = None,
 ) -> Any:
     """Snapshot rows (the ``health_snapshots`` columns) for every customer on ``as_of``.
 
@@ -392,11 +459,33 @@ def scoring_select(
     no row: there is nothing to score them on. ``layout_ids`` (from ``register_layouts``, one per
     resolved model) are written with the component values; without them the values are left out,
     which is all a backtest needs.
+
+    ``stale_feeds`` names the inputs to leave out (``domain.freshness``); ``segment_sizes``
+    (customers per segment on ``as_of``) lets percentile components rank a segment that is too
+    small within the whole book.
     """
     distinct = _distinct_components(model)
     keyed = {_raw_key(c.spec): c for c in distinct}
-    raw = _raw_stage(distinct, as_of)
+    raw = _raw_stage(distinct, as_of, stale_feeds)
     overridden = sorted(model.segments)
+    small: dict[tuple[int, str], frozenset[str | None]] = {}
+    for index, resolved in enumerate(model.models()):
+        for c in resolved.components:
+            rule = c.spec.normalise
+            if isinstance(rule, Percentile):
+                found = _small_segments(rule, resolved, overridden, segment_sizes)
+                if found:
+                    small[index, c.name] = found
+    book_names = sorted(
+        {
+            keyed[_raw_key(c.spec)].name
+            for i, m in enumerate(model.models())
+            for c in m.components
+            if (i, c.name) in small
+        }
+    )
+    if book_names:
+        raw = _book_stage(raw, book_names)
     parts = [
         _model_select(
             resolved,
@@ -409,6 +498,8 @@ def scoring_select(
             now=now,
             with_overrides=with_overrides,
             layout_id=None if layout_ids is None else layout_ids[index],
+            small={name: seg for (i, name), seg in small.items() if i == index},
+            stale=[c.name for c in resolved.components if component_feed(c.spec) in stale_feeds],
         )
         for index, resolved in enumerate(model.models())
     ]
@@ -427,6 +518,8 @@ def _model_select(
     now: datetime,
     with_overrides: bool,
     layout_id: int | None,
+    small: Mapping[str, frozenset[str | None]],
+    stale: list[str],
 ) -> Select[Any]:
     comps = model.components
     raw = (
@@ -434,6 +527,11 @@ def _model_select(
             raw_all.c.id,
             raw_all.c.segment,
             *(raw_all.c[f"r_{raw_names[c.name]}"].label(f"r_{c.name}") for c in comps),
+            *(
+                raw_all.c[f"b_{raw_names[c.name]}"].label(f"b_{c.name}")
+                for c in comps
+                if c.name in small
+            ),
         )
         .where(_segment_filter(raw_all.c.segment, model, overridden))
         .cte(f"raw_{index}")
@@ -441,7 +539,7 @@ def _model_select(
     norm = select(
         raw.c.id,
         *(raw.c[f"r_{c.name}"] for c in comps),
-        *(_normalised(c, raw).label(f"n_{c.name}") for c in comps),
+        *(_normalised(c, raw, small.get(c.name, frozenset())).label(f"n_{c.name}") for c in comps),
     ).cte(f"norm_{index}")
 
     present = {c.name: case((norm.c[f"n_{c.name}"].is_(None), 0.0), else_=c.weight) for c in comps}
@@ -555,6 +653,9 @@ def _model_select(
             text_value(model.version).label("model_version"),
             s.override_id.label("override_id"),
             literal(False, Boolean()).label("stale"),
+            (literal(",".join(stale), Text()) if stale else cast(null(), Text())).label(
+                "stale_components"
+            ),
             literal(now, UTCDateTime()).label("created_at"),
         )
         .select_from(scored)

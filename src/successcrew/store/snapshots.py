@@ -1,24 +1,31 @@
-"""Reading health snapshots (one account, one date, a band), explaining a score change, and
-manual score overrides with their audit entries."""
+"""Reading health snapshots (one account, one date, a band), explaining a score change, manual
+score overrides with their audit entries, and deleting a date's snapshots (audited)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    delete,
     func,
     or_,
     select,
 )
 from sqlalchemy.orm import Session
 
+from successcrew.clock import start_of_day
 from successcrew.domain.explanations import Explanation, SnapshotView, explain_change
 from successcrew.store import audit
 from successcrew.store.models import (
     Account,
+    AuditLog,
     HealthSnapshot,
     ScoreOverride,
 )
+
+#: The audit action a scoring run records a health-model version change under.
+MODEL_CHANGED = "health_model_changed"
 
 
 def snapshot_view(row: HealthSnapshot) -> SnapshotView:
@@ -34,6 +41,7 @@ def snapshot_view(row: HealthSnapshot) -> SnapshotView:
         model_version=row.model_version,
         override_id=row.override_id,
         stale=bool(row.stale),
+        stale_components=row.stale_components,
     )
 
 
@@ -67,6 +75,57 @@ def explain(session: Session, account_id: int, as_of: date) -> Explanation | Non
     if current is None:
         return None
     return explain_change(current, previous)
+
+
+def previous_model_version(session: Session, as_of: date) -> tuple[date, str] | None:
+    """The latest date before ``as_of`` with fresh scores, and a model version that scored it.
+
+    A default-model version (no ``+segment``) when there is one; two probes of the
+    ``(as_of, band)`` index, not a pass over the date's snapshots.
+    """
+    h = HealthSnapshot
+    previous = session.scalar(select(func.max(h.as_of)).where(h.as_of < as_of, h.stale.is_(False)))
+    if previous is None:
+        return None
+    on_date = select(h.model_version).where(h.as_of == previous, h.stale.is_(False)).limit(1)
+    version = session.scalar(on_date.where(~h.model_version.contains("+"))) or session.scalar(
+        on_date
+    )
+    return (previous, version) if version is not None else None
+
+
+def model_changes(session: Session, since: date, until: date) -> list[dict[str, Any]]:
+    """Model changes recorded by scoring runs for dates after ``since`` up to ``until``, oldest
+    first (each the audit entry's detail: as_of, from_version, to_version, band changes)."""
+    details = session.scalars(
+        select(AuditLog.detail)
+        .where(AuditLog.action == MODEL_CHANGED, AuditLog.at >= start_of_day(since))
+        .order_by(AuditLog.id)
+    )
+    low, high = since.isoformat(), until.isoformat()
+    return [d for d in details if d and low < str(d.get("as_of", "")) <= high]
+
+
+def delete_snapshots(session: Session, as_of: date, *, actor: str, now: datetime) -> int:
+    """Delete every snapshot of ``as_of``; audited when anything went. Returns how many."""
+    deleted = (
+        session.execute(
+            delete(HealthSnapshot)
+            .where(HealthSnapshot.as_of == as_of)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    if deleted:
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action="health_snapshots_deleted",
+            subject=as_of.isoformat(),
+            detail={"as_of": as_of.isoformat(), "deleted": deleted},
+        )
+    return deleted
 
 
 def latest_as_of(session: Session, on_or_before: date | None = None) -> date | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from successcrew.definitions.trigger_specs import COMPARATORS, TriggerSpec
@@ -231,6 +231,30 @@ def latest_scoring_date(session: Session, on_or_before: date) -> date | None:
     )
 
 
+@dataclass(frozen=True)
+class ScoreFreshness:
+    """How many of a date's snapshots are fresh, and which accounts' are carried forward."""
+
+    fresh: int
+    stale_accounts: frozenset[int]
+
+
+def score_freshness(session: Session, as_of: date, code: str) -> ScoreFreshness:
+    """Fresh snapshots on ``as_of``, and the accounts with an open ``code`` event whose snapshot
+    on ``as_of`` is a carried-forward (stale) one: those cannot be judged, so stay open."""
+    h = HealthSnapshot
+    fresh = session.scalar(select(func.count()).where(h.as_of == as_of, h.stale.is_(False)))
+    stale = session.scalars(
+        select(h.account_id)
+        .join(
+            TriggerEvent,
+            and_(TriggerEvent.account_id == h.account_id, TriggerEvent.status == "open"),
+        )
+        .where(h.as_of == as_of, h.stale.is_(True), TriggerEvent.code == code)
+    )
+    return ScoreFreshness(int(fresh or 0), frozenset(stale))
+
+
 def health_candidates(
     session: Session,
     as_of: date,
@@ -241,9 +265,14 @@ def health_candidates(
     window_days: int | None,
     crm_sources: Sequence[str],
 ) -> list[HealthCandidate]:
-    """Accounts scored on ``as_of`` whose score compares true against ``threshold``, or whose
-    score is more than ``drop_points`` below their highest score of the ``window_days`` before.
-    ``crm_sources`` names the CRMs in order of preference, for the account's CRM link.
+    """Accounts with a fresh score on ``as_of`` that compares true against ``threshold``, or that
+    is more than ``drop_points`` below their highest comparable score of the ``window_days``
+    before. ``crm_sources`` names the CRMs in order of preference, for the account's CRM link.
+
+    Comparable: fresh (not carried forward), scored by the same model version and with the same
+    components left out for stale inputs. A model change or a stale input moves scores without
+    the customer doing anything, so the drop rule only compares like with like; after a model
+    change it has nothing to compare with until the new model has scored a few days.
 
     One query: the window's peaks are one grouped scan, joined to that day's snapshots.
     """
@@ -252,9 +281,17 @@ def health_candidates(
     peak_col: Any = None
     if drop_points is not None and window_days:
         past = aliased(HealthSnapshot)
+        now_ = aliased(HealthSnapshot)
         peaks = (
             select(past.account_id.label("account_id"), func.max(past.score).label("peak"))
-            .where(past.as_of >= as_of - timedelta(days=window_days), past.as_of < as_of)
+            .join(now_, and_(now_.account_id == past.account_id, now_.as_of == as_of))
+            .where(
+                past.as_of >= as_of - timedelta(days=window_days),
+                past.as_of < as_of,
+                past.stale.is_(False),
+                past.model_version == now_.model_version,
+                func.coalesce(past.stale_key, "") == func.coalesce(now_.stale_key, ""),
+            )
             .group_by(past.account_id)
             .subquery("peaks")
         )
@@ -281,7 +318,7 @@ def health_candidates(
     )
     if peak_col is not None:
         query_from = query_from.outerjoin(peaks, peaks.c.account_id == cur.account_id)
-    query = query_from.where(cur.as_of == as_of, condition)
+    query = query_from.where(cur.as_of == as_of, cur.stale.is_(False), condition)
     found: dict[int, HealthCandidate] = {}
     preference = {p: i for i, p in enumerate(crm_sources)}
     for r in session.execute(query):
@@ -346,6 +383,9 @@ def explanations(session: Session, account_ids: Sequence[int], as_of: date) -> d
                     for m in explanation.movers
                 ],
                 "notes": list(explanation.notes),
+                "model_change": (
+                    list(explanation.model_change) if explanation.model_change else None
+                ),
             }
     return out
 
