@@ -65,6 +65,7 @@ class RetentionProgramDesigner(Agent):
             settings=load_program_settings(),
             threshold_pct=ctx.thresholds.rollback.campaign_negative_feedback_pct,
             base_url=ctx.settings.public_base_url,
+            link_secret=ctx.settings.link_secret(),
             now=ctx.now,
         )
         return result.as_dict()

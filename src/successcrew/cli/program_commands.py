@@ -128,6 +128,7 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
                 threshold_pct=runtime.thresholds.rollback.campaign_negative_feedback_pct,
                 base_url=runtime.settings.public_base_url,
+                link_secret=runtime.settings.link_secret(),
                 now=clock,
             )
         document = result.as_dict()

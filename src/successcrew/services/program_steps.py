@@ -23,6 +23,7 @@ from successcrew.domain.program_rules import (
     pause_scope,
     throttle,
 )
+from successcrew.services.links import unsubscribe_url
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (
     ProgramEmail,
@@ -53,11 +54,6 @@ class StepOutcome:
     paused_programs: list[str] = field(default_factory=list)
 
 
-def unsubscribe_url(base_url: str, program: str, contact_id: int) -> str:
-    """Where an email's unsubscribe link points (served by the web pages)."""
-    return f"{base_url.rstrip('/')}/unsubscribe?program={program}&contact={contact_id}"
-
-
 def _run_step(
     session: Session,
     book: Playbook,
@@ -67,6 +63,7 @@ def _run_step(
     *,
     settings: ProgramSettings,
     base_url: str,
+    link_secret: str | None,
     now: datetime,
     sent_in_run: set[int],
     out: StepOutcome,
@@ -128,7 +125,8 @@ def _run_step(
                     continue
                 context = base(e) | {}
                 context["contact"] = {"name": c.name, "email": c.email, "role": c.role}
-                context["unsubscribe_url"] = unsubscribe_url(base_url, book.id, c.id)
+                link = unsubscribe_url(base_url, link_secret, c.id, f"program:{book.id}")
+                context["unsubscribe_url"] = link
                 messages.append(
                     {
                         "key": key,
@@ -144,6 +142,7 @@ def _run_step(
                             "to_name": c.name,
                             "subject": render("subject", context).strip(),
                             "text": render("body", context),
+                            "unsubscribe_url": link,
                             "categories": [f"program:{book.id}", f"variant:{variant}"],
                         },
                     }
@@ -275,12 +274,14 @@ def run_due_steps(
     settings: ProgramSettings,
     base_url: str,
     now: datetime,
+    link_secret: str | None = None,
 ) -> StepOutcome:
     """Run every step that is due (``delay_days`` after enrolment), program by program.
 
     A paused program (``campaigns``, ``automation`` or its own ``campaign:<id>``) runs nothing
     and keeps its place: the steps run when it is resumed. Throttling is shared by all programs
-    in the run, in playbook order.
+    in the run, in playbook order. ``link_secret`` signs each e-mail's unsubscribe link (an
+    e-mail step without one stops with ConfigError: no e-mail goes out without a working link).
     """
     out = StepOutcome()
     sent_in_run: set[int] = set()
@@ -315,6 +316,7 @@ def run_due_steps(
                         due,
                         settings=settings,
                         base_url=base_url,
+                        link_secret=link_secret,
                         now=now,
                         sent_in_run=sent_in_run,
                         out=out,

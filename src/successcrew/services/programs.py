@@ -284,6 +284,7 @@ def run_programs(
     threshold_pct: float,
     base_url: str,
     now: datetime,
+    link_secret: str | None = None,
 ) -> ProgramRun:
     """Exits first (so a recovered account is not emailed), then enrolment, the auto-pause
     check, and the due steps. Idempotent for a given ``now``: a second run does nothing new."""
@@ -305,7 +306,9 @@ def run_programs(
     run.auto_paused = check_auto_pause(
         session, books, settings=settings, threshold_pct=threshold_pct, now=now
     )
-    run.steps = run_due_steps(session, books, settings=settings, base_url=base_url, now=now)
+    run.steps = run_due_steps(
+        session, books, settings=settings, base_url=base_url, now=now, link_secret=link_secret
+    )
     if run.exits or run.enrolled or run.steps.steps:
         audit.record(
             session,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import jinja2
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,8 @@ from successcrew.domain.survey_tokens import (
     sign_survey_token,
     verify_survey_token,
 )
-from successcrew.errors import ConfigError, InputError
+from successcrew.errors import InputError
+from successcrew.services.links import require_secret, unsubscribe_url
 from successcrew.store import audit
 from successcrew.store.models import (
     Account,
@@ -88,13 +90,41 @@ def survey_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/survey/{token}"
 
 
-def _require_secret(secret: str | None) -> str:
-    if not secret:
-        raise ConfigError(
-            "SUCCESSCREW_SURVEY_SECRET is not set: survey links must be signed. Set it to a long "
-            "random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
-        )
-    return secret
+#: The survey e-mail's HTML part: the 0-10 scale as eleven links, each opening the survey page
+#: with that score chosen (opening records nothing; the page's submit does).
+_EMAIL_HTML = jinja2.Environment(autoescape=True).from_string(
+    """<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">
+<p>Hi {{ name or "there" }},</p><p>{{ intro }}</p>
+<table role="presentation" cellspacing="0" cellpadding="0"><tr>
+{%- for score in range(11) %}
+<td style="padding:2px"><a href="{{ link }}?score={{ score }}" style="display:inline-block;
+min-width:28px;padding:8px 4px;text-align:center;border:1px solid #888;border-radius:4px;
+text-decoration:none;color:#111">{{ score }}</a></td>
+{%- endfor %}
+</tr></table>
+<p style="font-size:small">0 = not at all likely, 10 = extremely likely.
+<a href="{{ link }}">Open the survey</a>. The link works once and expires on {{ expires }}.</p>
+<p style="font-size:small;color:#666"><a href="{{ unsubscribe }}">Unsubscribe</a> from
+e-mail from us.</p></body></html>"""
+)
+
+
+def survey_email(
+    *, name: str | None, intro: str, link: str, unsubscribe: str, expires: datetime
+) -> tuple[str, str]:
+    """The survey e-mail as (text, html): the scale as eleven links, then the unsubscribe link."""
+    scale = "\n".join(f"{score:>2}  {link}?score={score}" for score in range(11))
+    day = f"{expires:%Y-%m-%d}"
+    text = (
+        f"Hi {name or 'there'},\n\n{intro}\n\n{scale}\n\n"
+        f"(0 = not at all likely, 10 = extremely likely.) Or open the survey: {link}\n"
+        f"The link works once and expires on {day}.\n\n"
+        f"Unsubscribe from e-mail from us: {unsubscribe}"
+    )
+    html = _EMAIL_HTML.render(
+        name=name, intro=intro, link=link, unsubscribe=unsubscribe, expires=day
+    )
+    return text, html
 
 
 def _due_contacts(kind: str, settings: SurveySettings, now: datetime, taken: set[int]) -> Any:
@@ -172,7 +202,7 @@ def run_wave(
     if flag is not None:
         result.paused = f"{flag.scope} paused by {flag.set_by}: {flag.reason}"
         return result
-    key = _require_secret(secret)
+    key = require_secret(secret)
     expires = now + timedelta(days=settings.token_ttl_days)
     kinds = ["exit", *(["feedback"] if settings.feedback_prompt_at_risk else []), "nps"]
     taken: set[int] = set()
@@ -201,7 +231,11 @@ def run_wave(
             if channel != "email":
                 continue
             link = survey_link(base_url, token)
+            unsubscribe = unsubscribe_url(base_url, key, row.contact_id, f"survey:{kind}")
             intro = INTROS[kind].format(account=row.account_name)
+            text, html = survey_email(
+                name=row.name, intro=intro, link=link, unsubscribe=unsubscribe, expires=expires
+            )
             messages.append(
                 {
                     "key": f"survey:{nonce}",
@@ -214,10 +248,9 @@ def run_wave(
                         "to": row.email,
                         "to_name": row.name,
                         "subject": SUBJECTS[kind].format(product=product),
-                        "text": (
-                            f"Hi {row.name or 'there'},\n\n{intro}\n\n{link}\n\n"
-                            f"The link works once and expires on {expires:%Y-%m-%d}."
-                        ),
+                        "text": text,
+                        "html": html,
+                        "unsubscribe_url": unsubscribe,
                     },
                 }
             )
@@ -255,7 +288,7 @@ def record_survey_response(
 
         configured = load_settings().survey_secret
         secret = configured.get_secret_value() if configured else None
-    key = _require_secret(secret)
+    key = require_secret(secret)
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
         raise InputError(f"score {score!r} is not a whole number between 0 and 10")
     claims = verify_survey_token(token, key, now)
@@ -321,4 +354,4 @@ def in_app_token(session: Session, contact_id: int, *, secret: str, now: datetim
     if row is None:
         return None
     claims = SurveyClaims(row.nonce, row.contact_id, row.account_id, row.kind, row.expires_at)
-    return sign_survey_token(claims, _require_secret(secret))
+    return sign_survey_token(claims, require_secret(secret))
