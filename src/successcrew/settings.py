@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     #: App-level token (``xapp-...``) for ``serve --slack-socket-mode``.
     slack_app_token: SecretStr | None = None
+    #: Take Slack interactions over Socket Mode (no public URL); ``serve --slack-socket-mode``.
+    slack_socket_mode: bool = False
 
     hubspot_token: SecretStr | None = None
     hubspot_api_url: str = "https://api.hubapi.com"
@@ -68,6 +70,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1"
     #: Comma-separated origins (``https://app.example.com``) allowed to call the in-app survey API.
     survey_allowed_origins: str = ""
+    #: Signs the product's user ids for the in-app survey widget (``user_hash``: hex
+    #: HMAC-SHA256 of the user id), so a page can only fetch its own user's survey.
+    in_app_secret: SecretStr | None = None
     #: In-app survey answers accepted per client (IP) per minute.
     in_app_rate_per_minute: int = 30
     #: Largest request body accepted (413 beyond); webhooks batch events and get more room.

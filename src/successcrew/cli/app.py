@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "program",
     "run",
     "escalation",
+    "serve",
 )
 
 

@@ -405,8 +405,14 @@ def decide(
     note: str | None,
     now: datetime,
     policy: EscalationPolicy | None = None,
+    via: str = "cli",
 ) -> Escalation:
-    """Record the chairman's decision; InputError (exit 2) when it cannot be taken."""
+    """Record the chairman's decision; InputError (exit 2) when it cannot be taken.
+
+    The one decision path: ``successcrew decide``, a Slack button (``via="slack"``) and later
+    the dashboard call this. The row is locked first, so of two decisions at the same moment
+    one is taken and the other finds it final.
+    """
     if decision not in DECISIONS:
         raise InputError(f"decision {decision!r}: expected approve or decline")
     if not by.strip():
@@ -430,13 +436,14 @@ def decide(
         )
     esc.status = "approved" if decision == "approve" else "declined"
     esc.decided_at, esc.decided_by, esc.decision_note = now, by.strip(), note
+    esc.decided_via = via
     audit.record(
         session,
         at=now,
         actor=by.strip(),
         action=f"escalation.{esc.status}",
         subject=f"escalation:{esc.id}",
-        detail={"note": note, "proposed": esc.proposed_action},
+        detail={"note": note, "proposed": esc.proposed_action, "via": via},
     )
     session.flush()
     return esc

@@ -44,9 +44,13 @@ from successcrew.store.program_queries import latest_snapshots
 
 __all__ = [
     "SurveyClaims",
+    "SurveyPage",
     "SurveyTokenError",
     "WaveResult",
+    "in_app_survey",
     "in_app_token",
+    "read_survey",
+    "received_responses",
     "record_survey_response",
     "run_wave",
     "survey_link",
@@ -355,3 +359,99 @@ def in_app_token(session: Session, contact_id: int, *, secret: str, now: datetim
         return None
     claims = SurveyClaims(row.nonce, row.contact_id, row.account_id, row.kind, row.expires_at)
     return sign_survey_token(claims, require_secret(secret))
+
+
+#: The question the survey page asks, per kind (the e-mail's intro, without the greeting).
+QUESTIONS = {
+    "nps": "How likely are you to recommend us to a friend or colleague?",
+    "exit": "We are sorry to see you go. How likely would you be to recommend us anyway, and "
+    "what is the main reason you are leaving?",
+    "feedback": "How likely are you to recommend us to a colleague, and what would make us "
+    "more useful to your team?",
+}
+
+
+@dataclass(frozen=True)
+class SurveyPage:
+    """What the survey page shows for a genuine, open link."""
+
+    kind: str
+    channel: str
+    question: str
+    account_name: str | None
+    expires_at: datetime
+
+
+def read_survey(session: Session, token: str, *, secret: str | None, now: datetime) -> SurveyPage:
+    """The page for a survey link; changes nothing (mail scanners open every link).
+
+    SurveyTokenError (``reason`` malformed, altered, expired, unknown or used) when the link
+    cannot be answered, with a sentence that says why.
+    """
+    claims = verify_survey_token(token, require_secret(secret), now)
+    row = session.execute(
+        select(SurveyInvitation, Account.name)
+        .join(Account, Account.id == SurveyInvitation.account_id)
+        .where(SurveyInvitation.nonce == claims.nonce)
+    ).first()
+    if row is None:
+        raise SurveyTokenError("unknown", "this survey link is not known here")
+    invitation, account_name = row
+    if invitation.used_at is not None:
+        raise SurveyTokenError(
+            "used",
+            f"this survey was already answered on {invitation.used_at:%Y-%m-%d %H:%M} UTC; "
+            "each link can be used once. Thank you!",
+        )
+    return SurveyPage(
+        kind=invitation.kind,
+        channel=invitation.channel,
+        question=QUESTIONS.get(invitation.kind, QUESTIONS["nps"]),
+        account_name=account_name,
+        expires_at=invitation.expires_at,
+    )
+
+
+def in_app_survey(
+    session: Session, contact_external_id: str, *, secret: str | None, now: datetime
+) -> dict[str, Any] | None:
+    """The open in-app survey of a contact (by the product's user id) for the widget: its token
+    and question, or None when there is nothing to ask."""
+    contact_id = session.execute(
+        select(Contact.id).where(Contact.external_id == contact_external_id)
+    ).scalar_one_or_none()
+    if contact_id is None:
+        return None
+    token = in_app_token(session, contact_id, secret=require_secret(secret), now=now)
+    if token is None:
+        return None
+    claims = verify_survey_token(token, require_secret(secret), now)
+    return {"token": token, "kind": claims.kind, "question": QUESTIONS[claims.kind]}
+
+
+def received_responses(session: Session, *, since: datetime, now: datetime) -> dict[str, Any]:
+    """Answers that came in through the survey page and the in-app widget in ``(since, now]``,
+    by kind and channel, and how many of their comments still wait to be categorised."""
+    s = SurveyInvitation
+    rows = session.execute(
+        select(s.kind, s.channel, func.count())
+        .where(s.used_at > since, s.used_at <= now, s.response_id.is_not(None))
+        .group_by(s.kind, s.channel)
+    ).all()
+    uncategorised = session.scalar(
+        select(func.count())
+        .select_from(NpsResponse)
+        .join(s, s.response_id == NpsResponse.id)
+        .where(
+            s.used_at > since,
+            s.used_at <= now,
+            NpsResponse.comment.is_not(None),
+            NpsResponse.categories.is_(None),
+        )
+    )
+    return {
+        "since": since.isoformat(),
+        "responses": sum(n for _, _, n in rows),
+        "by_kind_channel": [{"kind": k, "channel": c, "responses": n} for k, c, n in rows],
+        "comments_to_categorise": int(uncategorised or 0),
+    }
