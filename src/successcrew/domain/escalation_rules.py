@@ -183,7 +183,7 @@ def decided_card(
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"*{status.capitalize()}* by {by} at {at:%Y-%m-%d %H:%M} UTC",
+                    "text": f"{status.capitalize()} by {by} at {at:%Y-%m-%d %H:%M} UTC",
                 }
             ],
         }

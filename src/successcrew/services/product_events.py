@@ -97,14 +97,14 @@ def _accounts(session: Session, plan: SegmentPlan, now: datetime) -> int:
         changes = [(g, t[column]) for g, t in sorted(plan.accounts.items()) if t.get(column)]
         if changes:
             # One executemany per trait: existing accounts keep traits the call did not send.
-            session.execute(
-                update(Account)
+            # Core, not ORM: an executemany UPDATE keyed by external id, not by primary key.
+            session.connection().execute(
+                update(ACCOUNTS)
                 .where(
-                    Account.external_id == _bind("g"),
-                    getattr(Account, column).is_distinct_from(_bind("v")),
+                    ACCOUNTS.c.external_id == _bind("g"),
+                    ACCOUNTS.c[column].is_distinct_from(_bind("v")),
                 )
-                .values({column: _bind("v"), "updated_at": now})
-                .execution_options(synchronize_session=False),
+                .values({column: _bind("v"), "updated_at": now}),
                 [{"g": g, "v": v} for g, v in changes],
             )
     return len(new)
