@@ -171,8 +171,9 @@ def record_email_events(
     if bounced:
         conn = session.connection()
         reasons = {e.email.lower(): e for e in fresh if e.kind in SUPPRESSING_KINDS}
-        outcome = session.execute(
-            insert_ignore(conn, EmailSuppression.__table__),
+        table = EmailSuppression.__table__
+        added = session.execute(
+            insert_ignore(conn, table).returning(table.c.email),
             [
                 {
                     "email": email[:320],
@@ -184,7 +185,7 @@ def record_email_events(
                 for email in bounced
             ],
         )
-        result.suppressed_addresses = max(int(outcome.rowcount or 0), 0)
+        result.suppressed_addresses = len(added.scalars().all())
     result.feedback = record_campaign_feedback_many(session, feedback, now=now)
     if unsubscribe_ids:
         changed = session.execute(
