@@ -191,7 +191,7 @@ def follow_up(outcome: SlackOutcome, *, settings: Settings) -> dict[str, Any]:
     if outcome.cards:
         client = providers.slack_client(settings)
         if client is None:
-            done["card_errors"].append("Slack is not configured (outbox only)")
+            done["cards_not_updated"] = "Slack is not configured (outbox only)"
         else:
             with client:
                 for card in outcome.cards:
