@@ -129,6 +129,8 @@ def world(
             SUCCESSCREW_IN_APP_SECRET=IN_APP_SECRET,
             SUCCESSCREW_IN_APP_RATE_PER_MINUTE=str(RATE),
             SUCCESSCREW_WEBHOOK_MAX_BODY_BYTES=str(256 * 1024),
+            # The tests connect from 127.0.0.1, which is then not a trusted proxy.
+            SUCCESSCREW_TRUSTED_PROXIES="10.9.9.9",
         )
         served = start_serve(env, folder, port=port)
         engine = make_engine(db_url)
@@ -972,7 +974,11 @@ def test_healthz_and_metrics(world: World) -> None:
 
 
 def test_access_log_names_routes_never_tokens_or_keys(world: World) -> None:
+    # X-Forwarded-For from a client that is not a configured proxy is not believed.
+    world.http.get("/livez", headers={"X-Forwarded-For": "198.51.100.77"})
+    time.sleep(0.2)
     log = world.served.log()
+    assert "GET /livez 200" in log and "198.51.100.77" not in log
     assert "POST /survey/{token} 200" in log
     for secret in [*world.secrets_seen, LINK_SECRET, WRITE_KEY, SLACK_SECRET, MANDRILL_KEY]:
         assert secret not in log
