@@ -976,9 +976,11 @@ def test_healthz_and_metrics(world: World) -> None:
 def test_access_log_names_routes_never_tokens_or_keys(world: World) -> None:
     # X-Forwarded-For from a client that is not a configured proxy is not believed.
     world.http.get("/livez", headers={"X-Forwarded-For": "198.51.100.77"})
+    world.secrets_seen.append("sometoken.notreally")
+    world.http.post("/survey/sometoken.notreally?score=3", data={"score": "3"})
     time.sleep(0.2)
     log = world.served.log()
     assert "GET /livez 200" in log and "198.51.100.77" not in log
-    assert "POST /survey/{token} 200" in log
+    assert "POST /survey/{token} 403" in log and "score=3" not in log
     for secret in [*world.secrets_seen, LINK_SECRET, WRITE_KEY, SLACK_SECRET, MANDRILL_KEY]:
         assert secret not in log
