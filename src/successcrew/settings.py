@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     slack_channel: str = "#customer-success"
     slack_chairman_channel: str = "#chairman"
     slack_signing_secret: SecretStr | None = None
+    #: App-level token (``xapp-...``) for ``serve --slack-socket-mode``.
+    slack_app_token: SecretStr | None = None
+    #: Take Slack interactions over Socket Mode (no public URL); ``serve --slack-socket-mode``.
+    slack_socket_mode: bool = False
 
     hubspot_token: SecretStr | None = None
     hubspot_api_url: str = "https://api.hubapi.com"
@@ -120,6 +124,41 @@ class Settings(BaseSettings):
 
     #: DEBUG, INFO, WARNING or ERROR: log records from that level up go to stderr (sanitised).
     log_level: str | None = None
+
+    # `successcrew serve`: the secrets of the inbound endpoints (an endpoint whose secret is
+    # missing refuses every request), and the limits every request meets.
+    #: SendGrid Event Webhook verification key: the base64 DER P-256 public key SendGrid shows.
+    sendgrid_webhook_public_key: SecretStr | None = None
+    #: Mailchimp Transactional (Mandrill) webhook key, shown beside the webhook in its settings.
+    mailchimp_webhook_key: SecretStr | None = None
+    #: The webhook URL exactly as registered with Mandrill (it is part of the signed text);
+    #: default ``{public_base_url}/webhooks/mailchimp``.
+    mailchimp_webhook_url: str = ""
+    segment_write_key: SecretStr | None = None
+    #: Comma-separated IPs (or ``*``) whose X-Forwarded-For / -Proto headers are believed.
+    trusted_proxies: str = "127.0.0.1"
+    #: Comma-separated origins (``https://app.example.com``) allowed to call the in-app survey API.
+    survey_allowed_origins: str = ""
+    #: Signs the product's user ids for the in-app survey widget (``user_hash``: hex
+    #: HMAC-SHA256 of the user id), so a page can only fetch its own user's survey.
+    in_app_secret: SecretStr | None = None
+    #: In-app survey answers accepted per client (IP) per minute.
+    in_app_rate_per_minute: int = 30
+    #: Largest request body accepted (413 beyond); webhooks batch events and get more room.
+    max_body_bytes: int = 64 * 1024
+    webhook_max_body_bytes: int = 8 * 1024 * 1024
+    #: ``/healthz`` answers 503 when the last successful run is older than this.
+    health_max_run_age_minutes: int = 180
+
+    def link_secret(self) -> str | None:
+        """The secret that signs survey and unsubscribe links (the survey secret)."""
+        return self.survey_secret.get_secret_value() if self.survey_secret else None
+
+    def mandrill_url(self) -> str:
+        """The Mailchimp webhook URL as registered (part of what Mandrill signs)."""
+        return self.mailchimp_webhook_url or (
+            f"{self.public_base_url.rstrip('/')}/webhooks/mailchimp"
+        )
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite default."""

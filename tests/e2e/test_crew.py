@@ -285,11 +285,19 @@ def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
     setup_days = [d["day"] for d in crew["daily"] if d["setup"]]
     assert setup_days[0] == 1 and setup_days[-1] == 30
     assert crew["totals"]["outbox"], "the crew queued messages"
-    assert {row["status"] for row in crew["totals"]["outbox"]} == {"held"}  # nothing was sent
+    # Nothing was sent: everything is held, but e-mail to those who unsubscribed is dead.
+    statuses = {(row["channel"], row["status"]) for row in crew["totals"]["outbox"]}
+    assert statuses <= {("email", "held"), ("slack", "held"), ("email", "dead")}
+    # The simulated customers and chairman came back through the web app's real endpoints.
+    came = crew["totals"]["came_back"]
+    assert came["survey_answers"] > 0 and came["unsubscribed_contacts"] > 0
+    assert came["slack_decisions"] == 1
+    assert crew["totals"]["escalations"]["carried_out"] == 1
     # A second demo finds the crew's work done and repeats none of it.
     second = run_cli(capsys, *args, "--json")
     assert second.code == 0
     assert second.json()["demo"]["crew"]["tasks_run"] == 0
+    assert second.json()["demo"]["crew"]["totals"]["came_back"] == came
     with Session(engine) as session:
         succeeded = Counter(
             session.scalars(select(TaskRun.task).where(TaskRun.status == "succeeded"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -27,6 +28,9 @@ class FakeSlack:
         self.channels = {"customer-success": "C0CS", "chairman": "C0CH"}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.posts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        #: What arrived at interactions' ``response_url`` (``/actions/...``), e.g. ephemerals.
+        self.responses: list[dict[str, Any]] = []
         self.ratelimit_next = 0
         self.retry_after = "3"
         self.url = server.url_for("/api")
@@ -40,6 +44,10 @@ class FakeSlack:
             self._list
         )
         server.expect_request("/api/auth.test", method="POST").respond_with_handler(self._auth)
+        server.expect_request("/api/chat.update", method="POST").respond_with_handler(self._update)
+        server.expect_request(re.compile(r"^/actions/.+"), method="POST").respond_with_handler(
+            self._response_url
+        )
 
     def _authed(self, request: Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -74,6 +82,22 @@ class FakeSlack:
         messages.append(message)
         self.posts.append(body)
         return _json({"ok": True, "channel": channel, "ts": ts, "message": message})
+
+    def _update(self, request: Request) -> Response:
+        """chat.update: only a message we posted, found by channel id and ts."""
+        if not self._authed(request):
+            return _json({"ok": False, "error": "invalid_auth"})
+        body = request.get_json()
+        for message in self.history.get(str(body.get("channel")), []):
+            if message["ts"] == body.get("ts"):
+                message.update(text=body.get("text"), blocks=body.get("blocks"))
+                self.updates.append(body)
+                return _json({"ok": True, "channel": body["channel"], "ts": body["ts"]})
+        return _json({"ok": False, "error": "message_not_found"})
+
+    def _response_url(self, request: Request) -> Response:
+        self.responses.append(request.get_json())
+        return Response("ok", content_type="text/plain")
 
     def _history(self, request: Request) -> Response:
         if not self._authed(request):

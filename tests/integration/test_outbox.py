@@ -9,8 +9,10 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 
 from successcrew.definitions.thresholds import Thresholds, load_thresholds
+from successcrew.domain.email_event_rules import EmailEventIn
 from successcrew.integrations import dispatch, enqueue, outbox_summary
 from successcrew.integrations.http import HttpPolicy
+from successcrew.services.email_events import record_email_events
 from successcrew.store.db import session_factory, transaction
 from successcrew.store.outbox import claim
 from successcrew.store.pauses import hold, lift
@@ -129,15 +131,24 @@ def test_pause_flags_hold_what_they_cover_and_nothing_else(
     assert summary.delivered == 2 and len(server.log) == 3
 
 
-@pytest.mark.parametrize("how", ["opt_out", "unsubscribed"])
+@pytest.mark.parametrize("how", ["opt_out", "unsubscribed", "bounced"])
 def test_opted_out_contacts_are_never_sent_to(
     how: str, engine: Engine, thresholds: Thresholds, fast_policy: HttpPolicy, server: HTTPServer
 ) -> None:
     _sendgrid(server)
     settings = make_settings(sendgrid_api_key="SG.key", sendgrid_api_url=server.url_for(""))
     contact_id = add_contact(
-        engine, "gone@x.io", opt_out=how == "opt_out", unsubscribed=how != "opt_out"
+        engine, "gone@x.io", opt_out=how == "opt_out", unsubscribed=how == "unsubscribed"
     )
+    if how == "bounced":
+        # A hard bounce reported by the provider (any case) suppresses the address itself.
+        with transaction(engine) as session:
+            record_email_events(
+                session,
+                "sendgrid",
+                [EmailEventIn("sendgrid", "ev1", "hard_bounce", "Gone@X.io", NOW)],
+                now=NOW,
+            )
     with transaction(engine) as session:
         # Enqueued while the contact was fine; the opt-out is checked at send time.
         enqueue(

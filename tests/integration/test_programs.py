@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from successcrew.definitions.playbooks import ProgramSettings, load_playbooks, parse_playbook
 from successcrew.domain.program_rules import HOLDOUT
+from successcrew.domain.unsubscribe_tokens import verify_unsubscribe_token
 from successcrew.errors import ConfigError
 from successcrew.services import program_results
 from successcrew.services import programs as store
@@ -115,6 +116,7 @@ def run(engine: Engine, books: list[Any], now: datetime, **kw: Any) -> store.Pro
             threshold_pct=10,
             base_url="https://cs.example",
             now=now,
+            link_secret="test-link-secret",
         )
 
 
@@ -142,7 +144,12 @@ def test_enrols_on_band_entry_and_exits_on_recovery(engine: Engine) -> None:
     assert message.payload["kind"] == "campaign" and message.payload["to"] == "c0@a1.example"
     assert message.payload["subject"] == "Hi Person 0"
     assert message.payload["text"].startswith("Account 1 is at 55.0.")
-    assert "https://cs.example/unsubscribe?program=at_risk&contact=100" in message.payload["text"]
+    # The unsubscribe link is signed per contact (no guessable ids) and rides in the headers too.
+    link = message.payload["unsubscribe_url"]
+    assert link.startswith("https://cs.example/unsubscribe/") and "contact=" not in link
+    assert link in message.payload["text"]
+    claims = verify_unsubscribe_token(link.rsplit("/", 1)[1], "test-link-secret")
+    assert (claims.contact_id, claims.source) == (100, "program:at_risk")
 
     # A second run at the same moment does nothing new.
     again = run(engine, [playbook], NOW)

@@ -48,6 +48,7 @@ def load(engine: Engine, tmp_path: Path) -> None:
                 threshold_pct=10,
                 base_url="https://cs.example",
                 now=when,
+                link_secret="test-link-secret",
             )
     with transaction(engine) as s:
         categorise_responses(s, load_taxonomy().categoriser())

@@ -90,7 +90,10 @@ def wave(engine: Engine, now: datetime = NOW, **kw: object) -> surveys.WaveResul
 def tokens(engine: Engine) -> dict[int, str]:
     with engine.connect() as conn:
         rows = conn.execute(select(OutboxMessage.payload)).scalars().all()
-    return {p["contact_id"]: p["text"].split(f"{BASE}/survey/")[1].split()[0] for p in rows}
+    return {
+        p["contact_id"]: p["text"].split(f"{BASE}/survey/")[1].split()[0].split("?")[0]
+        for p in rows
+    }
 
 
 def test_wave_respects_consent_interval_and_cap(engine: Engine) -> None:

@@ -63,6 +63,17 @@ class NPSTracker(Agent):
         return result.preview() if ctx.dry_run else result.as_dict()
 
     @tool()
+    def ingest_responses(self, ctx: TaskContext) -> ToolResult:
+        """The answers that came in through `successcrew serve` (survey page, in-app widget)
+        over the last day; they are stored as they arrive, so this reports, never re-reads."""
+        from datetime import timedelta
+
+        from successcrew.services.surveys import received_responses
+
+        since = ctx.now - timedelta(days=int(ctx.params.get("days", 1)))
+        return received_responses(ctx.session, since=since, now=ctx.now)
+
+    @tool()
     def analyse_sentiment(self, ctx: TaskContext) -> ToolResult:
         """Sentiment and categories for comments not read yet (the configured taxonomy)."""
         from successcrew.definitions.feedback_categories import load_taxonomy

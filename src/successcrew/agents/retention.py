@@ -66,6 +66,7 @@ class RetentionProgramDesigner(Agent):
             settings=settings,
             threshold_pct=ctx.thresholds.rollback.campaign_negative_feedback_pct,
             base_url=ctx.settings.public_base_url,
+            link_secret=ctx.settings.link_secret(),
             now=ctx.now,
             sample=PREVIEW_SAMPLE if ctx.dry_run else 0,
         )

@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "program",
     "run",
     "escalation",
+    "serve",
 )
 
 

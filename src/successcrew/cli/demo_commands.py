@@ -80,6 +80,12 @@ def register(app: typer.Typer) -> None:
                 "escalations: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(totals["escalations"].items()))
             )
+            came = totals.get("came_back") or {}
+            console.print(
+                f"came back through the web app: {came.get('survey_answers', 0)} survey "
+                f"answer(s), {came.get('unsubscribed_contacts', 0)} one-click unsubscribe(s), "
+                f"{came.get('slack_decisions', 0)} decision(s) by Slack button"
+            )
             for row in totals["outbox"]:
                 console.print(
                     f"outbox {row['channel']:<9} {row['status']:<9} {row['messages']} message(s)"

@@ -177,6 +177,7 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
                 threshold_pct=runtime.thresholds.rollback.campaign_negative_feedback_pct,
                 base_url=runtime.settings.public_base_url,
+                link_secret=runtime.settings.link_secret(),
                 now=clock,
                 sample=SAMPLE_SIZE if dry_run else 0,
             )

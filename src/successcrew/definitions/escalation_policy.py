@@ -46,6 +46,9 @@ class EscalationPolicy(_Strict):
     propose_for_critical: DecisionKind | None = "special_offer"
     #: An account escalated for being Critical is not escalated again for this long.
     cooldown_days: Annotated[int, Field(ge=0, le=365)] = 30
+    #: Slack user ids (``U0123ABCD``) who may approve or decline with the buttons in Slack;
+    #: anyone else who clicks is told so and nothing changes. Empty: decide with the CLI only.
+    deciders: tuple[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")], ...] = ()
     remind_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24
     expire_after_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 48
 

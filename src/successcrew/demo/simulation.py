@@ -2,10 +2,14 @@
 
 After the synthetic history is loaded, the demo runs one ``successcrew run`` tick a day from
 day 1 (45 days before the history ends, so scores read live usage) to day 45, each tick reading
-only what its simulated clock allows, in outbox-only mode: provider credentials are
-dropped for the simulation, so nothing leaves the machine and every message stays in the outbox
-to be read. On the day after the first escalation reaches the chairman, the demo plays the
-chairman and approves it, so the next tick carries the decision out.
+only what its simulated clock allows, in outbox-only mode: provider credentials are dropped for
+the simulation, so nothing leaves the machine and every message stays in the outbox to be read.
+
+The way back in is real: ``successcrew serve``'s app runs on a loopback port in this process
+(demo/inbound.py). After each tick some simulated customers open the survey links in that day's
+e-mails and answer, a few unsubscribe with one click, and on the day after the first escalation
+reaches the chairman, the simulated chairman approves it with a signed Slack button click, so
+the next tick carries the decision out. The summary counts what came back.
 """
 
 from __future__ import annotations
@@ -20,10 +24,16 @@ from sqlalchemy import Engine, func, select
 
 from successcrew.crew.customer_success import CustomerSuccessCrew
 from successcrew.definitions.thresholds import Thresholds
-from successcrew.services.escalations import decide
+from successcrew.demo.inbound import InboundLoop
 from successcrew.settings import Settings
-from successcrew.store.db import transaction
-from successcrew.store.models import Escalation, OutboxMessage, SetupProgress, TriggerEvent
+from successcrew.store.models import (
+    Contact,
+    Escalation,
+    NpsResponse,
+    OutboxMessage,
+    SetupProgress,
+    TriggerEvent,
+)
 
 #: Settings that make a provider live; the simulation clears them (outbox only).
 CREDENTIALS = (
@@ -35,7 +45,6 @@ CREDENTIALS = (
     "mailchimp_api_key",
 )
 DEMO_SURVEY_SECRET = "successcrew-demo-only-links-are-never-sent"
-DEMO_CHAIRMAN = "demo chairman"
 
 
 @dataclass
@@ -81,9 +90,29 @@ def simulate(
     days: int = 45,
     say: Callable[[str], None] = lambda _m: None,
 ) -> CrewDemoResult:
-    """Run one tick a day at 06:00 UTC from ``first_day`` for ``days`` days."""
-    crew = CustomerSuccessCrew(engine, settings=outbox_only(settings), thresholds=thresholds)
+    """Run one tick a day at 06:00 UTC from ``first_day`` for ``days`` days; after each tick the
+    simulated customers and chairman answer through the web app on a loopback port."""
+    start = datetime(first_day.year, first_day.month, first_day.day, 6, tzinfo=UTC)
+    loop = InboundLoop(engine, outbox_only(settings), start=start)
     result = CrewDemoResult(first_day=first_day, days=days)
+    with loop.running():
+        # Links in the e-mails point at the loopback server, where the customers open them.
+        crew_settings = outbox_only(settings).model_copy(update={"public_base_url": loop.base})
+        _run_days(engine, crew_settings, thresholds, loop, result, say)
+    result.totals = totals(engine)
+    return result
+
+
+def _run_days(
+    engine: Engine,
+    settings: Settings,
+    thresholds: Thresholds,
+    loop: InboundLoop,
+    result: CrewDemoResult,
+    say: Callable[[str], None],
+) -> None:
+    crew = CustomerSuccessCrew(engine, settings=settings, thresholds=thresholds)
+    first_day, days = result.first_day, result.days
     approved: int | None = None
     try:
         for n in range(days):
@@ -91,8 +120,9 @@ def simulate(
                 timedelta(days=n)
             )
             if approved is None:
-                approved = _play_chairman(engine, now, say)
+                approved = _play_chairman(engine, loop, now, say)
             summary = crew.run(now)
+            came = loop.customers_act(now + timedelta(hours=3))
             result.tasks_run += summary.count("succeeded") + summary.count("failed")
             result.failed += summary.count("failed")
             setup_ran = [t.task for t in summary.tasks if t.kind == "setup"]
@@ -106,6 +136,8 @@ def simulate(
                 "failed": summary.count("failed"),
                 "triggers_fired": summary.triggers_fired,
                 "messages_queued": summary.messages_queued,
+                "survey_answers": came["answers"],
+                "unsubscribes": came["unsubscribes"],
             }
             result.daily.append(line)
             if result.setup_completed_on is None and not summary.not_due.keys() & {
@@ -124,34 +156,37 @@ def simulate(
                     + f"{line['operations']} operation(s), {line['triggers_fired']} trigger(s) "
                     f"fired, {line['messages_queued']} message(s) queued"
                     + (f", {line['failed']} failed" if line["failed"] else "")
+                    + (
+                        f"; customers answered {came['answers']} survey(s), "
+                        f"{came['unsubscribes']} unsubscribed"
+                        if came["answers"] or came["unsubscribes"]
+                        else ""
+                    )
                 )
     finally:
         crew.close()
-    result.totals = totals(engine)
-    return result
 
 
-def _play_chairman(engine: Engine, now: datetime, say: Callable[[str], None]) -> int | None:
-    """Approve the oldest open escalation raised before today, as the chairman would in Slack."""
-    with transaction(engine) as session:
-        esc = session.scalars(
-            select(Escalation)
+def _play_chairman(
+    engine: Engine, loop: InboundLoop, now: datetime, say: Callable[[str], None]
+) -> int | None:
+    """Approve the oldest open escalation raised before today with a signed Slack click."""
+    with engine.connect() as conn:
+        esc = conn.execute(
+            select(Escalation.__table__)
             .where(Escalation.status == "open", Escalation.created_at < now - timedelta(hours=12))
             .order_by(Escalation.id)
             .limit(1)
         ).first()
-        if esc is None:
-            return None
-        decide(
-            session,
-            esc.id,
-            "approve",
-            by=DEMO_CHAIRMAN,
-            note="approved by the demo (as `successcrew decide` would)",
-            now=now - timedelta(hours=1),
-        )
-        say(f"           the chairman approves escalation {esc.id}: {esc.title}")
-        return esc.id
+    if esc is None:
+        return None
+    loop.chairman_clicks(esc, now - timedelta(hours=1))
+    with engine.connect() as conn:
+        status = conn.execute(select(Escalation.status).where(Escalation.id == esc.id)).scalar_one()
+    if status != "approved":
+        return None
+    say(f"           the chairman approves escalation {esc.id} in Slack: {esc.title}")
+    return int(esc.id)
 
 
 def totals(engine: Engine) -> dict[str, Any]:
@@ -179,9 +214,21 @@ def totals(engine: Engine) -> dict[str, Any]:
                 .order_by(OutboxMessage.channel, OutboxMessage.status)
             )
         ]
+        came_back = {
+            "survey_answers": conn.execute(
+                select(func.count()).where(NpsResponse.external_id.like("survey:%"))
+            ).scalar_one(),
+            "unsubscribed_contacts": conn.execute(
+                select(func.count()).where(Contact.unsubscribed_at.is_not(None))
+            ).scalar_one(),
+            "slack_decisions": conn.execute(
+                select(func.count()).where(Escalation.decided_via == "slack")
+            ).scalar_one(),
+        }
     return {
         "setup": setup,
         "trigger_events": triggers,
         "escalations": {**escalations, "carried_out": carried_out},
         "outbox": outbox,
+        "came_back": came_back,
     }

@@ -7,6 +7,7 @@ and writes rows and outbox messages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -153,3 +154,38 @@ def block_kit(view: EscalationView) -> dict[str, Any]:
             "event_payload": {"escalation_id": view.id, "reminder": view.reminder},
         },
     }
+
+
+#: The buttons of an escalation card and the decision each stands for.
+BUTTON_DECISIONS = {"escalation_approve": "approve", "escalation_decline": "decline"}
+
+
+def parse_button(action_id: str, value: str) -> tuple[int, str] | None:
+    """(escalation id, decision) of a card's button, or None when it is not one of ours. The
+    value (``"12:approve"``) must agree with the button, so an edited payload decides nothing."""
+    decision = BUTTON_DECISIONS.get(action_id)
+    ident, _, said = value.partition(":")
+    if decision is None or said != decision or not ident.isdigit():
+        return None
+    return int(ident), decision
+
+
+def decided_card(
+    blocks: Sequence[Mapping[str, Any]], *, status: str, by: str, at: datetime
+) -> list[dict[str, Any]]:
+    """The card after the decision: the buttons give way to who decided what and when. The
+    new block id tells Slack the block changed (clients cache blocks by id)."""
+    kept = [dict(b) for b in blocks if b.get("type") != "actions"]
+    kept.append(
+        {
+            "type": "context",
+            "block_id": f"decided:{status}:{int(at.timestamp())}",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"{status.capitalize()} by {by} at {at:%Y-%m-%d %H:%M} UTC",
+                }
+            ],
+        }
+    )
+    return kept

@@ -47,23 +47,26 @@ class SurveyClaims:
         }
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Unpadded URL-safe base64 (what a link can carry as it is)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def unb64url(text: str) -> bytes:
+    """The bytes of an unpadded URL-safe base64 text; ValueError when it is not one."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign(body: str, secret: str) -> str:
-    return _b64(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
+def hmac_b64url(body: str, secret: str) -> str:
+    """HMAC-SHA256 of ``body`` under ``secret``, as unpadded URL-safe base64."""
+    return b64url(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
 
 
 def sign_survey_token(claims: SurveyClaims, secret: str) -> str:
     """The token for ``claims``; only a holder of ``secret`` can make one that verifies."""
     if not secret:
         raise ValueError("a survey secret is required to sign survey links")
-    body = _b64(
+    body = b64url(
         json.dumps(
             {
                 "n": claims.nonce,
@@ -76,7 +79,7 @@ def sign_survey_token(claims: SurveyClaims, secret: str) -> str:
             sort_keys=True,
         ).encode()
     )
-    return f"{body}.{_sign(body, secret)}"
+    return f"{body}.{hmac_b64url(body, secret)}"
 
 
 def verify_survey_token(token: str, secret: str, now: datetime) -> SurveyClaims:
@@ -85,12 +88,12 @@ def verify_survey_token(token: str, secret: str, now: datetime) -> SurveyClaims:
     if not dot or not body or not signature:
         raise SurveyTokenError("malformed", "this survey link is incomplete; copy the whole link")
     # compare_digest: the check takes the same time however many characters match.
-    if not hmac.compare_digest(_sign(body, secret), signature):
+    if not hmac.compare_digest(hmac_b64url(body, secret), signature):
         raise SurveyTokenError(
             "altered", "this survey link has been altered or was not issued by us"
         )
     try:
-        data = json.loads(_unb64(body))
+        data = json.loads(unb64url(body))
         claims = SurveyClaims(
             nonce=str(data["n"]),
             contact_id=int(data["c"]),

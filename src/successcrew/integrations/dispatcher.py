@@ -27,7 +27,7 @@ from successcrew.integrations.http import HttpPolicy, ProviderAuthError, Provide
 from successcrew.integrations.slack import SlackClient, build_message
 from successcrew.settings import Settings
 from successcrew.store.db import retry_on_conflict, transaction
-from successcrew.store.models import Contact, OutboxMessage
+from successcrew.store.models import Contact, EmailSuppression, OutboxMessage
 from successcrew.store.outbox import (
     Claimed,
     claim,
@@ -123,7 +123,11 @@ class _Senders:
 
 
 def _recipient_opted_out(session: Session, payload: dict[str, Any]) -> bool:
-    """Checked at send time, not enqueue time: an opt-out may arrive while a message waits."""
+    """Checked at send time, not enqueue time: an opt-out (or a hard bounce, which suppresses
+    the address) may arrive while a message waits."""
+    to = str(payload.get("to", ""))
+    if session.get(EmailSuppression, to.lower()) is not None:
+        return True
     clauses = [Contact.email == str(payload.get("to", ""))]
     if payload.get("contact_id") is not None:
         clauses.append(Contact.id == int(payload["contact_id"]))
@@ -144,7 +148,9 @@ def _preflight(engine: Engine, senders: _Senders, msg: OutboxMessage) -> None:
         if flag is not None:
             raise _Hold(pause_reason(flag.scope, flag.reason))
         if msg.channel == "email" and _recipient_opted_out(session, payload):
-            raise _Suppress("suppressed: recipient has opted out of email; not sent")
+            raise _Suppress(
+                "suppressed: recipient has opted out of email (or the address bounced); not sent"
+            )
     if msg.channel == "slack":
         if senders.slack() is None:
             raise _Hold(providers.outbox_only_reason("slack"))
@@ -207,6 +213,8 @@ def hold_unsendable(engine: Engine, senders: _Senders, now: datetime) -> int:
             Contact.id == payload["contact_id"].as_integer(),
         ),
         or_(Contact.email_opt_out.is_(True), Contact.unsubscribed_at.is_not(None)),
+    ) | exists().where(
+        EmailSuppression.email == func.lower(func.coalesce(payload["to"].as_string(), ""))
     )
     due_pending = and_(o.status == "pending", o.next_attempt_at <= now)
     looked_at = or_(due_pending, o.status == "held")
@@ -300,8 +308,9 @@ def _send(
     item: Claimed,
     *,
     wall_clock: Callable[[], float],
-) -> tuple[str | None, bool]:
-    """Send one message; returns (provider message id, recovered-without-sending)."""
+) -> tuple[str | None, bool, str | None]:
+    """Send one message; returns (provider message id, recovered-without-sending, and for Slack
+    the channel id, which ``chat.update`` needs beside the ts)."""
     msg = item.message
     payload = msg.payload or {}
     try:
@@ -319,16 +328,16 @@ def _send(
                     oldest=wall_clock() - SLACK_LOOKBACK_SECONDS,
                 )
                 if ts is not None:
-                    return ts, True
-            _, ts = slack.post_message(body)
-            return ts, False
+                    return ts, True, slack.resolve_channel(body["channel"])
+            channel_id, ts = slack.post_message(body)
+            return ts, False, channel_id
         if msg.channel == "email":
             sender = senders.email(payload.get("provider"))
             assert sender is not None
             email = EmailMessage.from_payload(
                 payload, key=msg.idempotency_key, default_from=senders.settings.email_from
             )
-            return sender.send(email).message_id, False
+            return sender.send(email).message_id, False, None
         crm = senders.crm(str(payload["provider"]))
         assert crm is not None
         task = CrmTask(
@@ -338,7 +347,7 @@ def _send(
             due_date=str(payload["due_date"]),
             owner_email=payload.get("owner_email"),
         )
-        return crm.create_task(task), False
+        return crm.create_task(task), False, None
     except (KeyError, TypeError, ValueError) as exc:
         raise _Permanent(f"invalid {msg.channel} payload: {type(exc).__name__}: {exc}") from None
 
@@ -435,7 +444,7 @@ def _dispatch_one(
         return
     try:
         _preflight(engine, senders, msg)
-        provider_id, recovered = _send(senders, item, wall_clock=wall_clock)
+        provider_id, recovered, provider_channel = _send(senders, item, wall_clock=wall_clock)
     except _Hold as exc:
         summary.held += 1
         _record(
@@ -468,6 +477,7 @@ def _dispatch_one(
         status="delivered",
         delivered_at=now,
         provider_message_id=provider_id,
+        provider_channel=provider_channel,
         last_error=None,
     )
     if recovered:

@@ -206,6 +206,13 @@ class SlackClient(ProviderClient):
             raise ProviderResponseError(self.provider, "chat.postMessage: answer has no ts")
         return str(body.get("channel") or channel), str(ts)
 
+    def update_message(
+        self, channel: str, ts: str, *, text: str, blocks: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """``chat.update`` one of our messages (an app may update its own) in ``channel`` (id)."""
+        body = {"channel": channel, "ts": ts, "text": text, "blocks": list(blocks)}
+        self._call("chat.update", self.request("POST", "/chat.update", json=body))
+
     def resolve_channel(self, channel: str) -> str:
         """A channel id for ``#name`` or ``name`` (``conversations.list``); ids pass through."""
         name = channel.removeprefix("#")
@@ -261,3 +268,18 @@ class SlackClient(ProviderClient):
             cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
             if not (body.get("has_more") and cursor):
                 return None
+
+
+def post_response(url: str, body: Mapping[str, Any], *, timeout: float = 5.0) -> None:
+    """POST a message to an interaction's ``response_url`` (e.g. an ephemeral "not allowed").
+
+    The URL carries its own authorisation, so no token is sent; it works at most 5 times in 30
+    minutes, which is why decided cards are updated with ``chat.update`` instead.
+    """
+    response = httpx.post(url, json=dict(body), timeout=timeout)
+    if response.status_code >= 400:
+        raise ProviderError(
+            "slack",
+            f"response_url answered HTTP {response.status_code}",
+            status=response.status_code,
+        )

@@ -408,11 +408,15 @@ def decide(
     now: datetime,
     policy: EscalationPolicy | None = None,
     allow_future: bool = False,
+    via: str = "cli",
 ) -> Escalation:
     """Record the chairman's decision; InputError (exit 2) when it cannot be taken.
 
-    A decision dated before the escalation was raised (a mistyped ``--now``) is refused unless
-    ``allow_future``: it would put the answer before the question in the audit log.
+    The one decision path: ``successcrew decide``, a Slack button (``via="slack"``) and later
+    the dashboard call this. The row is locked first, so of two decisions at the same moment
+    one is taken and the other finds it final. A decision dated before the escalation was
+    raised (a mistyped ``--now``) is refused unless ``allow_future``: it would put the answer
+    before the question in the audit log.
     """
     if decision not in DECISIONS:
         raise InputError(f"decision {decision!r}: expected approve or decline")
@@ -443,13 +447,14 @@ def decide(
         )
     esc.status = "approved" if decision == "approve" else "declined"
     esc.decided_at, esc.decided_by, esc.decision_note = now, by.strip(), note
+    esc.decided_via = via
     audit.record(
         session,
         at=now,
         actor=by.strip(),
         action=f"escalation.{esc.status}",
         subject=f"escalation:{esc.id}",
-        detail={"note": note, "proposed": esc.proposed_action},
+        detail={"note": note, "proposed": esc.proposed_action, "via": via},
     )
     session.flush()
     return esc

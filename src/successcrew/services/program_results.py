@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, insert, select, union_all
+from sqlalchemy import case, exists, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.playbooks import (
@@ -59,23 +59,59 @@ def record_campaign_feedback(
     out of all program email at once (the dispatcher checks it again at send time)."""
     if kind not in FEEDBACK_KINDS:
         raise ValueError(f"unknown feedback kind {kind!r}; expected one of {FEEDBACK_KINDS}")
-    contact = session.get(Contact, contact_id)
-    if contact is None:
+    if session.get(Contact, contact_id) is None:
         raise ValueError(f"no contact with id {contact_id}")
-    session.execute(
-        insert(CampaignFeedback).values(
-            program=program,
-            account_id=contact.account_id,
-            contact_id=contact_id,
-            kind=kind,
-            occurred_at=now,
-            detail=detail,
-        )
+    record_campaign_feedback_many(
+        session,
+        [{"program": program, "contact_id": contact_id, "kind": kind, "detail": detail}],
+        now=now,
     )
-    if kind in ("unsubscribe", "spam_complaint") and contact.unsubscribed_at is None:
-        contact.unsubscribed_at = now
-        contact.updated_at = now
+
+
+def record_campaign_feedback_many(
+    session: Session, reactions: Sequence[dict[str, Any]], *, now: datetime
+) -> int:
+    """Record many reactions (``program``, ``contact_id``, ``kind``, optional ``occurred_at``
+    and ``detail``) in three statements, as a webhook batch brings them; reactions of unknown
+    contacts are dropped. Unsubscribes and spam complaints opt the contacts out. Returns how
+    many were recorded."""
+    if not reactions:
+        return 0
+    for r in reactions:
+        if r["kind"] not in FEEDBACK_KINDS:
+            raise ValueError(
+                f"unknown feedback kind {r['kind']!r}; expected one of {FEEDBACK_KINDS}"
+            )
+    ids = sorted({int(r["contact_id"]) for r in reactions})
+    accounts = dict(
+        session.execute(select(Contact.id, Contact.account_id).where(Contact.id.in_(ids))).all()
+    )
+    rows = [
+        {
+            "program": r["program"],
+            "account_id": accounts[int(r["contact_id"])],
+            "contact_id": int(r["contact_id"]),
+            "kind": r["kind"],
+            "occurred_at": r.get("occurred_at") or now,
+            "detail": r.get("detail"),
+        }
+        for r in reactions
+        if int(r["contact_id"]) in accounts
+    ]
+    if rows:
+        session.execute(insert(CampaignFeedback), rows)
+    leaving = sorted(
+        {r["contact_id"] for r in rows if r["kind"] in ("unsubscribe", "spam_complaint")}
+    )
+    if leaving:
+        session.execute(
+            update(Contact)
+            .where(Contact.id.in_(leaving), Contact.unsubscribed_at.is_(None))
+            .values(unsubscribed_at=now, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
     session.flush()
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from successcrew.domain.program_rules import (
     pause_scope,
     throttle,
 )
+from successcrew.services.links import unsubscribe_url
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (
     ProgramEmail,
@@ -95,11 +96,6 @@ class _Planned:
         return [r["contact_id"] for r in self.email_rows if r["status"] == "queued"]
 
 
-def unsubscribe_url(base_url: str, program: str, contact_id: int) -> str:
-    """Where an email's unsubscribe link points (served by the web pages)."""
-    return f"{base_url.rstrip('/')}/unsubscribe?program={program}&contact={contact_id}"
-
-
 def _plan_step(
     session: Session,
     book: Playbook,
@@ -109,6 +105,7 @@ def _plan_step(
     *,
     settings: ProgramSettings,
     base_url: str,
+    link_secret: str | None,
     now: datetime,
     sent_in_run: set[int],
 ) -> list[_Planned]:
@@ -184,7 +181,8 @@ def _plan_step(
                     continue
                 context = base(e) | {}
                 context["contact"] = {"name": c.name, "email": c.email, "role": c.role}
-                context["unsubscribe_url"] = unsubscribe_url(base_url, book.id, c.id)
+                link = unsubscribe_url(base_url, link_secret, c.id, f"program:{book.id}")
+                context["unsubscribe_url"] = link
                 messages.append(
                     {
                         "key": key,
@@ -200,6 +198,7 @@ def _plan_step(
                             "to_name": c.name,
                             "subject": render("subject", context).strip(),
                             "text": render("body", context),
+                            "unsubscribe_url": link,
                             "categories": [f"program:{book.id}", f"variant:{variant}"],
                         },
                     }
@@ -395,6 +394,7 @@ def run_due_steps(
     base_url: str,
     now: datetime,
     sample: int = 0,
+    link_secret: str | None = None,
 ) -> StepOutcome:
     """Run every step that is due (``delay_days`` after enrolment), program by program.
 
@@ -404,6 +404,8 @@ def run_due_steps(
     shared by all programs in the run, in playbook order; within a program and step the cap
     takes enrolments oldest first across all arms, so it favours no variant. ``sample`` keeps
     that many queued messages per program and step in the outcome (for a dry run).
+    ``link_secret`` signs each e-mail's unsubscribe link (an e-mail step without one stops with
+    ConfigError: no e-mail goes out without a working link).
     """
     out = StepOutcome()
     sent_in_run: set[int] = set()
@@ -457,6 +459,7 @@ def run_due_steps(
                         on_time,
                         settings=settings,
                         base_url=base_url,
+                        link_secret=link_secret,
                         now=now,
                         sent_in_run=sent_in_run,
                     )

@@ -314,6 +314,7 @@ def run_programs(
     base_url: str,
     now: datetime,
     sample: int = 0,
+    link_secret: str | None = None,
 ) -> ProgramRun:
     """Exits first (so a recovered account is not emailed), then enrolment, the auto-pause
     check, and the due steps. Idempotent for a given ``now``: a second run does nothing new.
@@ -338,7 +339,13 @@ def run_programs(
         session, books, settings=settings, threshold_pct=threshold_pct, now=now
     )
     run.steps = run_due_steps(
-        session, books, settings=settings, base_url=base_url, now=now, sample=sample
+        session,
+        books,
+        settings=settings,
+        base_url=base_url,
+        now=now,
+        sample=sample,
+        link_secret=link_secret,
     )
     if run.exits or run.enrolled or run.steps.steps:
         audit.record(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import jinja2
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,8 @@ from successcrew.domain.survey_tokens import (
     sign_survey_token,
     verify_survey_token,
 )
-from successcrew.errors import ConfigError, InputError
+from successcrew.errors import InputError
+from successcrew.services.links import require_secret, unsubscribe_url
 from successcrew.store import audit
 from successcrew.store.models import (
     Account,
@@ -42,9 +44,13 @@ from successcrew.store.program_queries import latest_snapshots
 
 __all__ = [
     "SurveyClaims",
+    "SurveyPage",
     "SurveyTokenError",
     "WaveResult",
+    "in_app_survey",
     "in_app_token",
+    "read_survey",
+    "received_responses",
     "record_survey_response",
     "run_wave",
     "survey_link",
@@ -115,16 +121,41 @@ def survey_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/survey/{token}"
 
 
-def _require_secret(secret: str | None) -> str:
-    if not secret:
-        from successcrew.settings import survey_secret_file
+#: The survey e-mail's HTML part: the 0-10 scale as eleven links, each opening the survey page
+#: with that score chosen (opening records nothing; the page's submit does).
+_EMAIL_HTML = jinja2.Environment(autoescape=True).from_string(
+    """<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">
+<p>Hi {{ name or "there" }},</p><p>{{ intro }}</p>
+<table role="presentation" cellspacing="0" cellpadding="0"><tr>
+{%- for score in range(11) %}
+<td style="padding:2px"><a href="{{ link }}?score={{ score }}" style="display:inline-block;
+min-width:28px;padding:8px 4px;text-align:center;border:1px solid #888;border-radius:4px;
+text-decoration:none;color:#111">{{ score }}</a></td>
+{%- endfor %}
+</tr></table>
+<p style="font-size:small">0 = not at all likely, 10 = extremely likely.
+<a href="{{ link }}">Open the survey</a>. The link works once and expires on {{ expires }}.</p>
+<p style="font-size:small;color:#666"><a href="{{ unsubscribe }}">Unsubscribe</a> from
+e-mail from us.</p></body></html>"""
+)
 
-        raise ConfigError(
-            "SUCCESSCREW_SURVEY_SECRET is not set and there is no survey secret file "
-            f"({survey_secret_file()}): survey links must be signed. Run `successcrew init`, "
-            "which creates the file, or set SUCCESSCREW_SURVEY_SECRET to a long random string."
-        )
-    return secret
+
+def survey_email(
+    *, name: str | None, intro: str, link: str, unsubscribe: str, expires: datetime
+) -> tuple[str, str]:
+    """The survey e-mail as (text, html): the scale as eleven links, then the unsubscribe link."""
+    scale = "\n".join(f"{score:>2}  {link}?score={score}" for score in range(11))
+    day = f"{expires:%Y-%m-%d}"
+    text = (
+        f"Hi {name or 'there'},\n\n{intro}\n\n{scale}\n\n"
+        f"(0 = not at all likely, 10 = extremely likely.) Or open the survey: {link}\n"
+        f"The link works once and expires on {day}.\n\n"
+        f"Unsubscribe from e-mail from us: {unsubscribe}"
+    )
+    html = _EMAIL_HTML.render(
+        name=name, intro=intro, link=link, unsubscribe=unsubscribe, expires=day
+    )
+    return text, html
 
 
 def _due_contacts(kind: str, settings: SurveySettings, now: datetime, taken: set[int]) -> Any:
@@ -208,7 +239,7 @@ def run_wave(
     if flag is not None:
         result.paused = f"{flag.scope} paused by {flag.set_by}: {flag.reason}"
         return result
-    key = _require_secret(secret)
+    key = require_secret(secret)
     expires = now + timedelta(days=settings.token_ttl_days)
     kinds = ["exit", *(["feedback"] if settings.feedback_prompt_at_risk else []), "nps"]
     taken: set[int] = set()
@@ -254,7 +285,11 @@ def run_wave(
             if channel != "email":
                 continue
             link = survey_link(base_url, token)
+            unsubscribe = unsubscribe_url(base_url, key, row.contact_id, f"survey:{kind}")
             intro = INTROS[kind].format(account=row.account_name)
+            text, html = survey_email(
+                name=row.name, intro=intro, link=link, unsubscribe=unsubscribe, expires=expires
+            )
             messages.append(
                 {
                     "key": f"survey:{nonce}",
@@ -267,10 +302,9 @@ def run_wave(
                         "to": row.email,
                         "to_name": row.name,
                         "subject": SUBJECTS[kind].format(product=product),
-                        "text": (
-                            f"Hi {row.name or 'there'},\n\n{intro}\n\n{link}\n\n"
-                            f"The link works once and expires on {expires:%Y-%m-%d}."
-                        ),
+                        "text": text,
+                        "html": html,
+                        "unsubscribe_url": unsubscribe,
                     },
                 }
             )
@@ -308,7 +342,7 @@ def record_survey_response(
 
         configured = load_settings().survey_secret
         secret = configured.get_secret_value() if configured else None
-    key = _require_secret(secret)
+    key = require_secret(secret)
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
         raise InputError(f"score {score!r} is not a whole number between 0 and 10")
     claims = verify_survey_token(token, key, now)
@@ -374,4 +408,100 @@ def in_app_token(session: Session, contact_id: int, *, secret: str, now: datetim
     if row is None:
         return None
     claims = SurveyClaims(row.nonce, row.contact_id, row.account_id, row.kind, row.expires_at)
-    return sign_survey_token(claims, _require_secret(secret))
+    return sign_survey_token(claims, require_secret(secret))
+
+
+#: The question the survey page asks, per kind (the e-mail's intro, without the greeting).
+QUESTIONS = {
+    "nps": "How likely are you to recommend us to a friend or colleague?",
+    "exit": "We are sorry to see you go. How likely would you be to recommend us anyway, and "
+    "what is the main reason you are leaving?",
+    "feedback": "How likely are you to recommend us to a colleague, and what would make us "
+    "more useful to your team?",
+}
+
+
+@dataclass(frozen=True)
+class SurveyPage:
+    """What the survey page shows for a genuine, open link."""
+
+    kind: str
+    channel: str
+    question: str
+    account_name: str | None
+    expires_at: datetime
+
+
+def read_survey(session: Session, token: str, *, secret: str | None, now: datetime) -> SurveyPage:
+    """The page for a survey link; changes nothing (mail scanners open every link).
+
+    SurveyTokenError (``reason`` malformed, altered, expired, unknown or used) when the link
+    cannot be answered, with a sentence that says why.
+    """
+    claims = verify_survey_token(token, require_secret(secret), now)
+    row = session.execute(
+        select(SurveyInvitation, Account.name)
+        .join(Account, Account.id == SurveyInvitation.account_id)
+        .where(SurveyInvitation.nonce == claims.nonce)
+    ).first()
+    if row is None:
+        raise SurveyTokenError("unknown", "this survey link is not known here")
+    invitation, account_name = row
+    if invitation.used_at is not None:
+        raise SurveyTokenError(
+            "used",
+            f"this survey was already answered on {invitation.used_at:%Y-%m-%d %H:%M} UTC; "
+            "each link can be used once. Thank you!",
+        )
+    return SurveyPage(
+        kind=invitation.kind,
+        channel=invitation.channel,
+        question=QUESTIONS.get(invitation.kind, QUESTIONS["nps"]),
+        account_name=account_name,
+        expires_at=invitation.expires_at,
+    )
+
+
+def in_app_survey(
+    session: Session, contact_external_id: str, *, secret: str | None, now: datetime
+) -> dict[str, Any] | None:
+    """The open in-app survey of a contact (by the product's user id) for the widget: its token
+    and question, or None when there is nothing to ask."""
+    contact_id = session.execute(
+        select(Contact.id).where(Contact.external_id == contact_external_id)
+    ).scalar_one_or_none()
+    if contact_id is None:
+        return None
+    token = in_app_token(session, contact_id, secret=require_secret(secret), now=now)
+    if token is None:
+        return None
+    claims = verify_survey_token(token, require_secret(secret), now)
+    return {"token": token, "kind": claims.kind, "question": QUESTIONS[claims.kind]}
+
+
+def received_responses(session: Session, *, since: datetime, now: datetime) -> dict[str, Any]:
+    """Answers that came in through the survey page and the in-app widget in ``(since, now]``,
+    by kind and channel, and how many of their comments still wait to be categorised."""
+    s = SurveyInvitation
+    rows = session.execute(
+        select(s.kind, s.channel, func.count())
+        .where(s.used_at > since, s.used_at <= now, s.response_id.is_not(None))
+        .group_by(s.kind, s.channel)
+    ).all()
+    uncategorised = session.scalar(
+        select(func.count())
+        .select_from(NpsResponse)
+        .join(s, s.response_id == NpsResponse.id)
+        .where(
+            s.used_at > since,
+            s.used_at <= now,
+            NpsResponse.comment.is_not(None),
+            NpsResponse.categories.is_(None),
+        )
+    )
+    return {
+        "since": since.isoformat(),
+        "responses": sum(n for _, _, n in rows),
+        "by_kind_channel": [{"kind": k, "channel": c, "responses": n} for k, c, n in rows],
+        "comments_to_categorise": int(uncategorised or 0),
+    }

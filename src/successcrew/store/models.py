@@ -431,6 +431,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(ErrorText)
     delivered_at: Mapped[datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    #: Where a Slack message went (channel id): with its ts, what ``chat.update`` needs later.
+    provider_channel: Mapped[str | None] = mapped_column(String(100))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     trigger_event_id: Mapped[int | None] = mapped_column(ForeignKey("trigger_events.id"))
     created_at: Mapped[datetime]
@@ -458,6 +460,8 @@ class Escalation(Base):
     expires_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
+    #: How the decision came in: cli, slack (a button), web.
+    decided_via: Mapped[str | None] = mapped_column(String(20))
     decision_note: Mapped[str | None] = mapped_column(SecretFreeText)
     carried_out_at: Mapped[datetime | None]
     __table_args__ = (Index("ix_escalations_status", "status", "created_at"),)
@@ -693,3 +697,56 @@ class SurveyInvitation(Base):
         CheckConstraint("kind IN ('nps','exit','feedback')", name="kind"),
         CheckConstraint("channel IN ('email','in_app')", name="channel"),
     )
+
+
+class InboundReceipt(Base):
+    """An inbound event already taken in (SendGrid ``sg_event_id``, a Mandrill event, a Segment
+    ``messageId``): a provider's retry or a replay finds its id here and changes nothing."""
+
+    __tablename__ = "inbound_receipts"
+    source: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]
+    __table_args__ = (PrimaryKeyConstraint("source", "event_id"),)
+
+
+class EmailEvent(Base):
+    """What a provider reported about one message we sent: delivered, open, click, bounce..."""
+
+    __tablename__ = "email_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30))
+    #: The outbox idempotency key the message was sent under (custom_args / metadata).
+    outbox_key: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    program: Mapped[str | None] = mapped_column(String(50))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None]
+    __table_args__ = (
+        Index("ix_email_events_outbox_key", "outbox_key"),
+        Index("ix_email_events_program_kind", "program", "kind", "occurred_at"),
+    )
+
+
+class EmailSuppression(Base):
+    """An address no e-mail goes to any more (a hard bounce); ``email`` is lower-cased."""
+
+    __tablename__ = "email_suppressions"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    provider: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None]
+
+
+class ProductUser(Base):
+    """A product user (Segment ``userId``) and the account a ``group`` call put them in."""
+
+    __tablename__ = "product_users"
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    updated_at: Mapped[datetime]

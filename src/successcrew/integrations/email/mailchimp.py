@@ -45,6 +45,8 @@ def mandrill_message(message: EmailMessage) -> dict[str, Any]:
     }
     if message.html:
         body["html"] = message.html
+    if message.headers:
+        body["headers"] = dict(message.headers)
     if message.categories:
         body["tags"] = list(message.categories)
     return body

@@ -20,12 +20,22 @@ class EmailMessage:
     html: str | None = None
     categories: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: Extra message headers (``List-Unsubscribe`` and ``List-Unsubscribe-Post``).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_payload(
         cls, payload: Mapping[str, Any], *, key: str, default_from: str
     ) -> EmailMessage:
-        """Build from an outbox payload (``to``, ``subject``, ``text``, optional ``html`` ...)."""
+        """Build from an outbox payload (``to``, ``subject``, ``text``, optional ``html`` ...).
+
+        An ``unsubscribe_url`` becomes the RFC 8058 one-click headers: mailbox providers show
+        an unsubscribe button and POST ``List-Unsubscribe=One-Click`` to the URL.
+        """
+        headers = {str(k): str(v) for k, v in (payload.get("headers") or {}).items()}
+        if payload.get("unsubscribe_url"):
+            headers["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return cls(
             to_email=str(payload["to"]),
             to_name=payload.get("to_name"),
@@ -35,6 +45,7 @@ class EmailMessage:
             from_email=str(payload.get("from") or default_from),
             idempotency_key=key,
             categories=tuple(payload.get("categories") or ()),
+            headers=headers,
         )
 
 

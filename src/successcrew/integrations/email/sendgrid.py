@@ -27,6 +27,8 @@ def sendgrid_body(message: EmailMessage) -> dict[str, Any]:
         # SendGrid has no idempotency key: ours rides along so webhooks can be matched.
         "custom_args": {KEY_ARG: message.idempotency_key, **dict(message.metadata)},
     }
+    if message.headers:
+        body["headers"] = dict(message.headers)
     if message.categories:
         body["categories"] = list(message.categories)[:10]
     return body

@@ -1,0 +1,128 @@
+"""ASGI middleware every request passes: a body-size limit (413 before the body is read, or as
+soon as a streamed body passes it) and an access log that never carries a secret.
+
+Survey and unsubscribe links carry their token in the path and Segment its write key in a
+header, so the access log writes the route's template (``/survey/{token}``), never the path as
+requested, no query string and no headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = logging.getLogger("successcrew.web.access")
+
+
+async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+class BodyLimit:
+    """Refuse bodies larger than ``limit_for(path)`` bytes with 413 (or the status it names).
+
+    A declared Content-Length over the limit is refused before reading; a body streamed without
+    one is counted and refused when it passes the limit (the app then sees a disconnect).
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], tuple[int, int, str]]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, status, message = self.limit_for(scope["path"])
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        try:
+            too_big = declared is not None and int(declared) > limit
+        except ValueError:
+            await _answer(send, 400, {"error": "invalid Content-Length"})
+            return
+        if too_big:
+            await _answer(send, status, {"error": message, "limit_bytes": limit})
+            return
+        seen = 0
+        answered = False
+
+        async def counted() -> Message:
+            nonlocal seen, answered
+            event = await receive()
+            if event["type"] == "http.request":
+                seen += len(event.get("body", b""))
+                if seen > limit and not answered:
+                    answered = True
+                    await _answer(send, status, {"error": message, "limit_bytes": limit})
+                    return {"type": "http.disconnect"}
+            return event
+
+        async def guarded(event: Message) -> None:
+            if not answered:
+                await send(event)
+
+        await self.app(scope, counted, guarded)
+
+
+class AccessLog:
+    """One line per request: method, route template, status, milliseconds, client address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def watched(event: Message) -> None:
+            nonlocal status
+            if event["type"] == "http.response.start":
+                status = int(event["status"])
+            await send(event)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access_log.info(
+                "%s %s %d %.1fms %s",
+                scope.get("method", "-"),
+                route_template(scope),
+                status or 500,
+                (time.perf_counter() - started) * 1000,
+                client[0],
+            )
+
+
+def route_template(scope: Scope) -> str:
+    """``/survey/{token}`` for ``/survey/eyJ...``: the path with every path parameter named,
+    never valued; an unmatched path is logged as ``(unmatched)`` (it may hold anything)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    return "(unmatched)"

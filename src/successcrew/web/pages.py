@@ -1,0 +1,42 @@
+"""HTML pages: Jinja2 templates shipped in ``web/templates``, autoescaped (customer-written
+comments are shown as text, never as markup)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from fastapi.responses import HTMLResponse
+
+#: Headers on every page: no caching of personal pages, no framing, no sniffing, no scripts.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The template environment (autoescape on for every template)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("successcrew.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render template ``name`` as the response."""
+    context.setdefault("title", "successcrew")
+    html = environment().get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def message(title: str, sentence: str, status: int, hint: str | None = None) -> HTMLResponse:
+    """A page that says in a sentence what happened (and what to do)."""
+    return page("message.html", status, title=title, sentence=sentence, hint=hint)

@@ -1,0 +1,84 @@
+"""Request signatures of the providers that call us, checked on the raw body before anything
+is parsed: SendGrid's ECDSA P-256 Event Webhook signature, Mandrill's HMAC-SHA1 and Slack's v0
+HMAC-SHA256 (slack_sdk's SignatureVerifier, 5-minute window)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from slack_sdk.signature import SignatureVerifier
+
+#: Mandrill signs its setup test POST with this key instead of the webhook's own.
+MANDRILL_TEST_KEY = "test-webhook"
+
+
+@lru_cache(maxsize=4)
+def _sendgrid_key(public_key_b64: str) -> ec.EllipticCurvePublicKey | None:
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+    except (ValueError, binascii.Error):
+        return None
+    return key if isinstance(key, ec.EllipticCurvePublicKey) else None
+
+
+def sendgrid_key_usable(public_key_b64: str) -> bool:
+    """True when the configured SendGrid verification key is a readable EC public key."""
+    return _sendgrid_key(public_key_b64) is not None
+
+
+def verify_sendgrid(
+    public_key_b64: str, body: bytes, signature_b64: str | None, timestamp: str | None
+) -> bool:
+    """SendGrid signs ``timestamp + raw body`` (the body exactly as sent: a trailing CRLF
+    counts) with ECDSA P-256 / SHA-256; the signature is base64 DER."""
+    key = _sendgrid_key(public_key_b64)
+    if key is None or not signature_b64 or not timestamp:
+        return False
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+        key.verify(signature, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
+
+
+def mandrill_signature(key: str, url: str, params: Mapping[str, str]) -> str:
+    """Base64 HMAC-SHA1 of the URL as registered, then each POST key and value, keys sorted."""
+    signed = url + "".join(k + params[k] for k in sorted(params))
+    return base64.b64encode(hmac.new(key.encode(), signed.encode(), hashlib.sha1).digest()).decode()
+
+
+def verify_mandrill(
+    key: str, url: str, params: Mapping[str, str], signature: str | None, *, test_key: bool
+) -> bool:
+    """Constant-time check against the webhook key (and Mandrill's test key when allowed)."""
+    if not signature:
+        return False
+    keys = [key, MANDRILL_TEST_KEY] if test_key else [key]
+    return any(hmac.compare_digest(mandrill_signature(k, url, params), signature) for k in keys)
+
+
+class _Clock:
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+
+
+def verify_slack(
+    secret: str, body: bytes, headers: Mapping[str, str], *, wall_clock: Callable[[], float]
+) -> bool:
+    """``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``; a timestamp more than 5 minutes
+    from ``wall_clock`` fails. The verifier raises on a non-numeric timestamp or a body that
+    is not UTF-8; both are refusals, not errors."""
+    verifier = SignatureVerifier(secret, clock=_Clock(wall_clock))
+    try:
+        return bool(verifier.is_valid_request(body, dict(headers)))
+    except (ValueError, UnicodeDecodeError):
+        return False
