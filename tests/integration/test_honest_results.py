@@ -43,6 +43,7 @@ def enrol(engine: Engine, accounts: range, when: timedelta = timedelta(0)) -> No
             settings=load_program_settings(),
             threshold_pct=10,
             base_url="https://cs.example",
+            link_secret="test-link-secret",
             now=NOW + when,
         )
 
