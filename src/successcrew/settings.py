@@ -9,6 +9,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import PrivateAttr, SecretStr
@@ -159,6 +160,17 @@ class Settings(BaseSettings):
         return self.mailchimp_webhook_url or (
             f"{self.public_base_url.rstrip('/')}/webhooks/mailchimp"
         )
+
+    # The optional model (the `llm` extra, docs/llm.md): any OpenAI-compatible endpoint. Empty
+    # model = no model; everything is deterministic. Budgets are per run (or per command).
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_key: SecretStr | None = None
+    llm_max_calls: int = 200
+    llm_max_tokens: int = 400_000
+    llm_timeout_seconds: float = 60.0
+    llm_structured_method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    crew_mode: Literal["deterministic", "crewai"] = "deterministic"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite default."""

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "run",
     "escalation",
     "serve",
+    "llm",
 )
 
 
@@ -53,6 +54,12 @@ def _validate_configuration(ctx: typer.Context) -> None:
     ctx.obj = Runtime.load()
     ctx.call_on_close(ctx.obj.close)
     setup_logging(ctx.obj.settings.log_level)
+    if ctx.obj.settings.llm_model:
+        # The optional model (docs/llm.md); imported only when configured.
+        from successcrew.llm.setup import install
+
+        close_model = install(ctx.obj)
+        ctx.call_on_close(lambda: close_model(ctx.invoked_subcommand or "command"))
 
 
 for _name in COMMAND_MODULES:

@@ -21,6 +21,12 @@ def register(app: typer.Typer) -> None:
             "write nothing, send nothing.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON summary."),
+        crew_mode: str = typer.Option(
+            None,
+            "--crew-mode",
+            help="deterministic, or crewai: crewAI agents also review the day's risks and "
+            "propose actions for approval (needs the llm extra and a model, docs/llm.md).",
+        ),
     ) -> int:
         """Run one tick: due setup steps, then due operations. Exit 0 ok, 1 some task failed
         (retried on a later run), 2 bad configuration, 75 another run holds the lock.
@@ -31,6 +37,10 @@ def register(app: typer.Typer) -> None:
         from successcrew.services.triggers import unsynced_trigger_files, unsynced_warning
 
         clock = parse_now(now)
+        if crew_mode is not None:
+            from successcrew.llm.setup import use_crew_mode
+
+            use_crew_mode(ctx.obj, crew_mode)
         crew = CustomerSuccessCrew.from_runtime(ctx.obj)
         # Said before the run, so that it shows even when the run itself fails.
         unsynced = unsynced_trigger_files(crew.engine, ctx.obj.definitions.triggers)

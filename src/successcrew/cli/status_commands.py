@@ -17,12 +17,14 @@ STATUS_SECTIONS: tuple[str, ...] = (
     "successcrew.crew.setup_status:status_section",
     "successcrew.services.triggers:trigger_files_section",
     "successcrew.services.scoring:status_section",
+    "successcrew.services.model_records:status_section",
 )
 
 #: Printers (``"module:function"``) taking (document, echo) for the sections above.
 STATUS_RENDERERS: tuple[str, ...] = (
     "successcrew.services.scoring:render_status_section",
     "successcrew.crew.setup_status:render_status_section",
+    "successcrew.services.model_records:render_status_section",
 )
 
 

@@ -242,6 +242,7 @@ class CustomerSuccessCrew:
 
         self._run_setup(summary, start, now)
         self._run_operations(summary, now)
+        self._run_model_pass(summary, now)
 
         with self._transaction() as session:
             summary.messages_queued = session.execute(
@@ -359,6 +360,35 @@ class CustomerSuccessCrew:
                     lambda op: self._execute(op, "operation", summary.crew_run_id, now), wave
                 )
                 summary.tasks.extend(outcomes)
+
+    def _run_model_pass(self, summary: RunSummary, now: datetime) -> None:
+        """With a model configured (``services.assistant``): its drafts, comment readings and,
+        in crew mode, the agents' review, after the operations and outside their transactions.
+        The deterministic results above stand whatever happens here."""
+        from successcrew.services.assistant import current, model_pass
+
+        assistant = current()
+        if assistant is None:
+            return
+        started = time.perf_counter()
+        try:
+            result = model_pass(
+                self.work_engine, assistant, now=now, crew_run_id=summary.crew_run_id
+            )
+            outcome = TaskOutcome(
+                "model_pass",
+                "model",
+                "model",
+                assistant.model,
+                "succeeded",
+                result=jsonable(result.as_dict()),
+            )
+        except Exception as exc:
+            outcome = TaskOutcome(
+                "model_pass", "model", "model", assistant.model, "failed", error=_error_text(exc)
+            )
+        outcome.seconds = time.perf_counter() - started
+        summary.tasks.append(outcome)
 
     def _execute(
         self, spec: StepSpec | OperationSpec, kind: str, crew_run_id: int | None, now: datetime

@@ -144,6 +144,9 @@ class PlaybookFile(_Strict):
     steps: tuple[Step, ...] = ()
     outcome: Outcome = Outcome()
     min_sample: Annotated[int, Field(ge=1, le=100_000)] = 30
+    #: With a model configured, e-mails of an at-risk or critical playbook are model drafts that
+    #: wait for the owner's approval; ``true`` sends them without it (docs/llm.md).
+    auto_send: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> PlaybookFile:
@@ -279,6 +282,15 @@ class Playbook:
     def id(self) -> str:
         """The program id (also the pause scope suffix ``campaign:<id>``)."""
         return self.spec.id
+
+    @property
+    def serves_risk(self) -> bool:
+        """True for an at-risk or critical playbook (entered on those bands or a trigger)."""
+        return any(
+            isinstance(r, TriggerFired)
+            or (isinstance(r, BandEntered) and r.band in ("at_risk", "critical"))
+            for r in self.spec.entry
+        )
 
     def arms(self) -> list[tuple[str, float]]:
         """(variant id, weight); a playbook without variants has one arm ``default``."""

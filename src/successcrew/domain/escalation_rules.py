@@ -72,6 +72,8 @@ class EscalationView:
     explanation: list[str]
     proposed_action: dict[str, Any] | None
     reminder: bool = False
+    #: A model's account brief (optional, labelled as such on the card).
+    brief: str | None = None
 
 
 def describe_action(action: dict[str, Any] | None) -> str:
@@ -105,6 +107,16 @@ def block_kit(view: EscalationView) -> dict[str, Any]:
                 "text": {
                     "type": "mrkdwn",
                     "text": "*Why*\n" + "\n".join(f"• {line}" for line in view.explanation[:8]),
+                },
+            }
+        )
+    if view.brief:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*Brief (drafted by a model)*\n{view.brief}"[:3000],
                 },
             }
         )

@@ -154,7 +154,12 @@ def plan_actions(
                 "account_source_id": context["crm_source_id"],
                 "subject": f"[{code}] {title}: {name}",
                 "body": f"{title}. Value {shown} against threshold {limit}. "
-                f"{context.get('explanation', '')}".strip(),
+                f"{context.get('explanation', '')}".strip()
+                + (
+                    f"\n\nBrief (drafted by a model):\n{context['brief']}"
+                    if context.get("brief")
+                    else ""
+                ),
                 "due_date": due_date,
                 "owner_email": context.get("owner_email"),
                 **scope_hold,

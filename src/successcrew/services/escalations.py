@@ -26,6 +26,7 @@ from successcrew.domain.escalation_rules import (
 )
 from successcrew.domain.explanations import describe_component
 from successcrew.errors import InputError
+from successcrew.services.assistant import brief_texts
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.models import (
@@ -131,6 +132,7 @@ def send(
         explanation=list(esc.context.get("explanation") or []),
         proposed_action=esc.proposed_action,
         reminder=reminder,
+        brief=esc.context.get("brief"),
     )
     message = block_kit(view)
     payload = {
@@ -167,6 +169,11 @@ def _create(
     now: datetime,
 ) -> Escalation:
     context = {**_context(session, account, snapshot), **extra_context}
+    if account is not None and snapshot is not None:
+        # With a model configured, the card carries its brief beside the engine's explanation.
+        brief = brief_texts(session, [account.id], snapshot.as_of, purpose="escalation")
+        if account.id in brief:
+            context["brief"] = brief[account.id]
     esc = Escalation(
         kind=kind,
         account_id=account.id if account else None,
@@ -305,6 +312,53 @@ def raise_escalations(
             )
             raised["critical_high_value"] += 1
     return {"raised": raised, "high_value_arr_cutoff": cutoff, "scores_as_of": _iso(as_of)}
+
+
+def raise_for_account(
+    session: Session,
+    account_id: int,
+    *,
+    reason: str,
+    policy: EscalationPolicy,
+    settings: Settings,
+    now: datetime,
+) -> Escalation:
+    """Escalate one account to the chairman because a person approved it (a model's proposal).
+
+    The card is the policy's: the account's context and explanation, and the policy's strategic
+    decision when the account is high-value and Critical; ``reason`` is shown, nothing in it is
+    carried out. One open escalation per account: a second one is refused.
+    """
+    account = session.get(Account, account_id)
+    if account is None:
+        raise InputError(f"no account with id {account_id}")
+    e = Escalation.__table__.c
+    if session.execute(select(e.id).where(e.account_id == account_id, e.status == "open")).first():
+        raise InputError(f"account {account.name} already has an open escalation")
+    as_of = _latest_snapshot_date(session, now)
+    snapshot = None
+    if as_of is not None:
+        snap_id = _snapshot_id(session, account_id, as_of)
+        snapshot = session.get(HealthSnapshot, snap_id) if snap_id else None
+    cutoff = high_value_cutoff(session, policy)
+    high = account.arr is not None and cutoff is not None and float(account.arr) >= cutoff
+    proposal = None
+    kind = policy.propose_for_critical
+    if high and kind is not None and snapshot is not None and snapshot.band == "critical":
+        proposal = {"type": kind, **policy.strategic_decisions[kind].model_dump()}
+    return _create(
+        session,
+        kind="proposal",
+        title=f"Proposed escalation: {account.name}",
+        account=account,
+        snapshot=snapshot,
+        trigger_event_id=None,
+        proposed_action=proposal,
+        extra_context={"high_value": high, "reason": reason[:500]},
+        policy=policy,
+        settings=settings,
+        now=now,
+    )
 
 
 def _adopt(session: Session, *, policy: EscalationPolicy, settings: Settings, now: datetime) -> int:

@@ -11,13 +11,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.feedback_categories import Categoriser
 from successcrew.domain.comment_analysis import sentiment
 from successcrew.errors import InputError
+from successcrew.services.assistant import Assistant, CommentText
 from successcrew.store import audit
+from successcrew.store.db import transaction
 from successcrew.store.models import NpsResponse
 
 BATCH = 1000
@@ -48,14 +50,81 @@ def categorise_responses(
         for response_id, comment in rows:
             found = categoriser.categorise(comment)
             with_categories += bool(found)
+            # read_by NULL: a configured model reads it next (read_comments_with_model).
             changes.append(
-                {"id": response_id, "categories": found, "sentiment": sentiment(comment)}
+                {
+                    "id": response_id,
+                    "categories": found,
+                    "sentiment": sentiment(comment),
+                    "read_by": None,
+                    "read_confidence": None,
+                }
             )
         # Bulk UPDATE by primary key: one executemany per batch.
         session.execute(update(NpsResponse), changes)
         done += len(rows)
         last_id = rows[-1][0]
     return {"read": done, "categorised": with_categories}
+
+
+#: Below this confidence a model's reading is recorded but the lexicon's stays in force.
+MIN_CONFIDENCE = 0.6
+
+
+def read_comments_with_model(
+    engine: Engine, assistant: Assistant, categories: Sequence[str], *, batch: int = BATCH
+) -> dict[str, int]:
+    """Let a model read the comments it has not read yet: categories (from the taxonomy only)
+    and sentiment with a confidence. Read, ask with no transaction open, write.
+
+    A confident reading replaces the lexicon's; an unsure one is recorded (``read_by`` =
+    ``lexicon``) and the lexicon's stays; a comment the model could not read (budget spent, bad
+    answer) is left for the next run. A manual correction (``categories_manual``) always wins
+    where categories are read, whatever is written here.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(NpsResponse.id, NpsResponse.comment, NpsResponse.score)
+            .where(
+                NpsResponse.comment.is_not(None),
+                NpsResponse.categories.is_not(None),
+                NpsResponse.read_by.is_(None),
+            )
+            .order_by(NpsResponse.id)
+            .limit(batch)
+        ).all()
+    texts = [CommentText(r.id, r.comment, r.score) for r in rows if r.comment.strip()]
+    if not texts:
+        return {}
+    readings = assistant.read_comments(texts, categories)
+    known = set(categories)
+    confident, unsure = [], []
+    for response_id, reading in readings.items():
+        if reading.confidence >= MIN_CONFIDENCE:
+            confident.append(
+                {
+                    "id": response_id,
+                    "categories": [c for c in reading.categories if c in known],
+                    "sentiment": max(-1.0, min(1.0, reading.sentiment)),
+                    "read_by": reading.model[:200],
+                    "read_confidence": reading.confidence,
+                }
+            )
+        else:
+            unsure.append(
+                {"id": response_id, "read_by": "lexicon", "read_confidence": reading.confidence}
+            )
+    with transaction(engine) as session:
+        # Bulk UPDATE by primary key, one executemany per shape of row.
+        for changes in (confident, unsure):
+            if changes:
+                session.execute(update(NpsResponse), changes)
+    return {
+        "read": len(texts),
+        "by_model": len(confident),
+        "unsure": len(unsure),
+        "left": len(texts) - len(readings),
+    }
 
 
 def correct_categories(

@@ -30,6 +30,7 @@ from successcrew.domain.program_rules import (
     throttle,
 )
 from successcrew.services.links import unsubscribe_url
+from successcrew.services.proposals import drafts_held, hold_email_drafts
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (
     ProgramEmail,
@@ -57,6 +58,7 @@ class StepOutcome:
     messages: int = 0
     skipped: int = 0
     completed: int = 0
+    drafts_held: int = 0
     paused_programs: list[str] = field(default_factory=list)
     #: steps skipped because they were more than ``max_lateness_days`` late
     overdue: int = 0
@@ -301,6 +303,41 @@ def _plan_overdue(
     return planned
 
 
+def _hold_drafts(
+    session: Session,
+    book: Playbook,
+    planned: Sequence[_Planned],
+    messages: list[dict[str, Any]],
+    *,
+    now: datetime,
+    out: StepOutcome,
+) -> list[dict[str, Any]]:
+    """With a model configured, an at-risk or critical playbook's e-mails wait as drafts for
+    the model and then the owner; returns the messages still to queue now."""
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for p in planned:
+        for m in p.messages:
+            # Only customer e-mails are drafts; a call script mailed to the owner is not.
+            if m["channel"] == "email" and m["payload"].get("kind") == "campaign":
+                groups[(p.variant, p.step_index, p.step_id)].append(m)
+    held: set[str] = set()
+    for (variant, step_index, step_id), group in groups.items():
+        out.drafts_held += hold_email_drafts(
+            session,
+            book,
+            variant=variant,
+            step_index=step_index,
+            step_id=step_id,
+            messages=group,
+            unsubscribe={
+                m["payload"]["contact_id"]: m["payload"]["unsubscribe_url"] for m in group
+            },
+            now=now,
+        )
+        held.update(m["key"] for m in group)
+    return [m for m in messages if m["key"] not in held]
+
+
 def _write(
     session: Session,
     book: Playbook,
@@ -313,6 +350,8 @@ def _write(
     """Write the planned steps that fit: outbox messages, email and step rows, and move each
     enrolment on to its next step (completed after its last)."""
     messages = [m for p in planned for m in p.messages]
+    if drafts_held(book):
+        messages = _hold_drafts(session, book, planned, messages, now=now, out=out)
     out.messages += enqueue_many(session, messages, now=now)
     conn = session.connection()
     email_rows = [r for p in planned for r in p.email_rows]

@@ -9,7 +9,7 @@ transaction with an idempotency key, so a re-run sends nothing twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -199,9 +199,17 @@ def enrol(session: Session, book: Playbook, *, now: datetime) -> dict[str, int]:
         for account_id, part in rows:
             # The first rule that admits an account names its entry.
             candidates.setdefault(int(account_id), (rule, _entry_key(rule, part, book)))
+    return enrol_accounts(session, book, candidates, now=now)
+
+
+def enrol_accounts(
+    session: Session, book: Playbook, candidates: Mapping[int, tuple[str, str]], *, now: datetime
+) -> dict[str, int]:
+    """Enrol accounts given as ``{account_id: (entry rule, entry key)}`` (the entry rules above,
+    or an approved proposal): the same arm assignment, the same rows, the same idempotency."""
     if not candidates:
         return {}
-
+    E = ProgramEnrolment
     assigned = dict(
         session.execute(
             select(ProgramAssignment.account_id, ProgramAssignment.variant).where(

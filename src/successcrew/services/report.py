@@ -437,6 +437,23 @@ def collect(engine: Engine, now: datetime) -> dict[str, Any]:
     return document
 
 
+def narrative(doc: dict[str, Any]) -> dict[str, str] | None:
+    """A model's few sentences over the figures when one is configured (else None: the report
+    reads as before). The figures stay the crew's own; the text is labelled as the model's."""
+    from successcrew.services.assistant import current
+
+    assistant = current()
+    if assistant is None:
+        return None
+    figures = {k: doc[k] for k in ("as_of", "headline", "what_worked", "retention") if k in doc}
+    figures["themes"] = [
+        {"label": t.get("label"), "count": t.get("count"), "tone": t.get("tone")}
+        for t in doc.get("themes") or []
+    ]
+    text = assistant.report_summary(figures)
+    return {"text": text, "model": assistant.model} if text else None
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 
@@ -465,6 +482,7 @@ def generate_report(engine: Engine, out_dir: Path, now: datetime) -> dict[str, A
     import json
 
     doc = collect(engine, now)
+    doc["narrative"] = narrative(doc)
     env = _environment()
     out_dir.mkdir(parents=True, exist_ok=True)
     chart_dir = out_dir / "charts"

@@ -30,6 +30,7 @@ from successcrew.domain.trigger_rules import (
 )
 from successcrew.integrations.providers import CRM_PROVIDERS
 from successcrew.redaction import sanitise
+from successcrew.services.assistant import brief_texts
 from successcrew.settings import Settings, load_settings
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
@@ -418,6 +419,18 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
                 if obs.account_id in found:
                     obs.evidence["explanation"] = found[obs.account_id]
                     reading.contexts[obs.subject]["explanation"] = found[obs.account_id]["summary"]
+            if "crm_task" in (d.actions or []):
+                # With a model configured, the owner's task also carries its account brief.
+                linked = [o for o in fired if reading.contexts[o.subject].get("crm_provider")]
+                briefs = brief_texts(
+                    session,
+                    [o.account_id for o in linked if o.account_id is not None],
+                    datetime.fromisoformat(as_of).date(),
+                    purpose="crm_task",
+                )
+                for obs in linked:
+                    if obs.account_id in briefs:
+                        reading.contexts[obs.subject]["brief"] = briefs[obs.account_id]
     rows = []
     for obs in fired:
         evidence = dict(obs.evidence)

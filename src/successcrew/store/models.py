@@ -256,6 +256,10 @@ class NpsResponse(Base):
     sentiment: Mapped[float | None] = mapped_column(Float)
     categories: Mapped[list[Any] | None]
     categories_manual: Mapped[list[Any] | None]
+    #: Who read ``categories`` and ``sentiment`` last: NULL (the lexicon, not yet seen by a
+    #: model), ``lexicon`` (a model looked and was not sure) or the model's name.
+    read_by: Mapped[str | None] = mapped_column(String(200))
+    read_confidence: Mapped[float | None] = mapped_column(Float)
     __table_args__ = (
         Index("ix_nps_responses_account_responded", "account_id", "responded_at"),
         Index("ix_nps_responses_responded_at", "responded_at"),
@@ -750,3 +754,70 @@ class ProductUser(Base):
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     updated_at: Mapped[datetime]
+
+
+# --- The optional model (the llm extra) --------------------------------------------------------
+
+
+class ActionProposal(Base):
+    """Something a model proposed (a crew-mode action or an e-mail draft), waiting for a person.
+
+    ``status``: ``drafting`` (an e-mail the model has yet to write), ``pending`` (waiting for
+    approval), ``approved`` (carried out: its outbox rows are queued), ``declined``, ``blocked``
+    (failed the allow-list or a guardrail; kept as the record), ``noted`` (the model proposed to do
+    nothing). ``messages`` are the outbox rows approval queues, fixed when the proposal is stored.
+    """
+
+    __tablename__ = "action_proposals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(50))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    crew_run_id: Mapped[int | None] = mapped_column(ForeignKey("crew_runs.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(200))
+    proposal: Mapped[dict[str, Any]]
+    messages: Mapped[list[Any] | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_action_proposals_status", "status", "created_at"),
+        CheckConstraint(
+            "status IN ('drafting','pending','approved','declined','blocked','noted')",
+            name="status",
+        ),
+    )
+
+
+class ModelOutput(Base):
+    """A validated model output, by sha256 of model, prompt version and inputs (the cache)."""
+
+    __tablename__ = "model_outputs"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_version: Mapped[str] = mapped_column(String(50))
+    output: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class ModelUsage(Base):
+    """What one run (or one command) spent on the model: calls, tokens, cache hits, fallbacks."""
+
+    __tablename__ = "model_usage"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crew_run_id: Mapped[int | None] = mapped_column(ForeignKey("crew_runs.id", ondelete="SET NULL"))
+    command: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(200))
+    calls: Mapped[int] = mapped_column(Integer)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    cache_hits: Mapped[int] = mapped_column(Integer)
+    fallbacks: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None]
+    recorded_at: Mapped[datetime]
+    __table_args__ = (Index("ix_model_usage_recorded_at", "recorded_at"),)

@@ -1,0 +1,131 @@
+"""``successcrew ask``: a question in plain language, answered by a crewAI agent from the
+read-only tools, with the account ids and figures it used.
+
+The agent has only the read-only lookups (their connection refuses writes), so it cannot change
+anything. A guardrail checks that every account id and figure in the answer came from what the
+tools returned; an answer that cites anything else is asked for again, then given up on.
+
+(No ``from __future__ import annotations``: crewAI validates the guardrail's annotations.)
+"""
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from successcrew.errors import InputError
+from successcrew.llm import prompts
+from successcrew.llm.crew_mode import json_part
+from successcrew.llm.schemas import AnswerOut
+
+QUESTION_LIMIT = 1000
+#: The agent whose role, goal and backstory answer questions.
+ASK_AGENT = "health_monitoring_specialist"
+
+TASK = (
+    "A person on the customer-success team asks: {question}\n\n"
+    "Answer from what the tools return, and only that. Use the tools to find the accounts and "
+    "figures. Give the account ids the answer is about and every figure you used, with its "
+    "value exactly as a tool returned it. If the tools cannot answer it, say so."
+)
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)]
+
+
+def answer_problems(answer: AnswerOut, results: list[str]) -> list[str]:
+    """What in ``answer`` did not come from the tools' ``results`` (empty when all did)."""
+    seen = "\n".join(results)
+    ids = {int(m) for m in re.findall(r'"account_id":\s*(\d+)', seen)}
+    numbers = _numbers(seen)
+    problems = [f"account {i} is in no tool result" for i in answer.account_ids if i not in ids]
+    for f in answer.figures:
+        if f.account_id is not None and f.account_id not in ids:
+            problems.append(f"figure {f.name}: account {f.account_id} is in no tool result")
+        values = _numbers(f.value)
+        if values:
+            if not all(any(abs(v - n) <= 0.05 + 0.001 * abs(n) for n in numbers) for v in values):
+                problems.append(f"figure {f.name}={f.value} is in no tool result")
+        elif f.value.strip().lower() not in seen.lower():
+            problems.append(f"figure {f.name}={f.value} is in no tool result")
+    return problems
+
+
+def ask(assistant: Any, question: str, *, now: datetime, llm_factory: Any = None) -> dict[str, Any]:
+    """Answer ``question``; ``{"answer": None, "fallback": reason}`` when the model could not."""
+    from successcrew.crew.agent_registry import load_agents
+    from successcrew.llm.crew_mode import budgeted_llm_class, endpoint_llm
+    from successcrew.llm.offline import import_crewai
+    from successcrew.llm.tools import ReadOnlyTools, crewai_tools
+
+    question = " ".join(question.split())
+    if not question:
+        raise InputError("ask: give a question")
+    if len(question) > QUESTION_LIMIT:
+        raise InputError(
+            f"ask: the question is {len(question)} characters; at most {QUESTION_LIMIT}"
+        )
+    crewai = import_crewai(assistant.config.data_dir)
+    tools = ReadOnlyTools(assistant.engine, now.date())
+    definition = load_agents()[ASK_AGENT]
+    inner = llm_factory() if llm_factory else endpoint_llm(assistant)
+    llm = budgeted_llm_class()(
+        model=assistant.model, inner=inner, spend=assistant.spend, purpose="ask"
+    )
+
+    def guardrail(output: Any) -> tuple[bool, Any]:
+        try:
+            parsed = AnswerOut.model_validate_json(json_part(output.raw))
+        except ValidationError as exc:
+            return False, f"Answer with JSON matching the schema ({exc.errors()[0]['msg']})."
+        problems = answer_problems(parsed, tools.results)
+        if problems:
+            return False, "Use only what the tools returned: " + "; ".join(problems[:5])
+        return True, parsed.model_dump_json()
+
+    agent = crewai.Agent(
+        role=definition.role,
+        goal=definition.goal,
+        backstory=definition.backstory,
+        tools=crewai_tools(tools),
+        llm=llm,
+        allow_delegation=False,
+        max_iter=8,
+        max_retry_limit=1,
+        verbose=False,
+    )
+    task = crewai.Task(
+        description=TASK.format(
+            question=prompts.scrub(question).replace("{", "(").replace("}", ")")
+        ),
+        expected_output=(
+            'JSON: {"answer": ..., "account_ids": [...], '
+            '"figures": [{"account_id": ..., "name": ..., "value": ...}]}'
+        ),
+        agent=agent,
+        output_pydantic=AnswerOut,
+        guardrail=guardrail,
+        guardrail_max_retries=1,
+    )
+    crew = crewai.Crew(agents=[agent], tasks=[task], memory=False, tracing=False, verbose=False)
+    try:
+        result = crew.kickoff()
+        answer = result.pydantic
+        if not isinstance(answer, AnswerOut):
+            answer = AnswerOut.model_validate_json(json_part(result.raw))
+    except Exception as exc:
+        reason = assistant.config.redact(
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+        assistant.spend.fell_back("ask", reason)
+        return {"question": question, "answer": None, "fallback": reason[:300]}
+    return {
+        "question": question,
+        "answer": answer.answer,
+        "account_ids": answer.account_ids,
+        "figures": [f.model_dump() for f in answer.figures],
+        "tool_calls": len(tools.results),
+        "model": assistant.model,
+    }

@@ -1,0 +1,143 @@
+"""What the model cost and what it said: the output cache and the usage per run.
+
+The cache holds validated outputs only, keyed by sha256 of model, prompt version and inputs
+(the key is computed by the caller), so asking the same thing again costs no call. Usage rows
+say, per run or command, how many calls and tokens went to which model, how many answers came
+from the cache and how many fell back to the deterministic text, and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from successcrew.store.db import transaction
+from successcrew.store.dialect import insert_ignore
+from successcrew.store.models import ActionProposal, ModelOutput, ModelUsage
+
+#: Keys per IN-list when reading the cache.
+CHUNK = 500
+
+
+def cached_outputs(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored outputs for ``keys`` (those present), in one read per chunk."""
+    found: dict[str, dict[str, Any]] = {}
+    if not keys:
+        return found
+    with engine.connect() as conn:
+        for start in range(0, len(keys), CHUNK):
+            rows = conn.execute(
+                select(ModelOutput.key, ModelOutput.output).where(
+                    ModelOutput.key.in_(list(keys[start : start + CHUNK]))
+                )
+            )
+            found.update({k: v for k, v in rows})
+    return found
+
+
+def record(
+    engine: Engine,
+    *,
+    outputs: Iterable[Mapping[str, Any]],
+    usage: Mapping[str, Any] | None,
+) -> None:
+    """Store new cache entries (a key stored twice keeps the first) and one usage row, together."""
+    rows = [dict(o) for o in outputs]
+    with transaction(engine) as session:
+        for start in range(0, len(rows), CHUNK):
+            session.execute(
+                insert_ignore(session.connection(), ModelOutput.__table__),
+                rows[start : start + CHUNK],
+            )
+        if usage is not None:
+            session.add(ModelUsage(**usage))
+
+
+def usage_status(conn: Connection, *, now: datetime, last: int = 5) -> dict[str, Any]:
+    """For ``status``: the last usage rows, the totals over 30 days, proposals by status."""
+    u = ModelUsage.__table__.c
+    rows = conn.execute(select(ModelUsage.__table__).order_by(u.id.desc()).limit(last)).mappings()
+    recent = [
+        {
+            "crew_run_id": r["crew_run_id"],
+            "command": r["command"],
+            "model": r["model"],
+            "calls": r["calls"],
+            "prompt_tokens": r["prompt_tokens"],
+            "completion_tokens": r["completion_tokens"],
+            "cache_hits": r["cache_hits"],
+            "fallbacks": r["fallbacks"],
+            "recorded_at": r["recorded_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+    totals = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(u.calls), 0),
+            func.coalesce(func.sum(u.prompt_tokens), 0),
+            func.coalesce(func.sum(u.completion_tokens), 0),
+            func.coalesce(func.sum(u.fallbacks), 0),
+        ).where(u.recorded_at > now - timedelta(days=30))
+    ).one()
+    p = ActionProposal.__table__.c
+    proposals = dict(conn.execute(select(p.status, func.count()).group_by(p.status)).all())
+    return {
+        "recent": recent,
+        "last_30_days": {
+            "runs": int(totals[0]),
+            "calls": int(totals[1]),
+            "prompt_tokens": int(totals[2]),
+            "completion_tokens": int(totals[3]),
+            "fallbacks": int(totals[4]),
+        },
+        "proposals": {k: int(v) for k, v in sorted(proposals.items())},
+    }
+
+
+def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, Any]:
+    """``status`` section ``model``: the model configured, what recent runs spent, proposals."""
+    settings = runtime.settings
+    return {
+        "model": {
+            "configured": settings.llm_model or None,
+            "endpoint": (settings.llm_base_url or "https://api.openai.com/v1")
+            if settings.llm_model
+            else None,
+            "crew_mode": settings.crew_mode,
+            "budget_per_run": {"calls": settings.llm_max_calls, "tokens": settings.llm_max_tokens},
+            **usage_status(conn, now=now),
+        }
+    }
+
+
+def render_status_section(document: dict[str, Any], echo: Callable[[str], None]) -> None:
+    """The model lines of ``status`` (nothing when no model was ever used)."""
+    model = document.get("model") or {}
+    if not model.get("configured") and not model.get("recent") and not model.get("proposals"):
+        return
+    echo(
+        f"model     {model.get('configured') or 'none configured'}"
+        + (f" at {model['endpoint']}" if model.get("endpoint") else "")
+        + f"; crew mode {model.get('crew_mode')}"
+    )
+    month = model.get("last_30_days") or {}
+    if month.get("runs"):
+        echo(
+            f"          last 30 days: {month['calls']} calls, {month['prompt_tokens']} prompt + "
+            f"{month['completion_tokens']} completion tokens, {month['fallbacks']} fallbacks"
+        )
+    for row in (model.get("recent") or [])[:3]:
+        run = f"run {row['crew_run_id']}" if row["crew_run_id"] else row["command"]
+        echo(
+            f"          {run} ({row['model']}): {row['calls']} calls, "
+            f"{row['prompt_tokens'] + row['completion_tokens']} tokens, {row['cache_hits']} "
+            f"cached, {row['fallbacks']} fallbacks"
+        )
+    if model.get("proposals"):
+        shown = ", ".join(f"{n} {status}" for status, n in model["proposals"].items())
+        echo(f"proposals {shown} (`successcrew proposals`)")
