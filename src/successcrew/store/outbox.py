@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import RetryPolicy
+from successcrew.domain.block_kit import limit_problems, slack_message
 from successcrew.store.models import OutboxMessage
 
 STATUSES = ("pending", "sending", "delivered", "dead", "held")
@@ -57,6 +58,11 @@ def _row(
 ) -> dict[str, Any]:
     if channel not in CHANNELS:
         raise ValueError(f"unknown outbox channel {channel!r}; expected one of {CHANNELS}")
+    if channel == "slack":
+        # Slack would refuse it at send time, hours later and far from the code that built it.
+        problems = limit_problems(slack_message(payload))
+        if problems:
+            raise ValueError(f"Slack message {key} breaks Slack's limits: " + "; ".join(problems))
     return {
         "idempotency_key": key,
         "channel": channel,
