@@ -71,7 +71,9 @@ def register(app: typer.Typer) -> None:
             totals = crew["totals"]
             heading(f"the crew's first {crew['days']} days (from {crew['first_day']})")
             console.print(
-                f"setup: {totals['setup']}; completed on {crew['setup_completed_on'] or 'not yet'}"
+                "setup: "
+                + ", ".join(f"{n} {state}" for state, n in sorted(totals["setup"].items()))
+                + f"; completed on {crew['setup_completed_on'] or 'not yet'}"
             )
             console.print(f"tasks run {crew['tasks_run']}, failed {crew['failed']}")
             fired = ", ".join(f"{k} {v}" for k, v in sorted(totals["trigger_events"].items()))

@@ -185,3 +185,23 @@ def limit_problems(message: Mapping[str, Any]) -> list[str]:
         else:
             problems.append(f"{where}: a block type we do not send")
     return problems
+
+
+def readable_lines(blocks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The words of a message as a person reads them in Slack, one line per line of text (for
+    ``successcrew outbox --show``)."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        texts: list[str] = []
+        if kind in ("header", "section"):
+            texts.append(_text_of(block.get("text")))
+            texts.extend(_text_of(f).replace("\n", ": ", 1) for f in block.get("fields") or ())
+        elif kind == "context":
+            texts.extend(_text_of(e) for e in block.get("elements") or ())
+        elif kind == "actions":
+            labels = [_text_of(e.get("text")) for e in block.get("elements") or ()]
+            texts.append("[" + "] [".join(labels) + "]")
+        for text in texts:
+            lines.extend(line for line in text.splitlines() if line.strip())
+    return lines
