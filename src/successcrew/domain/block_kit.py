@@ -8,6 +8,7 @@ every kind of message we send and check it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +197,10 @@ def readable_lines(blocks: Sequence[Mapping[str, Any]]) -> list[str]:
         texts: list[str] = []
         if kind in ("header", "section"):
             texts.append(_text_of(block.get("text")))
-            texts.extend(_text_of(f).replace("\n", ": ", 1) for f in block.get("fields") or ())
+            # A field is "*Name*\nvalue" in Slack's markup; read as "Name: value".
+            texts.extend(
+                re.sub(r"^\*(.+?)\*\n", r"\1: ", _text_of(f)) for f in block.get("fields") or ()
+            )
         elif kind == "context":
             texts.extend(_text_of(e) for e in block.get("elements") or ())
         elif kind == "actions":
