@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
 from successcrew.errors import ConfigError
@@ -48,8 +48,48 @@ class _SecretFreeStream:
         return getattr(self._target, "encoding", None) or "utf-8"
 
 
-console = Console(file=_SecretFreeStream("stdout"), highlight=False)
-err_console = Console(file=_SecretFreeStream("stderr"), highlight=False)
+#: The line width when the output is a file or a pipe: wide enough that no record ever wraps.
+PIPED_WIDTH = 100_000
+
+
+class _PlainWhenPiped(Console):
+    """A console that wraps to the terminal on a terminal and never wraps anywhere else.
+
+    Rich measures the terminal of *any* standard stream (so ``successcrew status > file`` would
+    wrap at the width of the terminal it was typed in, and at 80 columns under cron); output that
+    is not a terminal is read by ``grep`` and scripts, one record per line.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self.file.isatty():
+            return super().size
+        return ConsoleDimensions(PIPED_WIDTH, 25)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    @property
+    def soft_wrap(self) -> bool:
+        """Never break a long line that goes to a file or a pipe."""
+        return not self.file.isatty() or self._soft_wrap_on_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:  # Console.__init__ assigns it
+        self._soft_wrap_on_terminal = value
+
+
+console: Console = _PlainWhenPiped(file=_SecretFreeStream("stdout"), highlight=False)
+err_console: Console = _PlainWhenPiped(file=_SecretFreeStream("stderr"), highlight=False)
+
+
+def heading(title: str) -> None:
+    """A section heading on stdout: a rule across a terminal, one short line in a file."""
+    if console.file.isatty():
+        console.rule(plain(title))
+    else:
+        console.print(f"-- {plain(title)} --")
 
 
 def print_json(document: Any) -> None:

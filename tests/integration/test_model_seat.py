@@ -118,7 +118,9 @@ def test_the_owners_task_and_the_chairmans_card_carry_the_models_brief(
     ids = build_book(engine)
     evaluate(engine)
     acme = next(t for t in outbox(engine, "crm_task") if t.account_id == ids["ACME"])
-    assert acme.payload["body"].startswith("Account health critical or dropping fast. Value 30.00")
+    assert acme.payload["body"].startswith(
+        "Account health critical or dropping fast. Value 30.0 against"
+    )
     assert "Brief (drafted by a model):\nWhy: Acme is critical at 30.0" in acme.payload["body"]
     # The model saw figures and fenced-apart comments, never an address or a phone number.
     facts = canned.asked["brief"][0][0]

@@ -383,8 +383,8 @@ def test_auto_pause_fires_above_ten_percent_not_at_ten(engine: Engine) -> None:
         unsubscribed = conn.execute(
             select(Contact.unsubscribed_at).where(Contact.id == 101)
         ).scalar_one()
-    assert audit_row.subject == "campaign:at_risk" and "101 of 1000" in audit_row.detail["reason"]
-    assert slack.payload["title"] == "Campaign paused: At-risk recovery"
+    assert audit_row.subject == "campaign:at_risk" and "101 of 1,000" in audit_row.detail["reason"]
+    assert slack.payload["title"] == "Campaign paused: At-risk recovery, negative feedback 10.1 %"
     assert unsubscribed == NOW
     # Paused: a new at-risk account is enrolled but nothing is sent; once only on re-runs.
     snapshot(engine, 1, NOW.date(), "at_risk")

@@ -76,7 +76,12 @@ class HealthMonitoringSpecialist(Agent):
         """
         from successcrew.services.alerts import generate_alerts
 
-        return generate_alerts(ctx.session, ctx.settings, now=ctx.now)
+        return generate_alerts(
+            ctx.session,
+            ctx.settings,
+            now=ctx.now,
+            boundaries=ctx.thresholds.health_bands.boundaries,
+        )
 
     @tool()
     def dashboard_data(self, ctx: TaskContext) -> ToolResult:

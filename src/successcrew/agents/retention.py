@@ -20,7 +20,11 @@ class RetentionProgramDesigner(Agent):
     def escalate_to_chairman(self, ctx: TaskContext) -> ToolResult:
         """Raise the escalations the policy sends to the chairman and that are not raised yet."""
         return escalations.raise_escalations(
-            ctx.session, policy=ctx.policy, settings=ctx.settings, now=ctx.now
+            ctx.session,
+            policy=ctx.policy,
+            settings=ctx.settings,
+            now=ctx.now,
+            boundaries=ctx.thresholds.health_bands.boundaries,
         )
 
     @tool()

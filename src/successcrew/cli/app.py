@@ -40,11 +40,30 @@ COMMAND_MODULES = (
     "escalation",
     "serve",
     "llm",
+    "outbox",
+    "audit",
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"successcrew {version('successcrew')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _validate_configuration(ctx: typer.Context) -> None:
+def _validate_configuration(
+    ctx: typer.Context,
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
     """Every command starts by validating the configuration, so a broken file stops it (exit 2)."""
     if ctx.resilient_parsing or "--help" in sys.argv:
         return
@@ -91,12 +110,42 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err_console.print(f"error: {plain(sanitise(str(exc)))}", soft_wrap=True)
         return int(getattr(exc, "exit_code", 2) or 2)
-    except Exception:
-        # A bug, not a user error: show the traceback as Python would, but sanitised (an
+    except Exception as exc:
+        # A bug, not a user error: one line for the person at the terminal (or cron's mail),
+        # the traceback in a log file they can attach to a report, both sanitised (an
         # exception's message can quote a provider's answer).
-        err_console.print(plain(sanitise(traceback.format_exc().rstrip())), soft_wrap=True)
+        err_console.print(plain(_unexpected_error_line(exc, argv)), soft_wrap=True)
         return 1
     return result if isinstance(result, int) else 0
+
+
+#: The file under the data directory that keeps the tracebacks of unexpected errors.
+ERROR_LOG = "errors.log"
+
+
+def _unexpected_error_line(exc: Exception, argv: list[str] | None) -> str:
+    """Log the traceback of ``exc`` (appended to ``errors.log`` in the data directory) and
+    return the one line to show: what went wrong and where the detail is."""
+    from datetime import UTC, datetime
+
+    from successcrew.redaction import sanitise
+    from successcrew.settings import data_dir
+
+    message = " ".join(sanitise(str(exc), limit=300).split()) or "no message"
+    what = f"error: unexpected {type(exc).__name__}: {message}"
+    log = data_dir() / ERROR_LOG
+    command = " ".join(["successcrew", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(
+                f"--- {datetime.now(UTC).isoformat(timespec='seconds')} {sanitise(command)}\n"
+                + sanitise(traceback.format_exc())
+                + "\n"
+            )
+    except OSError as problem:
+        return f"{what} (the details could not be written to {log}: {problem.strerror})"
+    return f"{what}; this is a bug: the details are in {log}"
 
 
 def entrypoint() -> None:

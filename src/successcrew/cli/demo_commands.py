@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from successcrew.console import console, err_console, print_json
+from successcrew.console import console, err_console, heading, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"demo": result.as_dict(), "status": document})
             return
-        console.rule("what the database holds now")
+        heading("what the database holds now")
         render(document)
         console.print(
             f"ground truth: {result.churned_truth} of {result.accounts} accounts churn "
@@ -69,9 +69,11 @@ def register(app: typer.Typer) -> None:
         if result.crew:
             crew = result.crew
             totals = crew["totals"]
-            console.rule(f"the crew's first {crew['days']} days (from {crew['first_day']})")
+            heading(f"the crew's first {crew['days']} days (from {crew['first_day']})")
             console.print(
-                f"setup: {totals['setup']}; completed on {crew['setup_completed_on'] or 'not yet'}"
+                "setup: "
+                + ", ".join(f"{n} {state}" for state, n in sorted(totals["setup"].items()))
+                + f"; completed on {crew['setup_completed_on'] or 'not yet'}"
             )
             console.print(f"tasks run {crew['tasks_run']}, failed {crew['failed']}")
             fired = ", ".join(f"{k} {v}" for k, v in sorted(totals["trigger_events"].items()))

@@ -57,6 +57,6 @@ def register(app: typer.Typer) -> None:
             print_json(result.as_dict())
             return
         console.print(
-            f"{result.kind}: {result.rows} rows from {path.name}: {result.inserted} new, "
-            f"{result.updated} updated, {result.unchanged} unchanged"
+            f"{result.kind}: {result.rows:,} rows from {path.name}: {result.inserted:,} new, "
+            f"{result.updated:,} updated, {result.unchanged:,} unchanged"
         )

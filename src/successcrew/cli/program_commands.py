@@ -340,9 +340,41 @@ def register(app: typer.Typer) -> None:
 
     feedback_app = typer.Typer(
         help="NPS comments: sentiment and categories, and manual corrections.",
-        no_args_is_help=True,
+        no_args_is_help=False,
     )
     app.add_typer(feedback_app, name="feedback")
+
+    @feedback_app.callback(invoke_without_command=True)
+    def feedback(
+        ctx: typer.Context,
+        since: str = typer.Option(None, "--since", help="Only answers on or after (ISO)."),
+        limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """List NPS comments, newest first: id, account, score, sentiment, categories."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from successcrew.clock import parse_now
+        from successcrew.services.feedback import list_comments
+        from successcrew.store.db import transaction
+
+        moment = parse_now(since) if since else None
+        with transaction(ctx.obj.ready_engine()) as session:
+            comments = list_comments(session, since=moment, limit=limit)
+        if as_json:
+            print_json({"since": moment, "comments": comments})
+            return
+        if not comments:
+            console.print("no comments")
+        for c in comments:
+            corrected = " (corrected)" if c["corrected"] else ""
+            console.print(
+                f"#{c['id']:<6} {c['responded_at'][:10]} {plain(c['account'])} score {c['score']}"
+                f" {c['sentiment_label'] or 'unread'}"
+                f" {plain('[' + (', '.join(c['categories']) or 'no category') + ']')}{corrected}: "
+                f"{plain(' '.join(str(c['comment']).split()))}",
+                soft_wrap=True,
+            )
 
     @feedback_app.command("categorise")
     def feedback_categorise(

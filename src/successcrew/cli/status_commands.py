@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from successcrew.console import console, err_console, plain, print_json
+from successcrew.numbers import amount, count, share
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
@@ -68,30 +69,34 @@ def render(document: dict[str, Any]) -> None:
     console.print(f"[bold]database[/] {plain(document['database'])} (schema {document['schema']})")
     segments = ", ".join(f"{k} {v}" for k, v in sorted(acc["active_by_segment"].items()))
     console.print(
-        f"accounts  {acc['active']} active ({segments or 'none'}), {acc['churned']} churned; "
-        f"active ARR {acc['active_arr']:,.0f}"
+        f"accounts  {count(acc['active'])} active ({segments or 'none'}), "
+        f"{count(acc['churned'])} churned; "
+        f"active ARR {amount(acc['active_arr'])}"
     )
     console.print(
-        f"contacts  {data['contacts']['total']} ({data['contacts']['opted_out']} opted out)"
+        f"contacts  {count(data['contacts']['total'])} "
+        f"({count(data['contacts']['opted_out'])} opted out)"
     )
     usage = data["usage"]
     span = f"{usage['first_day']} .. {usage['last_day']}" if usage["first_day"] else "no data"
     console.print(
-        f"usage     {usage['daily_rows']} daily rows, {usage['raw_events']} raw events ({span})"
+        f"usage     {count(usage['daily_rows'])} daily rows, "
+        f"{count(usage['raw_events'])} raw events ({span})"
     )
     console.print(
-        f"tickets   {data['tickets']['total']} ({data['tickets']['open']} open); "
-        f"invoices {data['invoices']['total']} ({data['invoices']['overdue']} overdue)"
+        f"tickets   {count(data['tickets']['total'])} ({count(data['tickets']['open'])} open); "
+        f"invoices {count(data['invoices']['total'])} "
+        f"({count(data['invoices']['overdue'])} overdue)"
     )
     nps = data["nps"]
     value = "no data" if nps["nps_all_time"] is None else f"{nps['nps_all_time']:+.1f}"
-    console.print(f"nps       {nps['responses']} responses, NPS all time {value}")
+    console.print(f"nps       {count(nps['responses'])} responses, NPS all time {value}")
     scores = document["scores"]
     if scores["as_of"]:
         bands = scores["bands"]
         total = sum(bands.values()) or 1
         shares = ", ".join(
-            f"{bands.get(b, 0)} {b.replace('_', '-')} ({100 * bands.get(b, 0) / total:.0f} %)"
+            f"{count(bands.get(b, 0))} {b.replace('_', '-')} ({share(bands.get(b, 0), total)})"
             for b in ("healthy", "at_risk", "critical")
         )
         extra = "".join(

@@ -64,6 +64,12 @@ class HealthBands(_Strict):
                 )
         return self
 
+    @property
+    def boundaries(self) -> tuple[float, float]:
+        """The scores where a band starts (40 and 70 by default): a shown score never crosses
+        one (``successcrew.numbers.score``)."""
+        return (self.at_risk.min, self.healthy.min)
+
     def band_of(self, score: float) -> str:
         """``healthy``, ``at_risk`` or ``critical`` for a 0-100 score."""
         if score >= self.healthy.min:

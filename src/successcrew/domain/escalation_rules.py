@@ -13,6 +13,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from successcrew.definitions.escalation_policy import EscalationPolicy
+from successcrew.domain.block_kit import (
+    FIELD_TEXT_MAX,
+    FIELDS_MAX,
+    HEADER_MAX,
+    MESSAGE_TEXT_MAX,
+    context_block,
+    shorten,
+)
 
 
 def top_count(total: int, percent: float) -> int:
@@ -74,6 +82,8 @@ class EscalationView:
     reminder: bool = False
     #: A model's account brief (optional, labelled as such on the card).
     brief: str | None = None
+    #: The small line under the card: which trigger raised it.
+    context: str | None = None
 
 
 def describe_action(action: dict[str, Any] | None) -> str:
@@ -94,12 +104,17 @@ def block_kit(view: EscalationView) -> dict[str, Any]:
     """
     prefix = "Reminder: " if view.reminder else ""
     action_line = describe_action(view.proposed_action)
-    header = f"{prefix}{view.title}"[:150]  # Slack caps header text at 150 characters
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in view.fields.items()][:10]
+    header = shorten(f"{prefix}{view.title}", HEADER_MAX)
+    fields = [
+        {"type": "mrkdwn", "text": shorten(f"*{k}*\n{v}", FIELD_TEXT_MAX)}
+        for k, v in view.fields.items()
+        if str(v).strip()
+    ][:FIELDS_MAX]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
-        {"type": "section", "fields": fields},
     ]
+    if fields:  # Slack refuses a section without text or fields
+        blocks.append({"type": "section", "fields": fields})
     if view.explanation:
         blocks.append(
             {
@@ -116,7 +131,7 @@ def block_kit(view: EscalationView) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*Brief (drafted by a model)*\n{view.brief}"[:3000],
+                    "text": shorten(f"*Brief (drafted by a model)*\n{view.brief}", 3000),
                 },
             }
         )
@@ -154,9 +169,12 @@ def block_kit(view: EscalationView) -> dict[str, Any]:
             ],
         }
     )
-    text = (
+    if view.context:
+        blocks.append(context_block(view.context))
+    text = shorten(
         f"{prefix}{view.title}. Proposed: {action_line}. "
-        f"Decide with: successcrew decide {view.id} approve|decline --by NAME"
+        f"Decide with: successcrew decide {view.id} approve|decline --by NAME",
+        MESSAGE_TEXT_MAX,
     )
     return {
         "text": text,

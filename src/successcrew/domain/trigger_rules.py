@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from successcrew import numbers
 from successcrew.definitions.trigger_specs import ACTIONS, COMPARATORS
 
 PORTFOLIO_SUBJECT = "portfolio"
@@ -112,10 +113,43 @@ def is_high_value(arr: float | None, high_value_arr: float | None) -> bool:
     return arr is not None and high_value_arr is not None and float(arr) >= high_value_arr
 
 
+def value_text(metric: str, value: float | None, threshold: float | None) -> str:
+    """An event's value as people write it; a health score never shows on the other side of
+    the threshold it crossed (39.95 below 40 is ``39.9``)."""
+    if value is None:
+        return "n/a"
+    if metric == "health_score":
+        return numbers.score(value, () if threshold is None else (threshold,))
+    if metric.startswith("logo_retention"):
+        return numbers.percent(value)
+    if metric.startswith("nps"):
+        return f"{value:+.0f}"
+    if metric == "consecutive_failures":
+        return numbers.count(value)
+    return f"{value:,.2f}"
+
+
+def describe_value(metric: str, value: float | None, threshold: float | None) -> str:
+    """The number of an event in words (``health 39.9``, ``NPS -4``), for titles people read."""
+    shown = value_text(metric, value, threshold)
+    if value is None:
+        return "no value"
+    if metric == "health_score":
+        return f"health {shown}"
+    if metric.startswith("logo_retention"):
+        return f"one-month retention {shown}"
+    if metric.startswith("nps"):
+        return f"NPS {shown}"
+    if metric == "consecutive_failures":
+        return f"{shown} failed checks in a row"
+    return f"{metric.replace('_', ' ')} {shown}"
+
+
 def plan_actions(
     *,
     code: str,
     title: str,
+    metric: str = "",
     severity: str,
     actions: list[str],
     subject: str,
@@ -134,10 +168,13 @@ def plan_actions(
     linked to a CRM, a component pause only where the definition names a scope for the component.
     """
     planned: list[Action] = []
-    shown = "n/a" if value is None else f"{value:.2f}"
+    what = describe_value(metric, value, threshold)
+    shown = value_text(metric, value, threshold)
     limit = "n/a" if threshold is None else f"{threshold:g}"
-    name = context.get("account_name") or context.get("component") or subject
-    fields = {"trigger": code, "subject": str(name), "value": shown, "threshold": limit}
+    name = str(context.get("account_name") or context.get("component") or subject)
+    fields = {"Value": shown, "Threshold": limit}
+    # Plain words in the title (who, what, the number); the trigger code only in the context line.
+    where = f"{code} · {title} · {severity}"
     # While scores are set by hand (rollback: health calculation failure) interventions computed
     # from automatic scores wait; the dispatcher holds messages whose pause scope is paused.
     scope_hold = {"pause_scope": context["pause_scope"]} if context.get("pause_scope") else {}
@@ -169,17 +206,19 @@ def plan_actions(
                 continue
             payload = {
                 "channel": channels["chairman"],
-                "title": f"High-value account at risk: {name}",
+                "title": f"High-value account {name} at risk: {what}",
                 "summary": context.get("explanation") or title,
-                "fields": {**fields, "arr": f"{float(context.get('arr') or 0):,.0f}"},
+                "fields": {**fields, "ARR": numbers.amount(float(context.get("arr") or 0))},
+                "context": where,
                 **scope_hold,
             }
         elif action in ("team_notice", "ops_alert"):
             payload = {
                 "channel": channels["team"],
-                "title": f"[{severity}] {code}: {title}",
+                "title": f"{name.replace('_', ' ').capitalize()}: {what}",
                 "summary": context.get("summary") or title,
                 "fields": fields,
+                "context": where,
             }
         else:
             raise ValueError(f"action {action!r} has no outbox payload")

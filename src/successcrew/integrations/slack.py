@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from successcrew.domain.block_kit import Button, build_blocks, slack_message
 from successcrew.integrations.http import (
     ProviderAuthError,
     ProviderClient,
@@ -23,13 +23,13 @@ from successcrew.integrations.http import (
 )
 from successcrew.redaction import redact_document
 
+#: Button and build_blocks live in domain/block_kit.py; they are re-exported here for clients.
+__all__ = ["Button", "SlackClient", "build_blocks", "build_message", "channel_wait"]
+
 #: ``metadata.event_type`` of every message we post; the key sits in ``event_payload``.
 METADATA_EVENT_TYPE = "successcrew_outbox"
 #: Slack's documented pace for chat.postMessage: about one message per second per channel.
 PER_CHANNEL_INTERVAL_SECONDS = 1.0
-#: Header text is limited to 150 characters; section fields to 2000 (we stay well below).
-_HEADER_MAX = 150
-_FIELD_MAX = 1900
 #: ``ok: false`` errors that no retry will fix.
 _PERMANENT_ERRORS = frozenset(
     {
@@ -49,92 +49,11 @@ _AUTH_ERRORS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Button:
-    """A decision button: ``value`` comes back to us in the interactivity payload."""
-
-    text: str
-    action_id: str
-    value: str
-    style: str | None = None  # "primary" or "danger"
-    confirm: str | None = None  # a question shown before a dangerous click goes through
-
-
-def _button_block(button: Button) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": button.text[:75]},
-        "action_id": button.action_id,
-        "value": button.value,
-    }
-    if button.style in ("primary", "danger"):
-        element["style"] = button.style
-    if button.confirm:
-        element["confirm"] = {
-            "title": {"type": "plain_text", "text": "Are you sure?"},
-            "text": {"type": "mrkdwn", "text": button.confirm},
-            "confirm": {"type": "plain_text", "text": button.text[:30]},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        }
-    return element
-
-
-def build_blocks(
-    title: str,
-    *,
-    summary: str | None = None,
-    fields: Mapping[str, Any] | None = None,
-    buttons: Sequence[Button] = (),
-) -> list[dict[str, Any]]:
-    """Block Kit for an alert: a header, an optional summary, fields, then decision buttons."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:_HEADER_MAX]}}
-    ]
-    if summary:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary[:2900]}})
-    items = list((fields or {}).items())
-    # A section holds at most 10 fields; longer lists continue in the next section.
-    for start in range(0, len(items), 10):
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*{name}*\n{value}"[:_FIELD_MAX]}
-                    for name, value in items[start : start + 10]
-                ],
-            }
-        )
-    if buttons:
-        blocks.append({"type": "actions", "elements": [_button_block(b) for b in buttons[:25]]})
-    return blocks
-
-
-def fallback_text(title: str, summary: str | None, fields: Mapping[str, Any] | None) -> str:
-    """The plain notification text Slack shows where blocks cannot be rendered."""
-    parts = [title]
-    if summary:
-        parts.append(summary)
-    parts.extend(f"{k}: {v}" for k, v in (fields or {}).items())
-    return " | ".join(parts)[:3000]
-
-
 def build_message(payload: Mapping[str, Any], *, key: str, default_channel: str) -> dict[str, Any]:
-    """The ``chat.postMessage`` body for an outbox payload.
-
-    The payload holds ``title`` and optionally ``channel``, ``summary``, ``fields`` and
-    ``buttons`` (dicts with Button's fields); ``blocks`` given verbatim are used as they are.
-    """
-    title = str(payload.get("title") or payload.get("text") or "successcrew")
-    summary = payload.get("summary")
-    fields = payload.get("fields") or {}
-    buttons = [Button(**b) for b in payload.get("buttons") or ()]
-    blocks = payload.get("blocks") or build_blocks(
-        title, summary=summary, fields=fields, buttons=buttons
-    )
+    """The ``chat.postMessage`` body for an outbox payload (``block_kit.slack_message``)."""
     return {
         "channel": payload.get("channel") or default_channel,
-        "text": payload.get("text") or fallback_text(title, summary, fields),
-        "blocks": blocks,
+        **slack_message(payload),
         "metadata": {"event_type": METADATA_EVENT_TYPE, "event_payload": {"idempotency_key": key}},
         "unfurl_links": False,
     }

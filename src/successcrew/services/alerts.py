@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from successcrew import numbers
 from successcrew.integrations.providers import provider_matrix
 from successcrew.settings import Settings
 from successcrew.store import audit
@@ -32,7 +34,7 @@ def configure_alerts(
         payload={
             "channel": settings.slack_channel,
             "title": "successcrew health monitoring is on",
-            "text": (
+            "summary": (
                 "successcrew now watches customer health: accounts falling into the Critical "
                 f"band are posted here and get a CRM task ({routing['crm_tasks']})."
             ),
@@ -50,8 +52,12 @@ def configure_alerts(
     return routing
 
 
-def generate_alerts(session: Session, settings: Settings, *, now: datetime) -> dict[str, Any]:
+def generate_alerts(
+    session: Session, settings: Settings, *, now: datetime, boundaries: Sequence[float] = ()
+) -> dict[str, Any]:
     """Alert on accounts whose latest score is Critical and whose previous one was not.
+
+    ``boundaries`` are the health bands' edges: a score in the text never shows across one.
 
     One Slack message per account per scoring date, and a CRM task for the owner when a CRM
     is in use and the account is known there; the keys make a re-run queue nothing twice.
@@ -65,7 +71,7 @@ def generate_alerts(session: Session, settings: Settings, *, now: datetime) -> d
     sources = q.crm_source_ids(session, crm, [a.id for a, _ in rows]) if crm and rows else {}
     slack, crm_tasks = [], []
     for account, snap in rows:
-        text = f"{account.name} is Critical: health {snap.score:.0f} on {current.isoformat()}"
+        text = f"{account.name} is Critical: health {numbers.score(snap.score, boundaries)}"
         slack.append(
             {
                 "key": f"alert:critical:{account.id}:{current.isoformat()}",
@@ -74,9 +80,10 @@ def generate_alerts(session: Session, settings: Settings, *, now: datetime) -> d
                     "channel": settings.slack_channel,
                     "title": text,
                     "fields": {
-                        "ARR": f"{float(account.arr or 0):,.0f}",
+                        "ARR": numbers.amount(float(account.arr or 0)),
                         "Owner": account.owner_email or "-",
                         "Segment": account.segment or "-",
+                        "Scored on": current.isoformat(),
                     },
                 },
                 "account_id": account.id,
@@ -91,7 +98,7 @@ def generate_alerts(session: Session, settings: Settings, *, now: datetime) -> d
                         "provider": crm,
                         "account_source_id": sources[account.id],
                         "subject": f"Critical health: call {account.name}",
-                        "body": text,
+                        "body": f"{text} (scored on {current.isoformat()})",
                         "due_date": (now + timedelta(days=1)).date().isoformat(),
                         "owner_email": account.owner_email,
                     },

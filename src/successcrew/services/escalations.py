@@ -8,12 +8,14 @@ run lock, so "is there already an escalation for this?" checks cannot race anoth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from successcrew import numbers
 from successcrew.definitions.escalation_policy import EscalationPolicy
 from successcrew.domain.escalation_rules import (
     EscalationView,
@@ -25,6 +27,7 @@ from successcrew.domain.escalation_rules import (
     top_count,
 )
 from successcrew.domain.explanations import describe_component
+from successcrew.domain.trigger_rules import describe_value
 from successcrew.errors import InputError
 from successcrew.services.assistant import brief_texts
 from successcrew.settings import Settings
@@ -35,6 +38,7 @@ from successcrew.store.models import (
     Escalation,
     HealthSnapshot,
     OutboxMessage,
+    TriggerDefinition,
     TriggerEvent,
 )
 from successcrew.store.outbox import enqueue
@@ -108,13 +112,13 @@ def _fields(context: dict[str, Any]) -> dict[str, str]:
         "ARR": f"{context['arr']:,.0f}" if context.get("arr") is not None else None,
         "Segment": context.get("segment"),
         "Health": (
-            f"{context['score']:.0f} ({context['band']})"
+            f"{context.get('score_text') or numbers.score(context['score'])} "
+            f"({str(context['band']).replace('_', '-')})"
             if context.get("score") is not None
             else None
         ),
         "Owner": context.get("owner"),
         "Renewal": context.get("renewal_date"),
-        "Trigger": context.get("trigger"),
     }
     return {k: str(v) for k, v in shown.items() if v not in (None, "")}
 
@@ -133,6 +137,11 @@ def send(
         proposed_action=esc.proposed_action,
         reminder=reminder,
         brief=esc.context.get("brief"),
+        # Trigger codes are for the people who configure triggers: the small line under the card.
+        context=" · ".join(
+            str(esc.context[k]) for k in ("trigger", "trigger_title") if esc.context.get(k)
+        )
+        or None,
     )
     message = block_kit(view)
     payload = {
@@ -167,8 +176,11 @@ def _create(
     policy: EscalationPolicy,
     settings: Settings,
     now: datetime,
+    boundaries: Sequence[float] = (),
 ) -> Escalation:
     context = {**_context(session, account, snapshot), **extra_context}
+    if snapshot is not None:
+        context["score_text"] = numbers.score(snapshot.score, boundaries)
     if account is not None and snapshot is not None:
         # With a model configured, the card carries its brief beside the engine's explanation.
         brief = brief_texts(session, [account.id], snapshot.as_of, purpose="escalation")
@@ -200,9 +212,16 @@ def _create(
 
 
 def raise_escalations(
-    session: Session, *, policy: EscalationPolicy, settings: Settings, now: datetime
+    session: Session,
+    *,
+    policy: EscalationPolicy,
+    settings: Settings,
+    now: datetime,
+    boundaries: Sequence[float] = (),
 ) -> dict[str, Any]:
-    """Raise what the policy sends to the chairman and is not escalated yet; returns counts."""
+    """Raise what the policy sends to the chairman and is not escalated yet; returns counts.
+
+    ``boundaries`` are the health bands' edges: a score on a card never shows across one."""
     cutoff = high_value_cutoff(session, policy)
     raised = {"trigger_events": 0, "critical_high_value": 0}
     raised["adopted"] = _adopt(session, policy=policy, settings=settings, now=now)
@@ -218,8 +237,9 @@ def raise_escalations(
             TriggerEvent.code.in_(sorted(policy.high_value_escalate)) & (Account.arr >= cutoff)
         )
     events = session.execute(
-        select(TriggerEvent, Account)
+        select(TriggerEvent, Account, TriggerDefinition.metric, TriggerDefinition.title)
         .outerjoin(Account, Account.id == TriggerEvent.account_id)
+        .outerjoin(TriggerDefinition, TriggerDefinition.code == TriggerEvent.code)
         .where(
             TriggerEvent.code.in_(sorted(codes)),
             wanted,
@@ -230,7 +250,7 @@ def raise_escalations(
         .order_by(TriggerEvent.id)
     ).all()
     as_of = _latest_snapshot_date(session, now)
-    for event, account in events:
+    for event, account, metric, trigger_title in events:
         high = bool(
             account is not None
             and account.arr is not None
@@ -252,13 +272,15 @@ def raise_escalations(
         _create(
             session,
             kind=f"trigger:{event.code}",
-            title=f"{event.code} on {who}",
+            # Who, what happened and the number; the code goes to the card's context line.
+            title=f"{who}: {describe_value(metric or '', event.value, event.threshold)}",
             account=account,
             snapshot=snapshot,
             trigger_event_id=event.id,
             proposed_action=proposal,
             extra_context={
                 "trigger": event.code,
+                "trigger_title": trigger_title,
                 "value": event.value,
                 "threshold": event.threshold,
                 "high_value": high,
@@ -266,6 +288,7 @@ def raise_escalations(
             policy=policy,
             settings=settings,
             now=now,
+            boundaries=boundaries,
         )
         raised["trigger_events"] += 1
 
@@ -300,7 +323,10 @@ def raise_escalations(
             _create(
                 session,
                 kind="critical_high_value",
-                title=f"High-value account {account.name} is Critical ({snapshot.score:.0f})",
+                title=(
+                    f"High-value account {account.name} is Critical: "
+                    f"health {numbers.score(snapshot.score, boundaries)}"
+                ),
                 account=account,
                 snapshot=snapshot,
                 trigger_event_id=None,
@@ -309,6 +335,7 @@ def raise_escalations(
                 policy=policy,
                 settings=settings,
                 now=now,
+                boundaries=boundaries,
             )
             raised["critical_high_value"] += 1
     return {"raised": raised, "high_value_arr_cutoff": cutoff, "scores_as_of": _iso(as_of)}
@@ -574,7 +601,11 @@ def carry_out(
             session,
             key=f"escalation:{esc.id}:carried-out",
             channel="slack",
-            payload={"channel": settings.slack_chairman_channel, "title": text, "text": text},
+            payload={
+                "channel": settings.slack_chairman_channel,
+                "title": f"Carried out: {action}" + (f" for {account.name}" if account else ""),
+                "summary": text,
+            },
             now=now,
             account_id=esc.account_id,
         )
@@ -644,7 +675,11 @@ def announce_policy(
         session,
         key="setup:escalation:announce",
         channel="slack",
-        payload={"channel": settings.slack_chairman_channel, "title": text, "text": text},
+        payload={
+            "channel": settings.slack_chairman_channel,
+            "title": "Chairman escalations are on",
+            "summary": text,
+        },
         now=now,
     )
     audit.record(

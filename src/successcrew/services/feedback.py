@@ -15,12 +15,12 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.feedback_categories import Categoriser
-from successcrew.domain.comment_analysis import sentiment
+from successcrew.domain.comment_analysis import effective_categories, sentiment, sentiment_label
 from successcrew.errors import InputError
 from successcrew.services.assistant import Assistant, CommentText
 from successcrew.store import audit
 from successcrew.store.db import transaction
-from successcrew.store.models import NpsResponse
+from successcrew.store.models import Account, NpsResponse
 
 BATCH = 1000
 
@@ -167,3 +167,35 @@ def correct_categories(
         "categories": response.categories,
         "categories_manual": response.categories_manual,
     }
+
+
+def list_comments(
+    session: Session, *, since: datetime | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """NPS answers with a comment, newest first (for ``successcrew feedback``): the response id
+    that ``feedback correct`` takes, the account, score, sentiment and the categories in force
+    (a person's correction wins). One query, ``limit`` rows at most."""
+    query = (
+        select(NpsResponse, Account.name)
+        .join(Account, Account.id == NpsResponse.account_id)
+        .where(NpsResponse.comment.is_not(None), NpsResponse.comment != "")
+        .order_by(NpsResponse.responded_at.desc(), NpsResponse.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(NpsResponse.responded_at >= since)
+    return [
+        {
+            "id": r.id,
+            "account": name,
+            "score": r.score,
+            "responded_at": r.responded_at.isoformat(),
+            "sentiment": r.sentiment,
+            "sentiment_label": sentiment_label(r.sentiment) if r.sentiment is not None else None,
+            "categories": effective_categories(r.categories, r.categories_manual),
+            "corrected": r.categories_manual is not None,
+            "read_by": r.read_by,
+            "comment": r.comment,
+        }
+        for r, name in session.execute(query)
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
+from successcrew import numbers
 from successcrew.definitions.playbooks import (
     Playbook,
     ProgramSettings,
@@ -200,7 +201,8 @@ def check_auto_pause(
         ):
             continue
         reason = (
-            f"negative feedback {rate.pct:.1f} % ({rate.negative} of {rate.sent} emails in "
+            f"negative feedback {numbers.percent(rate.pct)} ({rate.negative:,} of {rate.sent:,} "
+            f"emails in "
             f"{rate.window_days} days) is above {threshold_pct:g} % "
             "(thresholds.yaml rollback.campaign_negative_feedback_pct)"
         )
@@ -214,14 +216,17 @@ def check_auto_pause(
                     "key": f"auto-pause:{book.id}:{now.isoformat()}",
                     "channel": "slack",
                     "payload": {
-                        "title": f"Campaign paused: {book.spec.name}",
+                        "title": (
+                            f"Campaign paused: {book.spec.name}, negative feedback "
+                            f"{numbers.percent(rate.pct)}"
+                        ),
                         "summary": reason
                         + ". Review the feedback, then `successcrew programs resume "
                         + f"{book.id} --rule {AUTO_PAUSE} --reason ...`.",
                         "fields": {
-                            "program": book.id,
-                            "negative": rate.negative,
-                            "sent": rate.sent,
+                            "Program": book.id,
+                            "Negative": numbers.count(rate.negative),
+                            "Sent": numbers.count(rate.sent),
                         },
                     },
                 }

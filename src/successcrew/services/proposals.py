@@ -269,6 +269,7 @@ def _crm_task(session: Session, account: Account, settings: Settings) -> dict[st
     (action,) = plan_actions(
         code=event.code,
         title=definition.title,
+        metric=definition.metric,
         severity=definition.severity,
         actions=["crm_task"],
         subject=event.subject,

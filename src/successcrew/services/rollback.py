@@ -94,6 +94,13 @@ def _nps_drop(session: Session, thresholds: Thresholds, now: datetime) -> _Findi
     return _Finding(drop > limit, latest, reason, detail)
 
 
+def _emergency_title(detail: dict[str, Any]) -> str:
+    drop = detail.get("drop_points")
+    return "Emergency review: NPS dropped" + (
+        f" {float(drop):.1f} points" if drop is not None else ""
+    )
+
+
 #: name -> (reader, pause scope, lifted automatically when the condition clears)
 RULES = {
     "crm_sync_error_rate": (_crm_error_rate, "automation", False),
@@ -141,7 +148,7 @@ def apply_rollback_rules(
             escalation_id = store.add_escalation(
                 session,
                 kind="emergency_review",
-                title="Emergency review: NPS dropped",
+                title=_emergency_title(finding.detail),
                 context={"reason": reason, **finding.detail},
                 now=now,
             )
@@ -153,7 +160,7 @@ def apply_rollback_rules(
                         "channel": "slack",
                         "payload": {
                             "channel": channels["chairman"],
-                            "title": "Emergency review: NPS dropped",
+                            "title": _emergency_title(finding.detail),
                             "summary": reason,
                         },
                     }

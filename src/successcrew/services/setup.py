@@ -95,7 +95,9 @@ def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict
         .where(SetupProgress.status == "skipped")
         .order_by(SetupProgress.step_id)
     ).all()
-    text = "successcrew setup review: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    title = f"successcrew setup review: {done}"
+    text = title
     if skipped:
         # Skipped: nothing to do (no CRM configured) or a tool this build lacks; each says why.
         text += ". Skipped: " + "; ".join(f"{s} ({e})" for s, e in skipped)
@@ -103,7 +105,7 @@ def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict
         session,
         key="setup:review",
         channel="slack",
-        payload={"channel": settings.slack_channel, "title": text[:150], "text": text},
+        payload={"channel": settings.slack_channel, "title": title, "summary": text},
         now=now,
     )
     return {"steps": counts, "skipped": {s: e for s, e in skipped}}

@@ -489,6 +489,7 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
         for action in plan_actions(
             code=d.code,
             title=d.title,
+            metric=d.metric,
             severity=d.severity,
             actions=actions,
             subject=obs.subject,

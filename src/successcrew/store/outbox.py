@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import RetryPolicy
+from successcrew.domain.block_kit import limit_problems, slack_message
 from successcrew.store.models import OutboxMessage
 
 STATUSES = ("pending", "sending", "delivered", "dead", "held")
@@ -57,6 +58,11 @@ def _row(
 ) -> dict[str, Any]:
     if channel not in CHANNELS:
         raise ValueError(f"unknown outbox channel {channel!r}; expected one of {CHANNELS}")
+    if channel == "slack":
+        # Slack would refuse it at send time, hours later and far from the code that built it.
+        problems = limit_problems(slack_message(payload))
+        if problems:
+            raise ValueError(f"Slack message {key} breaks Slack's limits: " + "; ".join(problems))
     return {
         "idempotency_key": key,
         "channel": channel,
@@ -252,3 +258,42 @@ def outbox_summary(session: Session, *, dead_limit: int = 20) -> dict[str, Any]:
         ],
         "held_reasons": {reason or "": n for reason, n in held},
     }
+
+
+def list_messages(
+    session: Session,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Outbox messages newest first, with the account's name, filtered by status and channel
+    (for ``successcrew outbox``); one query, ``limit`` rows at most."""
+    from successcrew.store.models import Account
+
+    query = (
+        select(OutboxMessage, Account.name)
+        .outerjoin(Account, Account.id == OutboxMessage.account_id)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    if channel is not None:
+        query = query.where(OutboxMessage.channel == channel)
+    return [
+        {
+            "id": m.id,
+            "key": m.idempotency_key,
+            "channel": m.channel,
+            "status": m.status,
+            "attempts": m.attempts,
+            "account": name,
+            "created_at": m.created_at.isoformat(),
+            "next_attempt_at": m.next_attempt_at.isoformat() if m.next_attempt_at else None,
+            "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
+            "last_error": m.last_error,
+            "payload": m.payload,
+        }
+        for m, name in session.execute(query)
+    ]
