@@ -140,21 +140,16 @@ class Scenario:
 
     Each is a cause in the data, not a flag: a cohort of small accounts leaves in one month (the
     month's logo retention dips), a release breaks reports and the NPS answers after it turn
-    negative, and the CRM's API is down for a few days (the demo's CRM stand-in answers 503).
+    negative.
     """
 
     cohort_month: date
     cohort_churned: tuple[str, ...]
     bad_release: date
-    crm_outage: tuple[date, date]
 
     def bad_release_hurts(self, day: date) -> bool:
         """Whether answers given on ``day`` come after the broken release."""
         return day >= self.bad_release
-
-    def crm_down(self, day: date) -> bool:
-        """Whether the CRM's API is down on ``day`` (first and last day included)."""
-        return self.crm_outage[0] <= day <= self.crm_outage[1]
 
 
 @dataclass
@@ -402,8 +397,7 @@ def _month_start(day: date) -> date:
 def _add_incidents(data: SyntheticData, rng: random.Random, end: date) -> Scenario:
     """Write the scenario's incidents into ``data`` (the crew's first day is 45 days before
     ``end``): the cohort leaves in the month the crew starts, so the crew's first evaluation in
-    the next month reads a retention dip; the release breaks reports 30 days before ``end``; the
-    CRM is down for four days from 13 days before ``end``."""
+    the next month reads a retention dip; the release breaks reports 30 days before ``end``."""
     month = _month_start(end - timedelta(days=45))
     next_month = _month_start(month + timedelta(days=32))
     smb_active = [
@@ -462,13 +456,7 @@ def _add_incidents(data: SyntheticData, rng: random.Random, end: date) -> Scenar
         if date.fromisoformat(row["responded_at"][:10]) >= release and rng.random() < 0.8:
             row["score"] = max(0, min(int(row["score"]) - 5, 6))
             row["comment"] = rng.choice(_COMMENTS["bugs"])
-    outage = end - timedelta(days=13)
-    return Scenario(
-        cohort_month=month,
-        cohort_churned=tuple(sorted(churn_on)),
-        bad_release=release,
-        crm_outage=(outage, outage + timedelta(days=3)),
-    )
+    return Scenario(cohort_month=month, cohort_churned=tuple(sorted(churn_on)), bad_release=release)
 
 
 _COLUMNS = {
