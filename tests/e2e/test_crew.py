@@ -293,11 +293,27 @@ def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
     assert came["survey_answers"] > 0 and came["unsubscribed_contacts"] > 0
     assert came["slack_decisions"] == 1
     assert crew["totals"]["escalations"]["carried_out"] == 1
-    # A second demo finds the crew's work done and repeats none of it.
-    second = run_cli(capsys, *args, "--json")
-    assert second.code == 0
-    assert second.json()["demo"]["crew"]["tasks_run"] == 0
-    assert second.json()["demo"]["crew"]["totals"]["came_back"] == came
+    # The incidents in the synthetic history reach the crew: the cohort that left in
+    # September, the NPS that fell after the broken release, the accounts that slid.
+    happened = first.json()["demo"]["what_happened"]
+    assert set(happened["triggers"]) >= {"RETENTION-001", "RETENTION-002", "RETENTION-003"}
+    assert "nps_drop" in happened["rollback_rules"]
+    assert "Logo retention for 2026-09 fell to" in happened["triggers"]["RETENTION-002"][0]
+    with Session(engine) as session:
+        runs = session.scalar(select(func.count()).select_from(CrewRun))
+    assert runs == 45
+    # A second demo finds the crew's days done, says so, adds no crew run, tells the same story.
+    second = run_cli(capsys, *args)
+    assert second.code == 0, second.err
+    assert "the crew had already run these days (45 run(s)): nothing was added" in second.out
+    for line in happened["triggers"]["RETENTION-003"] + happened["rollback_rules"]["nps_drop"]:
+        assert line in second.out.replace("\n", "")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(CrewRun)) == 45
+    again = run_cli(capsys, *args, "--json").json()["demo"]
+    assert again["crew_already_ran"] == 45 and again["crew"]["tasks_run"] == 0
+    assert again["crew"]["totals"]["came_back"] == came
+    assert again["what_happened"] == happened
     with Session(engine) as session:
         succeeded = Counter(
             session.scalars(select(TaskRun.task).where(TaskRun.status == "succeeded"))

@@ -55,7 +55,29 @@ def test_churners_decline_before_they_leave_and_nobody_is_active_after() -> None
 
 def test_detractors_cluster_in_churners() -> None:
     data = generate(seed=7, accounts=300)
+    scenario = data.scenario
+    assert scenario is not None
+    # The scenario's cohort leaves at once and the broken release hurts everyone alike: the
+    # slow slide into churn is what the answers before the release must show.
     churned = {a["external_id"] for a in data.accounts if a["churned_at"]}
-    churner_scores = [r["score"] for r in data.nps if r["account_external_id"] in churned]
-    other_scores = [r["score"] for r in data.nps if r["account_external_id"] not in churned]
+    churned -= set(scenario.cohort_churned)
+    before = [
+        r for r in data.nps if date.fromisoformat(r["responded_at"][:10]) < scenario.bad_release
+    ]
+    churner_scores = [r["score"] for r in before if r["account_external_id"] in churned]
+    other_scores = [r["score"] for r in before if r["account_external_id"] not in churned]
     assert mean(churner_scores) < mean(other_scores) - 1
+
+
+def test_the_scenario_writes_its_incidents_into_the_history() -> None:
+    data = generate(seed=7, accounts=300)
+    scenario = data.scenario
+    assert scenario is not None and len(scenario.cohort_churned) >= 40
+    churn = {a["external_id"]: a["churned_at"] for a in data.accounts}
+    assert all(churn[ext].startswith("2026-09") for ext in scenario.cohort_churned)
+    # Nobody in the cohort uses the product after leaving.
+    for row in data.usage:
+        if row["account_external_id"] in scenario.cohort_churned:
+            assert row["day"] < churn[row["account_external_id"]]
+    after = [r["score"] for r in data.nps if r["responded_at"][:10] >= "2026-10-02"]
+    assert after and mean(after) < 6, "answers after the broken release are mostly detractors"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from successcrew.console import console, err_console, heading, print_json
+
+if TYPE_CHECKING:
+    from successcrew.demo.runner import DemoResult
 
 
 def register(app: typer.Typer) -> None:
@@ -48,17 +52,24 @@ def register(app: typer.Typer) -> None:
             settings=runtime.settings,
             thresholds=runtime.thresholds,
         )
-        if result.crew and result.crew["daily"]:
+        mission = None
+        if result.crew:
             # Report as of the last simulated day, so "setup day N" matches the story told.
-            from datetime import date
+            from datetime import date, timedelta
 
             from successcrew.clock import start_of_day
+            from successcrew.demo.mission import mission_summary
 
-            clock = start_of_day(date.fromisoformat(result.crew["daily"][-1]["date"]))
-            clock = clock.replace(hour=7)
+            first = start_of_day(date.fromisoformat(result.crew["first_day"]))
+            clock = first + timedelta(days=result.crew["days"] - 1, hours=7)
+            mission = mission_summary(
+                runtime.engine, first, first + timedelta(days=result.crew["days"])
+            )
         document = collect_status(runtime, clock)
         if as_json:
-            print_json({"demo": result.as_dict(), "status": document})
+            demo_doc = result.as_dict()
+            demo_doc["what_happened"] = None if mission is None else mission.as_dict()
+            print_json({"demo": demo_doc, "status": document})
             return
         heading("what the database holds now")
         render(document)
@@ -92,7 +103,22 @@ def register(app: typer.Typer) -> None:
                 console.print(
                     f"outbox {row['channel']:<9} {row['status']:<9} {row['messages']} message(s)"
                 )
-            console.print(
-                "messages are held in outbox-only mode; `successcrew escalations` lists what "
-                "reached the chairman, `successcrew status` shows the crew"
-            )
+        if mission is not None:
+            console.rule("what happened, and what the crew did about it")
+            for line in mission.lines():
+                console.print(f"- {line}", soft_wrap=True, markup=False)
+        print_closing(result)
+
+
+def print_closing(result: DemoResult) -> None:
+    """The demo's last lines: where to look next."""
+    if result.already_ran:
+        console.print(
+            f"the crew had already run these days ({result.already_ran} run(s)): nothing was added"
+        )
+    if result.crew:
+        console.print(
+            "messages are held in outbox-only mode; `successcrew escalations` lists what "
+            "reached the chairman, `successcrew status` shows the crew, `successcrew triggers` "
+            "every trigger event"
+        )

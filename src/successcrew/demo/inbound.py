@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import Engine, select
 
 from successcrew.definitions.escalation_policy import load_policy
+from successcrew.demo.synthetic import Scenario
 from successcrew.settings import Settings
 from successcrew.store.models import Escalation, OutboxMessage
 
@@ -42,6 +43,15 @@ COMMENTS = (
     "Too expensive for what we use.",
     "",
     "Onboarding was confusing, but it works now.",
+    "",
+)
+#: Scores 0..10 the simulated customers give, normally and after the broken release.
+WEIGHTS = (1, 1, 1, 1, 2, 2, 3, 5, 8, 8, 6)
+HURT_WEIGHTS = (3, 4, 5, 6, 6, 5, 4, 3, 2, 2, 1)
+HURT_COMMENTS = (
+    "Reports show wrong numbers since the last release.",
+    "The export keeps failing with an error.",
+    "Since the update the dashboards are broken for us.",
     "",
 )
 
@@ -105,8 +115,17 @@ class CameBack:
 class InboundLoop:
     """The web app for the demo, and the people on the other side of its links."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, start: datetime, seed: int = 11):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        start: datetime,
+        seed: int = 11,
+        scenario: Scenario | None = None,
+    ):
         self.engine = engine
+        self.scenario = scenario
         self.settings = settings
         self.clock = SimulatedClock(start)
         self.rng = random.Random(seed)
@@ -165,14 +184,18 @@ class InboundLoop:
                 unanswered.append(payload)
                 continue
             token = found.group(1)
-            score = self.rng.choices(range(11), weights=[1, 1, 1, 1, 2, 2, 3, 5, 8, 8, 6])[0]
+            hurt = self.scenario is not None and self.scenario.bad_release_hurts(now.date())
+            # After the broken release most customers who answer are detractors.
+            weights = HURT_WEIGHTS if hurt else WEIGHTS
+            score = self.rng.choices(range(11), weights=weights)[0]
+            comment = self.rng.choice(HURT_COMMENTS if hurt else COMMENTS)
             page = self.http.get(f"/survey/{token}", params={"score": score})
             self.came_back.survey_pages_opened += 1
             if page.status_code != 200:
                 self.came_back.refused += 1
                 continue
             answer = self.http.post(
-                f"/survey/{token}", data={"score": str(score), "comment": self.rng.choice(COMMENTS)}
+                f"/survey/{token}", data={"score": str(score), "comment": comment}
             )
             if answer.status_code == 200:
                 self.came_back.survey_answers += 1

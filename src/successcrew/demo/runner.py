@@ -32,6 +32,8 @@ class DemoResult:
     churned_truth: int = 0
     accounts: int = 0
     crew: dict[str, Any] | None = None
+    #: Crew runs an earlier demo recorded for the same simulated days (the crew did not run).
+    already_ran: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -41,6 +43,7 @@ class DemoResult:
             "churned_in_ground_truth": self.churned_truth,
             "imports": [r.as_dict() for r in self.imports],
             "crew": self.crew,
+            "crew_already_ran": self.already_ran,
         }
 
 
@@ -98,17 +101,29 @@ def run_demo(
         result.imports.append(outcome)
     if crew_days:
         from successcrew.definitions.thresholds import load_thresholds
-        from successcrew.demo.simulation import simulate
+        from successcrew.demo.simulation import CrewDemoResult, crew_runs_between, simulate, totals
         from successcrew.settings import load_settings
 
+        first_day = DEMO_END - timedelta(days=crew_days)
+        result.already_ran = crew_runs_between(engine, first_day, crew_days)
+        if result.already_ran:
+            # The crew's days are history now: running them again would only add empty runs.
+            say(
+                f"the crew already ran for these {crew_days} simulated days "
+                f"({result.already_ran} run(s) from {first_day}); nothing added"
+            )
+            done = CrewDemoResult(first_day=first_day, days=crew_days, totals=totals(engine))
+            result.crew = done.as_dict()
+            return result
         say(f"running the crew for {crew_days} simulated days (outbox only: nothing is sent)")
         simulated = simulate(
             engine,
             settings=settings or load_settings(),
             thresholds=thresholds or load_thresholds(),
-            first_day=DEMO_END - timedelta(days=crew_days),
+            first_day=first_day,
             days=crew_days,
             say=say,
+            scenario=data.scenario,
         )
         result.crew = simulated.as_dict()
     return result

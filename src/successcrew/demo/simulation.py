@@ -25,9 +25,11 @@ from sqlalchemy import Engine, func, select
 from successcrew.crew.customer_success import CustomerSuccessCrew
 from successcrew.definitions.thresholds import Thresholds
 from successcrew.demo.inbound import InboundLoop
+from successcrew.demo.synthetic import Scenario
 from successcrew.settings import Settings
 from successcrew.store.models import (
     Contact,
+    CrewRun,
     Escalation,
     NpsResponse,
     OutboxMessage,
@@ -89,11 +91,12 @@ def simulate(
     first_day: date,
     days: int = 45,
     say: Callable[[str], None] = lambda _m: None,
+    scenario: Scenario | None = None,
 ) -> CrewDemoResult:
     """Run one tick a day at 06:00 UTC from ``first_day`` for ``days`` days; after each tick the
     simulated customers and chairman answer through the web app on a loopback port."""
     start = datetime(first_day.year, first_day.month, first_day.day, 6, tzinfo=UTC)
-    loop = InboundLoop(engine, outbox_only(settings), start=start)
+    loop = InboundLoop(engine, outbox_only(settings), start=start, scenario=scenario)
     result = CrewDemoResult(first_day=first_day, days=days)
     with loop.running():
         # Links in the e-mails point at the loopback server, where the customers open them.
@@ -101,6 +104,20 @@ def simulate(
         _run_days(engine, crew_settings, thresholds, loop, result, say)
     result.totals = totals(engine)
     return result
+
+
+def crew_runs_between(engine: Engine, first_day: date, days: int) -> int:
+    """Crew runs already recorded for the simulated days ``first_day`` .. ``first_day + days``."""
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    CrewRun.simulated_now >= start,
+                    CrewRun.simulated_now < start + timedelta(days=days),
+                )
+            ).scalar_one()
+        )
 
 
 def _run_days(

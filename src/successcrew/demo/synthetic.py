@@ -134,6 +134,24 @@ _COMMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """The incidents written into the last weeks of the history, for the crew to meet.
+
+    Each is a cause in the data, not a flag: a cohort of small accounts leaves in one month (the
+    month's logo retention dips), a release breaks reports and the NPS answers after it turn
+    negative.
+    """
+
+    cohort_month: date
+    cohort_churned: tuple[str, ...]
+    bad_release: date
+
+    def bad_release_hurts(self, day: date) -> bool:
+        """Whether answers given on ``day`` come after the broken release."""
+        return day >= self.bad_release
+
+
 @dataclass
 class SyntheticData:
     """Rows per import kind plus the hidden ground truth."""
@@ -145,6 +163,7 @@ class SyntheticData:
     invoices: list[Row] = field(default_factory=list)
     nps: list[Row] = field(default_factory=list)
     truth: list[Row] = field(default_factory=list)
+    scenario: Scenario | None = None
 
     def kinds(self) -> dict[str, list[Row]]:
         """The importable kinds in dependency order."""
@@ -366,7 +385,78 @@ def generate(
                         }
                     )
                 when += timedelta(days=rng.randint(80, 100))
+    # A separate stream, so the incidents leave the rest of the history as it was.
+    data.scenario = _add_incidents(data, random.Random(seed * 7919 + 13), end)
     return data
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _add_incidents(data: SyntheticData, rng: random.Random, end: date) -> Scenario:
+    """Write the scenario's incidents into ``data`` (the crew's first day is 45 days before
+    ``end``): the cohort leaves in the month the crew starts, so the crew's first evaluation in
+    the next month reads a retention dip; the release breaks reports 30 days before ``end``."""
+    month = _month_start(end - timedelta(days=45))
+    next_month = _month_start(month + timedelta(days=32))
+    smb_active = [
+        a
+        for a in data.accounts
+        if a["segment"] == "smb"
+        and not a["churned_at"]
+        and date.fromisoformat(a["started_at"]) < month - timedelta(days=90)
+    ]
+    active = sum(
+        1
+        for a in data.accounts
+        if date.fromisoformat(a["started_at"]) <= month
+        and (not a["churned_at"] or date.fromisoformat(a["churned_at"]) > month)
+    )
+    # 17 % of the book in one month: well below the 85 % one-month target.
+    leaving = rng.sample(smb_active, min(len(smb_active), math.ceil(0.17 * active)))
+    last_day = (next_month - timedelta(days=1)).day
+    churn_on = {
+        a["external_id"]: month + timedelta(days=rng.randint(1, min(last_day, 28) - 1))
+        for a in leaving
+    }
+    for account in leaving:
+        churn = churn_on[account["external_id"]]
+        account["churned_at"], account["renewal_date"] = churn.isoformat(), ""
+    for truth in data.truth:
+        if truth["external_id"] in churn_on:
+            truth["churned_at"] = churn_on[truth["external_id"]].isoformat()
+            truth["decline_onset_days"] = 21
+
+    def before_churn(row: Row, when: str) -> bool:
+        churn = churn_on.get(row["account_external_id"])
+        return churn is None or date.fromisoformat(when[:10]) < churn
+
+    kept_usage = []
+    for row in data.usage:
+        churn = churn_on.get(row["account_external_id"])
+        if churn is None:
+            kept_usage.append(row)
+            continue
+        left = (churn - date.fromisoformat(row["day"])).days
+        if left <= 0:
+            continue
+        # Usage fades over the three weeks before they leave: the decline shows first.
+        value = round(row["value"] * min(1.0, left / 21))
+        if value > 0:
+            kept_usage.append({**row, "value": value})
+    data.usage = kept_usage
+    data.tickets = [r for r in data.tickets if before_churn(r, r["opened_at"])]
+    data.invoices = [r for r in data.invoices if before_churn(r, r["issued_at"])]
+    data.nps = [r for r in data.nps if before_churn(r, r["responded_at"])]
+
+    # The broken release: most answers after it are detractors, and they say why.
+    release = end - timedelta(days=30)
+    for row in data.nps:
+        if date.fromisoformat(row["responded_at"][:10]) >= release and rng.random() < 0.8:
+            row["score"] = max(0, min(int(row["score"]) - 5, 6))
+            row["comment"] = rng.choice(_COMMENTS["bugs"])
+    return Scenario(cohort_month=month, cohort_churned=tuple(sorted(churn_on)), bad_release=release)
 
 
 _COLUMNS = {
