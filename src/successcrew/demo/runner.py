@@ -72,6 +72,7 @@ def run_demo(
     crew_days: int = 0,
     settings: Settings | None = None,
     thresholds: Thresholds | None = None,
+    incidents: bool = True,
 ) -> DemoResult:
     """Create the schema, generate history and import it; safe to run again (idempotent).
 
@@ -83,7 +84,7 @@ def run_demo(
     say = on_step or (lambda _msg: None)
     initialise(engine, now=now)
     _refuse_foreign_data(engine)
-    data = generate(seed=seed, accounts=accounts, end=DEMO_END, days=days)
+    data = generate(seed=seed, accounts=accounts, end=DEMO_END, days=days, incidents=incidents)
     target = data_dir or Path(user_data_dir("successcrew", appauthor=False)) / "demo-data"
     paths = write_csv(data, target)
     say(f"generated {accounts} accounts, {len(data.usage)} usage rows into {target}")

@@ -188,9 +188,19 @@ def _decline(day: date, churn: date | None, onset_days: int) -> float:
 
 
 def generate(
-    *, seed: int = 7, accounts: int = 300, end: date = date(2026, 11, 1), days: int = 365
+    *,
+    seed: int = 7,
+    accounts: int = 300,
+    end: date = date(2026, 11, 1),
+    days: int = 365,
+    incidents: bool = True,
 ) -> SyntheticData:
-    """``accounts`` accounts with ``days`` days of history, ending the day before ``end``."""
+    """``accounts`` accounts with ``days`` days of history, ending the day before ``end``.
+
+    With ``incidents`` (the demo's default) the history also holds the book-wide events the
+    crew's mission meets (a cohort leaving, a broken release); without, only each account's own
+    story, which is what measures how well a health model foresees churn.
+    """
     rng = random.Random(seed)
     data = SyntheticData()
     history_start = end - timedelta(days=days)
@@ -386,7 +396,8 @@ def generate(
                     )
                 when += timedelta(days=rng.randint(80, 100))
     # A separate stream, so the incidents leave the rest of the history as it was.
-    data.scenario = _add_incidents(data, random.Random(seed * 7919 + 13), end)
+    if incidents:
+        data.scenario = _add_incidents(data, random.Random(seed * 7919 + 13), end)
     return data
 
 
