@@ -161,7 +161,7 @@ def signed_in(dashboard: Dashboard, request: pytest.FixtureRequest) -> Iterator[
         )
         contexts.append(context)
         page = context.new_page()
-        page.goto("/login")
+        page.goto("/login?next=/my-work")
         page.fill("#email", dashboard.users[role])
         page.fill("#password", dashboard.password)
         page.click("button[type=submit]")
