@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from successcrew.web.auth import login_pages
+from successcrew.web.auth import login_pages, oidc
 from successcrew.web.dashboard import assets, decisions_pages, work_pages
 
 ROUTERS: list[APIRouter] = [
     login_pages.router,
+    oidc.router,
     assets.router,
     work_pages.router,
     decisions_pages.router,
