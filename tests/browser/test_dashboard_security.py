@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -10,11 +12,31 @@ from successcrew.clock import utcnow
 from successcrew.services.users import add_user
 from successcrew.store.db import transaction
 from successcrew.store.models import AuditLog, Task
+from successcrew.web.dashboard import ROUTERS
 from tests.browser import seeding
 from tests.browsing import Dashboard
 
-PAGES = ["/my-work", "/decisions"]
-FORMS = ["/my-work/1", "/decisions/escalations/1", "/logout"]
+PUBLIC = ("/login", "/static/")
+
+
+def _dashboard_routes(method: str) -> list[str]:
+    """Every dashboard route answering ``method`` (part of ``web.dashboard.ROUTERS``), with its
+    path parameters filled in, except the sign-in pages and the stylesheet."""
+    paths = set()
+    for router in ROUTERS:
+        for route in router.routes:
+            if method in getattr(route, "methods", set()) and not route.path.startswith(PUBLIC):
+                paths.add(re.sub(r"\{[^}]+\}", "1", route.path))
+    return sorted(paths)
+
+
+PAGES = _dashboard_routes("GET")
+FORMS = _dashboard_routes("POST")
+
+
+def test_the_dashboard_routes_were_found() -> None:
+    assert {"/my-work", "/decisions"} <= set(PAGES)
+    assert {"/my-work/1", "/decisions/escalations/1", "/logout"} <= set(FORMS)
 
 
 @pytest.mark.parametrize("path", PAGES)
