@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "llm",
     "outbox",
     "audit",
+    "user",
 )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from successcrew.console import console, err_console, heading, print_json
 
 if TYPE_CHECKING:
+    from successcrew.demo.dashboard_access import DashboardAccess
     from successcrew.demo.runner import DemoResult
 
 
@@ -66,10 +68,11 @@ def register(app: typer.Typer) -> None:
                 runtime.engine, first, first + timedelta(days=result.crew["days"])
             )
         document = collect_status(runtime, clock)
+        access = dashboard_sign_in(runtime, clock)
         if as_json:
             demo_doc = result.as_dict()
             demo_doc["what_happened"] = None if mission is None else mission.as_dict()
-            print_json({"demo": demo_doc, "status": document})
+            print_json({"demo": demo_doc, "status": document, "dashboard": access.as_dict()})
             return
         heading("what the database holds now")
         render(document)
@@ -104,14 +107,14 @@ def register(app: typer.Typer) -> None:
                     f"outbox {row['channel']:<9} {row['status']:<9} {row['messages']} message(s)"
                 )
         if mission is not None:
-            console.rule("what happened, and what the crew did about it")
+            heading("what happened, and what the crew did about it")
             for line in mission.lines():
                 console.print(f"- {line}", soft_wrap=True, markup=False)
-        print_closing(result)
+        print_closing(result, access)
 
 
-def print_closing(result: DemoResult) -> None:
-    """The demo's last lines: where to look next."""
+def print_closing(result: DemoResult, access: DashboardAccess) -> None:
+    """The demo's last lines: where to look next, and how to open the dashboard on its data."""
     if result.already_ran:
         console.print(
             f"the crew had already run these days ({result.already_ran} run(s)): nothing was added"
@@ -122,3 +125,20 @@ def print_closing(result: DemoResult) -> None:
             "reached the chairman, `successcrew status` shows the crew, `successcrew triggers` "
             "every trigger event"
         )
+    print_dashboard_access(access)
+
+
+def dashboard_sign_in(runtime: Any, now: datetime) -> DashboardAccess:
+    """The demo's dashboard sign-ins (created or reset on every demo)."""
+    from successcrew.demo.dashboard_access import create_demo_sign_in
+
+    return create_demo_sign_in(runtime.engine, runtime.settings, now=now)
+
+
+def print_dashboard_access(access: DashboardAccess) -> None:
+    """Say how to open the dashboard on the demo data."""
+    heading("the dashboard")
+    console.print(f"run `successcrew serve` and open {access.url}, then sign in as", soft_wrap=True)
+    for email, role in access.users:
+        console.print(f"  {email} ({role})", soft_wrap=True)
+    console.print(f"password: {access.password}", soft_wrap=True)
