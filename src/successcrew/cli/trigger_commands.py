@@ -80,11 +80,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate every enabled trigger definition and the rollback rules now."""
         from successcrew.clock import parse_now
+        from successcrew.definitions.escalation_policy import load_policy
         from successcrew.services.triggers import evaluate_triggers
 
         runtime = ctx.obj
         summary = evaluate_triggers(
-            runtime.ready_engine(), runtime.thresholds, parse_now(now), settings=runtime.settings
+            runtime.ready_engine(),
+            runtime.thresholds,
+            parse_now(now),
+            settings=runtime.settings,
+            policy=load_policy(),
         )
         document = summary.as_dict()
         if as_json:

@@ -164,8 +164,10 @@ def plan_actions(
 
     ``context`` carries what the store found about the subject (account name, owner, ARR, CRM link,
     high-value flag, component, pause scope). Actions that do not apply to this subject are left
-    out: a chairman notice only for a high-value account, a CRM task only for an account that is
-    linked to a CRM, a component pause only where the definition names a scope for the component.
+    out: a chairman notice only for a high-value account and not when the chairman's escalation
+    card announces the event (``chairman_card``: one message per account and event), a CRM task
+    only for an account that is linked to a CRM, a component pause only where the definition
+    names a scope for the component.
     """
     planned: list[Action] = []
     what = describe_value(metric, value, threshold)
@@ -202,7 +204,7 @@ def plan_actions(
                 **scope_hold,
             }
         elif action == "chairman_notice":
-            if not context.get("high_value"):
+            if not context.get("high_value") or context.get("chairman_card"):
                 continue
             payload = {
                 "channel": channels["chairman"],
