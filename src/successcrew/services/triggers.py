@@ -105,6 +105,7 @@ class TriggerResult:
     code: str
     version: int
     status: str
+    metric: str = ""
     value: float | None = None
     threshold: float | None = None
     fired: int = 0
@@ -593,7 +594,9 @@ def evaluate_triggers(
         cards = policy if policy is not None and cards_on(session) else None
         ctx = _Context(session, thresholds, settings, now, cards)
         for d in store.load_definitions(session):
-            result = TriggerResult(code=d.code, version=d.version, status="evaluated")
+            result = TriggerResult(
+                code=d.code, version=d.version, status="evaluated", metric=d.metric
+            )
             summary.triggers.append(result)
             if not d.enabled:
                 result.status = "disabled"
