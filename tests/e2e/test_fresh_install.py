@@ -71,7 +71,7 @@ def test_init_then_the_first_ticks_exit_0_and_steps_with_nothing_to_do_say_why(
     assert all(status == "done" for s, status in progress.items() if s not in skipped)
     assert (
         f"Skipped: check_connections ({NO_PROVIDER}); initial_customer_sync (no CRM"
-        in (review["text"])
+        in (review["summary"])
     )
 
     status = successcrew(env, "status", "--now", day(30, 8).isoformat())
