@@ -147,3 +147,40 @@ def test_an_unexpected_error_is_one_line_naming_the_log_of_its_traceback(
     logged = log.read_text()
     assert "Traceback (most recent call last)" in logged and "buggy_agent.py" in logged
     assert "successcrew status" in logged and "xoxb-123456789012" not in logged
+
+
+def test_trigger_and_health_listings_write_numbers_as_people_do(
+    env: dict[str, str], engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "init").code == 0
+    _critical_high_value_account(engine)
+    with transaction(engine) as session:
+        session.execute(
+            HealthSnapshot.__table__.update().values(
+                components={
+                    "usage": {
+                        "label": "Usage",
+                        "kind": "usage_total",
+                        "raw": 7650.0,
+                        "normalised": 0.123,
+                        "weight": 30.0,
+                        "contribution": 3.7,
+                    }
+                }
+            )
+        )
+    evaluated = run_cli(capsys, "triggers", "evaluate", "--now", NOW.isoformat())
+    assert evaluated.code == 0, evaluated.err
+    assert "RETENTION-001 v1 evaluated threshold 40.0: 1 fired" in evaluated.out
+
+    (event,) = run_cli(capsys, "triggers").out.splitlines()
+    # 39.96 is Critical: it never reads as 40.0, the threshold it is under.
+    assert f"{LONG_NAME}: value 39.9 threshold 40.0, fired" in event
+
+    (header, row) = run_cli(capsys, "health").out.splitlines()
+    assert header.endswith("(1 accounts)")
+    assert row.startswith("a1") and "  39.9 Critical" in row and "usage 4" in row
+    detail = run_cli(capsys, "health", "--account", "a1").out
+    assert "raw    7,650  norm 0.12" in detail and "7650" not in detail
+    # Machines read the raw figures.
+    assert run_cli(capsys, "health", "--json").json()["accounts"][0]["score"] == 39.96

@@ -92,7 +92,7 @@ def test_triggers_evaluate_and_list(
         "open",
     )
     text = run_cli(capsys, "triggers", "--since", "2026-11-20")
-    assert "RETENTION-001 v1 open" in text.out and "Acme Ltd: value 12.50 threshold 40" in text.out
+    assert "RETENTION-001 v1 open" in text.out and "Acme Ltd: value 12.5 threshold 40.0" in text.out
     assert run_cli(capsys, "triggers", "--since", "2026-11-21", "--json").json()["events"] == []
     assert run_cli(capsys, "triggers", "--since", "yesterday").code == 2
 

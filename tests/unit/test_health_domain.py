@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from successcrew import numbers
 from successcrew.definitions.health_model import load_health_model, parse_health_model
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain.explanations import SnapshotView, explain_change
@@ -19,7 +20,6 @@ from successcrew.domain.metrics import (
     add_months,
     band_outcomes,
     classify_nps,
-    fmt_pct,
     last_complete_month,
     nps_from_counts,
     nps_gate,
@@ -78,7 +78,7 @@ def test_nps_from_counts_and_no_data() -> None:
 def test_empty_rates_are_no_data_not_zero() -> None:
     assert Rate(0, 0).pct is None
     assert Rate(0, 4).pct == 0.0
-    assert fmt_pct(Rate(0, 0).pct) == "no data"
+    assert numbers.percent(Rate(0, 0).pct) == "no data"
     assert CohortRetention(date(2026, 1, 1), 0, 0).pct is None
     assert CohortRetention(date(2026, 1, 1), 0, 0).as_dict()["pct"] is None
     assert relative_change_pct(90, None) is None

@@ -135,7 +135,7 @@ def test_titles_say_who_what_and_the_number_and_codes_stay_in_the_context_line()
     chairman, retention, component = _trigger_messages("Acme Ltd")
     assert chairman["title"] == "High-value account Acme Ltd at risk: health 39.9"
     assert retention["title"] == "Portfolio: one-month retention 81.2 %"
-    assert component["title"] == "Crm sync: 3 failed checks in a row"
+    assert component["title"] == "CRM sync: 3 failed checks in a row"
     for payload in (chairman, retention, component):
         assert "RETENTION-" not in payload["title"]
         assert "RETENTION-" not in " ".join(map(str, payload["fields"]))

@@ -35,10 +35,14 @@ class HealthMonitoringSpecialist(Agent):
 
         The trigger engine commits events, their outbox messages, escalations and pause flags in
         one transaction of its own; a definition that errors is reported and fails the task.
+        One message per account and event: what the chairman's escalation card announces gets
+        no separate chairman notice.
         """
         from successcrew.services.triggers import evaluate_triggers
 
-        summary = evaluate_triggers(ctx.engine, ctx.thresholds, ctx.now, settings=ctx.settings)
+        summary = evaluate_triggers(
+            ctx.engine, ctx.thresholds, ctx.now, settings=ctx.settings, policy=ctx.policy
+        )
         errors = [t for t in summary.triggers if t.status == "error"]
         if errors:
             raise RuntimeError(

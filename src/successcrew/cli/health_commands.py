@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from successcrew import numbers
 from successcrew.console import console, plain, print_json
 from successcrew.errors import InputError
 
@@ -41,7 +42,7 @@ def _component_line(name: str, comp: dict[str, Any], stale: bool = False) -> str
     if raw is None:
         return f"  {name:<18} no data (left out)"
     return (
-        f"  {name:<18} raw {raw:>8.3g}  norm {comp.get('normalised', 0):.2f}  "
+        f"  {name:<18} raw {numbers.measure(raw):>8}  norm {comp.get('normalised', 0):.2f}  "
         f"w {comp.get('weight', 0):4.1f}  {comp.get('contribution', 0):+5.1f} pts"
     )
 
@@ -111,15 +112,20 @@ def register(app: typer.Typer) -> None:
             print_json(summary)
         elif not outcome.held:
             console.print(
-                f"scored {summary['scored']} of {summary['eligible']} customers as of {day} "
-                f"(model {summary['model_version']}); {summary['unscored_no_data']} without "
-                "any data",
+                f"scored {numbers.count(summary['scored'])} of "
+                f"{numbers.count(summary['eligible'])} customers as of {day} "
+                f"(model {summary['model_version']}); "
+                f"{numbers.count(summary['unscored_no_data'])} without any data",
                 soft_wrap=True,
             )
             for band in BANDS:
-                console.print(f"  {BAND_LABELS[band]:<9} {summary['bands'].get(band, 0)}")
+                console.print(
+                    f"  {BAND_LABELS[band]:<9} {numbers.count(summary['bands'].get(band, 0))}"
+                )
             if summary["overridden"]:
-                console.print(f"  {summary['overridden']} score(s) set by a manual override")
+                console.print(
+                    f"  {numbers.count(summary['overridden'])} score(s) set by a manual override"
+                )
             for line in outcome.warnings():
                 console.print(plain(line), soft_wrap=True)
         if outcome.held:
@@ -204,16 +210,18 @@ def register(app: typer.Typer) -> None:
         if when is None:
             console.print("no health scores yet; run `successcrew score`")
             return
-        console.print(f"[bold]health as of {when}[/] ({len(rows)} accounts)")
+        console.print(f"[bold]health as of {when}[/] ({numbers.count(len(rows))} accounts)")
+        edges = ctx.obj.thresholds.health_bands.boundaries
         for a, s in rows:
             flags = (" [override]" if s.override_id else "") + (" [stale]" if s.stale else "")
             contrib = ", ".join(
-                f"{name} {c['contribution']:.0f}"
+                f"{name} {numbers.count(c['contribution'])}"
                 for name, c in s.components.items()
                 if c.get("raw") is not None
             )
             console.print(
-                f"{plain(a.external_id):<14} {s.score:6.1f} {BAND_LABELS[s.band]:<8}{flags} "
+                f"{plain(a.external_id):<14} {numbers.score(s.score, edges):>6} "
+                f"{BAND_LABELS[s.band]:<8}{flags} "
                 f"{plain(a.name)}: {contrib}"
             )
 
@@ -406,24 +414,26 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.as_dict())
             return
-        auc = "no data" if result.auc is None else f"{result.auc:.3f}"
-        lift = "no data" if result.top_decile_lift is None else f"{result.top_decile_lift:.2f}x"
+        auc = numbers.decimal(result.auc, 3, missing="no data")
+        lift = numbers.decimal(result.top_decile_lift, 2, missing="no data")
+        lift += "" if result.top_decile_lift is None else "x"
         console.print(
             f"backtest of model {result.model_version}, {len(result.months)} monthly dates "
             f"{first} .. {last}, churn within {horizon} days"
         )
         console.print(
-            f"{result.observations} account-dates, {result.churned} churned: "
+            f"{numbers.count(result.observations)} account-dates, "
+            f"{numbers.count(result.churned)} churned: "
             f"ROC AUC {auc}, top-decile lift {lift}"
         )
         for b in result.bands:
-            rate = "no data" if b.churn_rate_pct is None else f"{b.churn_rate_pct:.1f} %"
             console.print(
-                f"  {BAND_LABELS.get(b.band, b.band):<9} {b.accounts:>7} account-dates, "
-                f"{b.churned:>5} churned ({rate})"
+                f"  {BAND_LABELS.get(b.band, b.band):<9} {numbers.count(b.accounts):>7} "
+                f"account-dates, {numbers.count(b.churned):>5} churned "
+                f"({numbers.percent(b.churn_rate_pct)})"
             )
         for m in result.months:
-            month_auc = "n/a" if m.auc is None else f"{m.auc:.3f}"
             console.print(
-                f"  {m.as_of}: {m.accounts} accounts, {m.churned} churned, AUC {month_auc}"
+                f"  {m.as_of}: {numbers.count(m.accounts)} accounts, "
+                f"{numbers.count(m.churned)} churned, AUC {numbers.decimal(m.auc, 3, 'n/a')}"
             )

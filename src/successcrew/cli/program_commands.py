@@ -11,11 +11,8 @@ from typing import Any
 
 import typer
 
+from successcrew import numbers
 from successcrew.console import console, plain, print_json
-
-
-def _fmt_rate(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
 
 
 def _reach_line(evaluation: dict[str, Any]) -> str | None:
@@ -118,8 +115,8 @@ def register(app: typer.Typer) -> None:
             e = p["enrolments"]
             console.print(
                 f"[bold]{p['id']}[/] {plain(p['name'])} ({state}); holdout {p['holdout_pct']:g} %, "
-                f"arms {', '.join(p['arms'])}; {e['total']} enrolments "
-                + ", ".join(f"{k} {v}" for k, v in sorted(e["by_status"].items()))
+                f"arms {', '.join(p['arms'])}; {numbers.count(e['total'])} enrolments "
+                + ", ".join(f"{k} {numbers.count(v)}" for k, v in sorted(e["by_status"].items()))
             )
             ev = p["evaluation"]
             reach = _reach_line(ev)
@@ -128,21 +125,22 @@ def register(app: typer.Typer) -> None:
             for c in ev["comparisons"]:
                 if c["verdict"] == NO_TREATMENT:
                     console.print(
-                        f"  {c['variant']}: {NO_TREATMENT} ({c['not_reached']} matured "
-                        "enrolments, none reached)"
+                        f"  {c['variant']}: {NO_TREATMENT} "
+                        f"({numbers.count(c['not_reached'])} matured enrolments, none reached)"
                     )
                     continue
                 line = (
-                    f"  {c['variant']}: {_fmt_rate(c['rate'])} of {c['n']} reached vs holdout "
-                    f"{_fmt_rate(c['holdout_rate'])} of {c['holdout_n']}"
+                    f"  {c['variant']}: {numbers.rate(c['rate'])} of {numbers.count(c['n'])} "
+                    f"reached vs holdout {numbers.rate(c['holdout_rate'])} of "
+                    f"{numbers.count(c['holdout_n'])}"
                 )
                 if c["not_reached"]:
-                    line += f" ({c['not_reached']} never reached, not counted)"
+                    line += f" ({numbers.count(c['not_reached'])} never reached, not counted)"
                 if c["uplift"] is not None:
                     low, high = c["ci95"]
                     line += (
-                        f"; uplift {100 * c['uplift']:+.1f} pts "
-                        f"(95 % CI {100 * low:+.1f} to {100 * high:+.1f}), p = {c['p_value']:.3f}"
+                        f"; uplift {numbers.points(c['uplift'])} (95 % CI {numbers.points(low)} to "
+                        f"{numbers.points(high)}), p = {c['p_value']:.3f}"
                     )
                 console.print(f"{line} -> {c['verdict']}")
 

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from successcrew.console import console, plain, print_json
+from successcrew.domain.trigger_rules import value_text
 
 
 def _render_events(events: list[dict[str, Any]]) -> None:
@@ -14,8 +15,8 @@ def _render_events(events: list[dict[str, Any]]) -> None:
         console.print("no trigger events")
         return
     for e in events:
-        value = "n/a" if e["value"] is None else f"{e['value']:.2f}"
-        threshold = "n/a" if e["threshold"] is None else f"{e['threshold']:g}"
+        value = value_text(e["metric"] or "", e["value"], e["threshold"])
+        threshold = value_text(e["metric"] or "", e["threshold"], None)
         who = e["account"] or e["subject"]
         resolved = f" resolved {e['resolved_at']}" if e["resolved_at"] else ""
         console.print(
@@ -27,8 +28,12 @@ def _render_events(events: list[dict[str, Any]]) -> None:
 
 def _render_summary(document: dict[str, Any]) -> None:
     for t in document["triggers"]:
-        value = "" if t["value"] is None else f" value {t['value']:.2f}"
-        threshold = "" if t["threshold"] is None else f" threshold {t['threshold']:g}"
+        value = "" if t["value"] is None else f" value {value_text(t['metric'], t['value'], None)}"
+        threshold = (
+            ""
+            if t["threshold"] is None
+            else f" threshold {value_text(t['metric'], t['threshold'], None)}"
+        )
         detail = f" ({plain(t['detail'])})" if t["detail"] else ""
         console.print(
             f"{t['code']} v{t['version']} {t['status']}{value}{threshold}: "
@@ -80,11 +85,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate every enabled trigger definition and the rollback rules now."""
         from successcrew.clock import parse_now
+        from successcrew.definitions.escalation_policy import load_policy
         from successcrew.services.triggers import evaluate_triggers
 
         runtime = ctx.obj
         summary = evaluate_triggers(
-            runtime.ready_engine(), runtime.thresholds, parse_now(now), settings=runtime.settings
+            runtime.ready_engine(),
+            runtime.thresholds,
+            parse_now(now),
+            settings=runtime.settings,
+            policy=load_policy(),
         )
         document = summary.as_dict()
         if as_json:

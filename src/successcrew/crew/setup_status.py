@@ -71,15 +71,13 @@ def render_status_section(document: dict[str, Any], echo: Callable[[str], None])
         if s["status"] == "failed":
             extra = f", retry after {s['next_attempt_at']}" if s["next_attempt_at"] else ""
             echo(
-                f"  {s['status']:<8} {s['step']} ({s['substage']} day {s['day']}, "
+                f"  {s['status']:<8} {s['step']} (day {s['day']}, "
                 f"{s['attempts']} attempt(s){extra}): {s['last_error']}"
             )
         elif s["status"] == "skipped":
             # Nothing to do (or a tool this build lacks): the why, and when it looks again.
             extra = f", looks again after {s['next_attempt_at']}" if s["next_attempt_at"] else ""
-            echo(
-                f"  skipped  {s['step']} ({s['substage']} day {s['day']}{extra}): {s['last_error']}"
-            )
+            echo(f"  skipped  {s['step']} (day {s['day']}{extra}): {s['last_error']}")
     for run in document.get("last_runs") or []:
         echo(
             f"run {run['id']:<5} {run['now']} {run['status']}"

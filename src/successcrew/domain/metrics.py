@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from successcrew import numbers
+
 NpsClass = Literal["promoter", "passive", "detractor"]
 
 
@@ -81,11 +83,6 @@ class Rate:
     def as_dict(self) -> dict[str, float | None]:
         """JSON-ready."""
         return {"pct": self.pct, "numerator": self.numerator, "denominator": self.denominator}
-
-
-def fmt_pct(value: float | None, digits: int = 1) -> str:
-    """``87.5 %`` or ``no data``."""
-    return "no data" if value is None else f"{value:.{digits}f} %"
 
 
 def relative_change_pct(current: float | None, previous: float | None) -> float | None:
@@ -218,11 +215,12 @@ def retention_gate(figures: RetentionFigures, improvement_gate_pct: float) -> Ga
     change = figures.mom_change_pct
     cur, prev = figures.current, figures.previous
     detail = (
-        f"1-month logo retention {cur.start:%Y-%m} {fmt_pct(cur.logos.pct)} "
-        f"({cur.logos.numerator:.0f}/{cur.logos.denominator:.0f}) vs {prev.start:%Y-%m} "
-        f"{fmt_pct(prev.logos.pct)} ({prev.logos.numerator:.0f}/{prev.logos.denominator:.0f}): "
-        f"change {'no data' if change is None else f'{change:+.1f} %'} relative, "
-        f"gate >= +{improvement_gate_pct:g} %"
+        f"1-month logo retention {cur.start:%Y-%m} {numbers.percent(cur.logos.pct)} "
+        f"({numbers.count(cur.logos.numerator)}/{numbers.count(cur.logos.denominator)}) vs "
+        f"{prev.start:%Y-%m} {numbers.percent(prev.logos.pct)} "
+        f"({numbers.count(prev.logos.numerator)}/{numbers.count(prev.logos.denominator)}): "
+        f"change {numbers.signed(change, missing='no data')}"
+        f"{'' if change is None else ' %'} relative, gate >= +{improvement_gate_pct:g} %"
     )
     passed = change is not None and change >= improvement_gate_pct
     return GateResult("retention_improving", passed, change, improvement_gate_pct, detail)
@@ -233,9 +231,10 @@ def nps_gate(figures: NpsFigures, gate: float) -> GateResult:
     value = figures.nps
     detail = (
         f"NPS over {figures.window_days} days to {figures.as_of}: "
-        f"{'no data' if value is None else f'{value:+.1f}'} from {figures.responses} responses "
-        f"({figures.promoters} promoters, {figures.passives} passives, "
-        f"{figures.detractors} detractors), gate >= {gate:g}"
+        f"{numbers.signed(value, missing='no data')} from {numbers.count(figures.responses)} "
+        f"responses ({numbers.count(figures.promoters)} promoters, "
+        f"{numbers.count(figures.passives)} passives, {numbers.count(figures.detractors)} "
+        f"detractors), gate >= {gate:g}"
     )
     return GateResult("nps_positive", value is not None and value >= gate, value, gate, detail)
 

@@ -129,6 +129,21 @@ def value_text(metric: str, value: float | None, threshold: float | None) -> str
     return f"{value:,.2f}"
 
 
+#: Words a subject's name holds that people write in capitals (``crm_sync`` is "CRM sync").
+ACRONYMS = {"crm": "CRM", "nps": "NPS", "api": "API", "csv": "CSV", "sql": "SQL"}
+
+
+def subject_label(name: str) -> str:
+    """A component or subject name as a title starts (``crm_sync`` -> ``CRM sync``); a name
+    a person wrote (an account's) is left as it is."""
+    if not (name.islower() or "_" in name):
+        return name
+    words = [ACRONYMS.get(w.lower(), w) for w in name.replace("_", " ").split(" ")]
+    if words and words[0] not in ACRONYMS.values():
+        words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
+
+
 def describe_value(metric: str, value: float | None, threshold: float | None) -> str:
     """The number of an event in words (``health 39.9``, ``NPS -4``), for titles people read."""
     shown = value_text(metric, value, threshold)
@@ -164,8 +179,10 @@ def plan_actions(
 
     ``context`` carries what the store found about the subject (account name, owner, ARR, CRM link,
     high-value flag, component, pause scope). Actions that do not apply to this subject are left
-    out: a chairman notice only for a high-value account, a CRM task only for an account that is
-    linked to a CRM, a component pause only where the definition names a scope for the component.
+    out: a chairman notice only for a high-value account and not when the chairman's escalation
+    card announces the event (``chairman_card``: one message per account and event), a CRM task
+    only for an account that is linked to a CRM, a component pause only where the definition
+    names a scope for the component.
     """
     planned: list[Action] = []
     what = describe_value(metric, value, threshold)
@@ -202,7 +219,7 @@ def plan_actions(
                 **scope_hold,
             }
         elif action == "chairman_notice":
-            if not context.get("high_value"):
+            if not context.get("high_value") or context.get("chairman_card"):
                 continue
             payload = {
                 "channel": channels["chairman"],
@@ -215,7 +232,7 @@ def plan_actions(
         elif action in ("team_notice", "ops_alert"):
             payload = {
                 "channel": channels["team"],
-                "title": f"{name.replace('_', ' ').capitalize()}: {what}",
+                "title": f"{subject_label(name)}: {what}",
                 "summary": context.get("summary") or title,
                 "fields": fields,
                 "context": where,

@@ -35,6 +35,7 @@ from successcrew.store import audit
 from successcrew.store.models import (
     Account,
     AccountSource,
+    AuditLog,
     Escalation,
     HealthSnapshot,
     OutboxMessage,
@@ -47,6 +48,8 @@ from successcrew.store.tasks import add_tasks
 
 ACTOR = "crew"
 DECISIONS = ("approve", "decline")
+#: The audit action of the policy's introduction to the chairman.
+POLICY_ACTION = "setup.escalation_policy"
 
 
 def high_value_cutoff(session: Session, policy: EscalationPolicy) -> float | None:
@@ -63,6 +66,15 @@ def high_value_cutoff(session: Session, policy: EscalationPolicy) -> float | Non
             ).scalar_one_or_none()
             boundary = float(value) if value is not None else None
     return arr_cutoff(policy, boundary)
+
+
+def cards_on(session: Session) -> bool:
+    """Whether escalation cards go out: the policy was introduced to the chairman (the
+    ``configure_escalation`` setup step), so the escalation step runs and raises them."""
+    found = session.execute(
+        select(AuditLog.id).where(AuditLog.action == POLICY_ACTION).limit(1)
+    ).first()
+    return found is not None
 
 
 def _latest_snapshot_date(session: Session, now: datetime) -> Any:
@@ -135,7 +147,10 @@ def send(
         kind=esc.kind,
         account_name=esc.context.get("account"),
         fields=context_fields(esc.context),
-        explanation=list(esc.context.get("explanation") or []),
+        # The reason an escalation was raised (an emergency review's finding, a proposal's
+        # ground) is part of why; the card is the chairman's one message about it.
+        explanation=([str(esc.context["reason"])] if esc.context.get("reason") else [])
+        + list(esc.context.get("explanation") or []),
         proposed_action=esc.proposed_action,
         reminder=reminder,
         brief=esc.context.get("brief"),
@@ -707,7 +722,7 @@ def announce_policy(
         session,
         at=now,
         actor=actor,
-        action="setup.escalation_policy",
+        action=POLICY_ACTION,
         subject="chairman",
         detail={"high_value_arr_cutoff": cutoff, **policy.model_dump(mode="json")},
     )

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
+from successcrew import numbers
 from successcrew.domain.comment_analysis import effective_categories, tone_of
 from successcrew.domain.metrics import add_months, month_start
 from successcrew.services.report_charts import BAND_LABELS, BANDS, report_charts
@@ -340,13 +341,15 @@ def what_worked(
         if not p["treatment_delivered"]:
             why = f" (held because {p['held_reason']})" if p["held_reason"] else ""
             lines.append(
-                f"{p['name']}: no treatment delivered. {p['enrolled']} accounts were enrolled for "
-                f"treatment but none of its messages reached them{why}, so it shows no result."
+                f"{p['name']}: no treatment delivered. {numbers.count(p['enrolled'])} accounts "
+                f"were enrolled for treatment but none of its messages reached them{why}, so it "
+                "shows no result."
             )
             continue
         if p["not_reached"]:
             lines.append(
-                f"{p['name']}: {p['not_reached']} of {p['enrolled']} accounts enrolled for "
+                f"{p['name']}: {numbers.count(p['not_reached'])} of {numbers.count(p['enrolled'])} "
+                "accounts enrolled for "
                 "treatment were never reached (their messages were not delivered) and are not "
                 "counted."
             )
@@ -355,19 +358,20 @@ def what_worked(
                 low, high = c["ci95"]
                 lines.append(
                     f"{p['name']} - variant '{c['variant']}' beat the holdout by "
-                    f"{100 * c['uplift']:.1f} points ({100 * low:.1f} to {100 * high:.1f}, "
-                    f"p = {c['p_value']:.3f}) on '{p['outcome']}'. Keep it."
+                    f"{numbers.points(c['uplift'])} ({numbers.points(low)} to "
+                    f"{numbers.points(high)}, p = {c['p_value']:.3f}) on '{p['outcome']}'. "
+                    "Keep it."
                 )
             elif c["significant"] and c["uplift"] < 0:
                 lines.append(
                     f"{p['name']} - variant '{c['variant']}' did worse than doing nothing "
-                    f"({100 * c['uplift']:.1f} points, p = {c['p_value']:.3f}). Stop or rework it."
+                    f"({numbers.points(c['uplift'])}, p = {c['p_value']:.3f}). Stop or rework it."
                 )
         recovered = p["recovered_after_treatment"]
         if recovered:
             lines.append(
-                f"{p['name']}: {recovered} accounts recovered to Healthy after the program "
-                "reached them."
+                f"{p['name']}: {numbers.count(recovered)} accounts recovered to Healthy after the "
+                "program reached them."
             )
     if not any("beat the holdout" in line for line in lines):
         lines.append(
@@ -377,10 +381,11 @@ def what_worked(
     praise = next((t for t in themes if t["name"] == "praise"), None)
     if praise:
         lines.append(
-            f"Customers praise us in {praise['count']} comments ({praise['share_pct']:.0f} %): "
+            f"Customers praise us in {numbers.count(praise['count'])} comments "
+            f"({numbers.percent(praise['share_pct'], 0)}): "
             f'e.g. "{praise["quotes"][0]["text"]}"'
             if praise["quotes"]
-            else f"Customers praise us in {praise['count']} comments."
+            else f"Customers praise us in {numbers.count(praise['count'])} comments."
         )
     known = [m for m in trend if m["nps"] is not None]
     if len(known) >= 2:
@@ -469,10 +474,13 @@ def _environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["pct"] = lambda v, d=1: "-" if v is None else f"{v:.{d}f} %"
-    env.filters["pts"] = lambda v: "-" if v is None else f"{100 * v:+.1f} pts"
-    env.filters["rate"] = lambda v: "-" if v is None else f"{100 * v:.1f} %"
-    env.filters["signed"] = lambda v: "-" if v is None else f"{v:+.1f}"
+    # Numbers as people write them (numbers.py); report.json keeps the raw figures.
+    env.filters["pct"] = lambda v, d=1: numbers.percent(v, d, missing="-")
+    env.filters["pts"] = numbers.points
+    env.filters["rate"] = numbers.rate
+    env.filters["signed"] = numbers.signed
+    env.filters["count"] = numbers.count
+    env.filters["score"] = numbers.score
     env.filters["label"] = lambda v: BAND_LABELS.get(v, str(v).replace("_", " "))
     return env
 

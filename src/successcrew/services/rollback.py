@@ -110,9 +110,19 @@ RULES = {
 
 
 def apply_rollback_rules(
-    session: Session, thresholds: Thresholds, now: datetime, channels: Mapping[str, str]
+    session: Session,
+    thresholds: Thresholds,
+    now: datetime,
+    channels: Mapping[str, str],
+    *,
+    cards: bool = False,
 ) -> list[dict[str, Any]]:
-    """Evaluate every rule in the caller's transaction; returns the holds it added or lifted."""
+    """Evaluate every rule in the caller's transaction; returns the holds it added or lifted.
+
+    ``cards``: the chairman's escalation cards are on, so the emergency review's card (raised
+    by the escalation step) is the chairman's one message about it; otherwise a plain message
+    tells the chairman at once.
+    """
     changes = []
     for name, (read, scope, auto_clear) in RULES.items():
         finding = read(session, thresholds, now)
@@ -152,21 +162,17 @@ def apply_rollback_rules(
                 context={"reason": reason, **finding.detail},
                 now=now,
             )
-            enqueue_many(
-                session,
-                [
-                    {
-                        "key": f"ROLLBACK:nps_drop:escalation:{escalation_id}:slack",
-                        "channel": "slack",
-                        "payload": {
-                            "channel": channels["chairman"],
-                            "title": _emergency_title(finding.detail),
-                            "summary": reason,
-                        },
-                    }
-                ],
-                now=now,
-            )
+            if not cards:
+                message = {
+                    "key": f"ROLLBACK:nps_drop:escalation:{escalation_id}:slack",
+                    "channel": "slack",
+                    "payload": {
+                        "channel": channels["chairman"],
+                        "title": _emergency_title(finding.detail),
+                        "summary": reason,
+                    },
+                }
+                enqueue_many(session, [message], now=now)
             change["escalation_id"] = escalation_id
         changes.append(change)
     return changes

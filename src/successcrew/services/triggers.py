@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from successcrew.definitions.escalation_policy import EscalationPolicy
 from successcrew.definitions.thresholds import Thresholds
 from successcrew.definitions.trigger_specs import TriggerSpec, load_specs, resolve_threshold
+from successcrew.domain.escalation_rules import should_escalate
 from successcrew.domain.trigger_rules import (
     PORTFOLIO_SUBJECT,
     EpisodePlan,
@@ -31,6 +34,7 @@ from successcrew.domain.trigger_rules import (
 from successcrew.integrations.providers import CRM_PROVIDERS
 from successcrew.redaction import sanitise
 from successcrew.services.assistant import brief_texts
+from successcrew.services.escalations import cards_on, high_value_cutoff
 from successcrew.settings import Settings, load_settings
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
@@ -102,6 +106,7 @@ class TriggerResult:
     code: str
     version: int
     status: str
+    metric: str = ""
     value: float | None = None
     threshold: float | None = None
     fired: int = 0
@@ -149,6 +154,8 @@ class _Context:
     thresholds: Thresholds
     settings: Settings
     now: datetime
+    #: The chairman's escalation policy while its cards are on (None: no cards).
+    policy: EscalationPolicy | None = None
 
     @property
     def channels(self) -> dict[str, str]:
@@ -156,6 +163,20 @@ class _Context:
             "team": self.settings.slack_channel,
             "chairman": self.settings.slack_chairman_channel,
         }
+
+    @cached_property
+    def cutoff(self) -> float | None:
+        """The policy's high-value ARR cut-off: read once per evaluation, only when asked."""
+        return None if self.policy is None else high_value_cutoff(self.session, self.policy)
+
+    def on_card(self, code: str, arr: float | None) -> bool:
+        """Whether the escalation step brings this event to the chairman on a card (which then
+        is the chairman's one message about it)."""
+        if self.policy is None:
+            return False
+        cutoff = self.cutoff
+        high = arr is not None and cutoff is not None and float(arr) >= cutoff
+        return should_escalate(self.policy, code, high_value=high)
 
 
 @dataclass
@@ -439,6 +460,14 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
         asks = requested(list(d.actions or []), context)
         if asks:
             evidence["requests"] = asks
+        if (
+            "chairman_notice" in (d.actions or [])
+            and context.get("high_value")
+            and ctx.on_card(d.code, context.get("arr"))
+        ):
+            # One message per account and event: the card carries the trigger's context.
+            context["chairman_card"] = True
+            evidence["chairman_notice"] = "announced on the chairman's escalation card"
         if "crm_task" in (d.actions or []) and obs.account_id and not context.get("crm_provider"):
             # Said on the event so an operator sees why no CRM task went out for this account.
             evidence["skipped"] = ["crm_task: the account is not linked to a CRM"]
@@ -570,9 +599,18 @@ def _lift_component_pauses(
 
 
 def evaluate_triggers(
-    engine: Engine, thresholds: Thresholds, now: datetime, *, settings: Settings | None = None
+    engine: Engine,
+    thresholds: Thresholds,
+    now: datetime,
+    *,
+    settings: Settings | None = None,
+    policy: EscalationPolicy | None = None,
 ) -> TriggerSummary:
     """Evaluate every enabled definition in the database, then the rollback rules.
+
+    ``policy`` is the chairman's escalation policy: while its cards are on (``cards_on``), an
+    event the policy brings to the chairman gets no separate chairman notice; the card is the
+    one message (the event's evidence says so).
 
     One transaction: events, escalations, outbox rows and pause flags commit together or not at
     all. A definition that cannot be evaluated (say a threshold an operator mistyped in the
@@ -585,9 +623,12 @@ def evaluate_triggers(
     summary = TriggerSummary(now=now)
     with transaction(engine) as session:
         store.lock_evaluation(session)
-        ctx = _Context(session, thresholds, settings, now)
+        cards = policy if policy is not None and cards_on(session) else None
+        ctx = _Context(session, thresholds, settings, now, cards)
         for d in store.load_definitions(session):
-            result = TriggerResult(code=d.code, version=d.version, status="evaluated")
+            result = TriggerResult(
+                code=d.code, version=d.version, status="evaluated", metric=d.metric
+            )
             summary.triggers.append(result)
             if not d.enabled:
                 result.status = "disabled"
@@ -606,5 +647,7 @@ def evaluate_triggers(
                     _apply(ctx, d, reading, result)
             except (ValueError, KeyError, TypeError) as exc:
                 result.status, result.detail = "error", sanitise(f"{type(exc).__name__}: {exc}")
-        summary.rollbacks = apply_rollback_rules(session, thresholds, now, ctx.channels)
+        summary.rollbacks = apply_rollback_rules(
+            session, thresholds, now, ctx.channels, cards=cards is not None
+        )
     return summary

@@ -182,8 +182,9 @@ def add_escalation(
 def list_events(session: Session, since: datetime | None, limit: int = 500) -> list[dict[str, Any]]:
     """Events newest first (fired at or after ``since``), with the account name where any."""
     query = (
-        select(TriggerEvent, Account.name)
+        select(TriggerEvent, Account.name, TriggerDefinition.metric)
         .outerjoin(Account, Account.id == TriggerEvent.account_id)
+        .outerjoin(TriggerDefinition, TriggerDefinition.code == TriggerEvent.code)
         .order_by(TriggerEvent.fired_at.desc(), TriggerEvent.id.desc())
         .limit(limit)
     )
@@ -193,6 +194,7 @@ def list_events(session: Session, since: datetime | None, limit: int = 500) -> l
         {
             "id": e.id,
             "code": e.code,
+            "metric": metric,
             "subject": e.subject,
             "account": name,
             "status": e.status,
@@ -203,7 +205,7 @@ def list_events(session: Session, since: datetime | None, limit: int = 500) -> l
             "resolved_at": e.resolved_at.isoformat() if e.resolved_at else None,
             "evidence": e.evidence,
         }
-        for e, name in session.execute(query)
+        for e, name, metric in session.execute(query)
     ]
 
 
