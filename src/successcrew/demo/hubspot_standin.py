@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +49,7 @@ class HubSpotStandIn:
         contacts: list[dict[str, Any]] | None = None,
         owners: Mapping[str, str] | None = None,
         is_down: Callable[[], bool] = lambda: False,
+        window_seconds: float | None = None,
     ) -> None:
         self.token = token
         self.companies = companies or []
@@ -63,6 +65,12 @@ class HubSpotStandIn:
         self.requests = 0
         self.refused_while_down = 0
         self.remaining = 150
+        #: With a window, ``remaining`` refills to the limit every ``window_seconds`` (as
+        #: HubSpot's 10-second window does); without one it only counts down.
+        self.window_seconds = window_seconds
+        if window_seconds is not None:
+            self.remaining = int(RATE_HEADERS["X-HubSpot-RateLimit-Max"])
+        self._window_started = time.monotonic()
         self._lock = threading.Lock()
         self._routes: dict[tuple[str, str], Callable[[dict[str, str], Any], Answer]] = {
             ("GET", "/crm/v3/objects/companies"): self._companies,
@@ -101,6 +109,10 @@ class HubSpotStandIn:
             return route(dict(args), json.loads(body) if body else None)
 
     def _reply(self, body: Any, status: int = 200) -> Answer:
+        elapsed = time.monotonic() - self._window_started
+        if self.window_seconds is not None and elapsed >= self.window_seconds:
+            self._window_started = time.monotonic()
+            self.remaining = int(RATE_HEADERS["X-HubSpot-RateLimit-Max"])
         self.remaining = max(self.remaining - 1, 0)
         headers = dict(RATE_HEADERS, **{"X-HubSpot-RateLimit-Remaining": str(self.remaining)})
         headers["Content-Type"] = "application/json"
