@@ -287,17 +287,26 @@ def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
     first = run_cli(capsys, *args, "--json")
     assert first.code == 0, first.err
     crew = first.json()["demo"]["crew"]
-    assert crew["days"] == 45 and crew["failed"] == 0
-    # Outbox only: the three CRM and connection steps have nothing to do and say so.
-    assert crew["totals"]["setup"] == {"done": 10, "skipped": 3}
+    assert crew["days"] == 45
+    # The demo links a HubSpot stand-in on loopback: the CRM and connection steps run too.
+    assert crew["totals"]["setup"] == {"done": 13}
     # Day 30; day 1 is 45 days before the synthetic history ends (2026-11-01).
     assert crew["setup_completed_on"] == "2026-10-16"
     setup_days = [d["day"] for d in crew["daily"] if d["setup"]]
     assert setup_days[0] == 1 and setup_days[-1] == 30
     assert crew["totals"]["outbox"], "the crew queued messages"
-    # Nothing was sent: everything is held, but e-mail to those who unsubscribed is dead.
+    # No message left the machine: e-mail and Slack are held (e-mail to those who unsubscribed
+    # is dead); owner tasks went to the stand-in CRM on loopback.
     statuses = {(row["channel"], row["status"]) for row in crew["totals"]["outbox"]}
-    assert statuses <= {("email", "held"), ("slack", "held"), ("email", "dead")}
+    assert statuses <= {("email", "held"), ("slack", "held"), ("email", "dead")} | {
+        ("crm_task", "delivered")
+    }
+    # What failed is what the incidents broke: the sync while the CRM was down, scoring
+    # while the usage feed was stale; each for a few days, then it worked again.
+    with Session(engine) as session:
+        failed = Counter(session.scalars(select(TaskRun.task).where(TaskRun.status == "failed")))
+    assert set(failed) == {"customer_sync", "scoring"}, failed
+    assert failed["customer_sync"] == 3 and 1 <= failed["scoring"] <= 3
     # The simulated customers and chairman came back through the web app's real endpoints.
     came = crew["totals"]["came_back"]
     assert came["survey_answers"] > 0 and came["unsubscribed_contacts"] > 0
@@ -306,9 +315,29 @@ def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
     # The incidents in the synthetic history reach the crew: the cohort that left in
     # September, the NPS that fell after the broken release, the accounts that slid.
     happened = first.json()["demo"]["what_happened"]
-    assert set(happened["triggers"]) >= {"RETENTION-001", "RETENTION-002", "RETENTION-003"}
-    assert "nps_drop" in happened["rollback_rules"]
+    assert set(happened["triggers"]) == {
+        "RETENTION-001",
+        "RETENTION-002",
+        "RETENTION-003",
+        "RETENTION-004",
+    }
     assert "Logo retention for 2026-09 fell to" in happened["triggers"]["RETENTION-002"][0]
+    # The CRM outage: RETENTION-004 for the sync, which worked again after it; the CRM rule
+    # paused automation until the CS lead had checked the CRM data.
+    (crm_line,) = [x for x in happened["triggers"]["RETENTION-004"] if "for crm_sync" in x]
+    assert crm_line.startswith("The CRM sync failed") and "working again on Oct 2" in crm_line
+    (crm_hold,) = happened["rollback_rules"]["crm_sync_error_rate"]
+    # Paused on the outage's first or second day: the hourly probe and the sync record their
+    # checks at the same moment, and the rule reads the sync's error rate.
+    assert any(f"all outbound messages paused on Sep {d} " in crm_hold for d in (29, 30))
+    assert "resumed on Oct 3 by cs-lead (demo)" in crm_hold
+    # The stopped usage feed: no scores could be computed, so scores went manual until the
+    # backlog arrived and scoring worked again.
+    (scoring_hold,) = happened["rollback_rules"]["health_calculation_failure"]
+    assert "data not fresh" in scoring_hold and "resumed on Oct 8" in scoring_hold
+    assert "nps_drop" in happened["rollback_rules"]
+    # Not yet in the demo's story: a campaign whose recipients complain (auto-pause).
+    assert "auto-pause" not in happened["rollback_rules"]
     with Session(engine) as session:
         runs = session.scalar(select(func.count()).select_from(CrewRun))
     assert runs == 45

@@ -80,7 +80,9 @@ def _accounts_line(events: list[Any]) -> list[str]:
     ]
 
 
-def _portfolio_line(code: str, event: Any) -> str:
+def _portfolio_line(code: str, event: Any, latest: Any) -> str:
+    """The first event tells when it fired; ``latest`` (the same subject's newest event, a
+    re-raise after the first expired) tells how it ended."""
     evidence = event.evidence or {}
     when = _day(event.fired_at)
     if code == "RETENTION-002":
@@ -100,8 +102,8 @@ def _portfolio_line(code: str, event: Any) -> str:
     component = str(evidence.get("component") or event.subject.removeprefix("component:"))
     words = _COMPONENT_WORDS.get(component, component)
     ended = (
-        f"working again on {_day(event.resolved_at)}"
-        if event.status == "resolved"
+        f"working again on {_day(latest.resolved_at)}"
+        if latest.status == "resolved"
         else "still failing"
     )
     return (
@@ -154,9 +156,13 @@ def mission_summary(engine: Engine, since: datetime, until: datetime) -> Mission
         else:
             # A portfolio trigger re-raised as a reminder tells the same story: its first event.
             seen: dict[str, Any] = {}
+            last: dict[str, Any] = {}
             for event in found:
                 seen.setdefault(event.subject, event)
-            summary.triggers[code] = [_portfolio_line(code, e) for e in seen.values()]
+                last[event.subject] = event
+            summary.triggers[code] = [
+                _portfolio_line(code, e, last[subject]) for subject, e in seen.items()
+            ]
     for hold in holds:
         summary.rollbacks.setdefault(str(hold.held_by), []).append(_hold_line(hold))
     return summary

@@ -100,12 +100,24 @@ def run_demo(
             f"{outcome.updated} updated, {outcome.unchanged} unchanged)"
         )
         result.imports.append(outcome)
+    scenario = data.scenario
+    first_day = DEMO_END - timedelta(days=crew_days)
+    backlog = paths.get("usage_backlog")
+    late = (
+        backlog is not None
+        and crew_days > 0
+        and scenario is not None
+        and scenario.backlog_arrives is not None
+        and scenario.backlog_arrives >= first_day
+    )
+    if backlog is not None and not late:
+        # No simulated day to deliver it on: the late usage is part of the history.
+        result.imports.append(import_file(engine, "usage", backlog, now=now, actor="demo"))
     if crew_days:
         from successcrew.definitions.thresholds import load_thresholds
         from successcrew.demo.simulation import CrewDemoResult, crew_runs_between, simulate, totals
         from successcrew.settings import load_settings
 
-        first_day = DEMO_END - timedelta(days=crew_days)
         result.already_ran = crew_runs_between(engine, first_day, crew_days)
         if result.already_ran:
             # The crew's days are history now: running them again would only add empty runs.
@@ -116,7 +128,10 @@ def run_demo(
             done = CrewDemoResult(first_day=first_day, days=crew_days, totals=totals(engine))
             result.crew = done.as_dict()
             return result
-        say(f"running the crew for {crew_days} simulated days (outbox only: nothing is sent)")
+        say(
+            f"running the crew for {crew_days} simulated days (outbox only: no message leaves "
+            "this machine; the CRM is a HubSpot stand-in on loopback)"
+        )
         simulated = simulate(
             engine,
             settings=settings or load_settings(),
@@ -124,7 +139,8 @@ def run_demo(
             first_day=first_day,
             days=crew_days,
             say=say,
-            scenario=data.scenario,
+            scenario=scenario,
+            usage_backlog=backlog if late else None,
         )
         result.crew = simulated.as_dict()
     return result

@@ -140,12 +140,21 @@ class Scenario:
 
     Each is a cause in the data, not a flag: a cohort of small accounts leaves in one month (the
     month's logo retention dips), a release breaks reports and the NPS answers after it turn
-    negative.
+    negative, the CRM is down for a few days (its API answers 503), and the usage feed stops
+    for a few days (an ETL job broke) until its backlog arrives.
     """
 
     cohort_month: date
     cohort_churned: tuple[str, ...]
     bad_release: date
+    crm_outage: tuple[date, ...] = ()
+    usage_gap: tuple[date, ...] = ()
+    #: The day the usage rows of ``usage_gap`` are delivered (``SyntheticData.usage_backlog``).
+    backlog_arrives: date | None = None
+
+    def crm_down(self, day: date) -> bool:
+        """Whether the CRM's API is down on ``day``."""
+        return day in self.crm_outage
 
     def bad_release_hurts(self, day: date) -> bool:
         """Whether answers given on ``day`` come after the broken release."""
@@ -164,6 +173,8 @@ class SyntheticData:
     nps: list[Row] = field(default_factory=list)
     truth: list[Row] = field(default_factory=list)
     scenario: Scenario | None = None
+    #: Usage rows the broken feed delivers late, on ``scenario.backlog_arrives``.
+    usage_backlog: list[Row] = field(default_factory=list)
 
     def kinds(self) -> dict[str, list[Row]]:
         """The importable kinds in dependency order."""
@@ -467,7 +478,22 @@ def _add_incidents(data: SyntheticData, rng: random.Random, end: date) -> Scenar
         if date.fromisoformat(row["responded_at"][:10]) >= release and rng.random() < 0.8:
             row["score"] = max(0, min(int(row["score"]) - 5, 6))
             row["comment"] = rng.choice(_COMMENTS["bugs"])
-    return Scenario(cohort_month=month, cohort_churned=tuple(sorted(churn_on)), bad_release=release)
+
+    # The CRM's API is down for three days after the crew's first sync (day 7).
+    crm_outage = tuple(end - timedelta(days=n) for n in (33, 32, 31))
+    # The usage ETL breaks: five days of usage arrive late, all at once, the day after.
+    gap = tuple(end - timedelta(days=n) for n in range(29, 24, -1))
+    late = {d.isoformat() for d in gap}
+    data.usage_backlog = [r for r in data.usage if r["day"] in late]
+    data.usage = [r for r in data.usage if r["day"] not in late]
+    return Scenario(
+        cohort_month=month,
+        cohort_churned=tuple(sorted(churn_on)),
+        bad_release=release,
+        crm_outage=crm_outage,
+        usage_gap=gap,
+        backlog_arrives=gap[-1] + timedelta(days=1),
+    )
 
 
 _COLUMNS = {
@@ -518,4 +544,11 @@ def write_csv(data: SyntheticData, out_dir: Path) -> dict[str, Path]:
             writer.writeheader()
             writer.writerows(rows)
         paths[kind] = path
+    if data.usage_backlog:
+        path = out_dir / "usage_backlog.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=_COLUMNS["usage"])
+            writer.writeheader()
+            writer.writerows(data.usage_backlog)
+        paths["usage_backlog"] = path
     return paths

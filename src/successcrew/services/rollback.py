@@ -4,8 +4,9 @@
   ``rollback.crm_sync_error_rate_pct`` -> hold ``automation`` and ask for manual verification;
   lifted by hand (``successcrew resume automation --rule crm_sync_error_rate``) once someone
   checked the CRM data.
-- health_calculation_failure: the latest health_scoring check failed -> hold ``scoring`` (scores
-  are manual); lifted automatically when a check succeeds again.
+- health_calculation_failure: the latest health_scoring check failed (the run raised, or it was
+  held because its inputs were stale, so no score was computed) -> hold ``scoring`` (scores are
+  manual); lifted automatically when a check succeeds again.
 - nps_drop: rolling NPS fell more than ``rollback.nps_drop_points`` within
   ``nps_drop_window_days`` -> hold ``campaigns`` and open a chairman escalation (emergency
   review); lifted by hand after the review (``--rule nps_drop``).
