@@ -162,13 +162,23 @@ def test_health_calculation_failure_switches_to_manual_scores_and_holds_interven
     assert _message(engine, notice.idempotency_key).status == "delivered"
 
     # A failure after the resume (which the CLI stamps with the wall clock) pauses again; the
-    # next successful check lifts the pause by itself.
+    # next run that scores lifts the pause by itself (a probe that merely loads the model does
+    # not: it computed no score).
     after = datetime.now(UTC) + timedelta(days=1)
     with transaction(engine) as session:
         record_check(session, "health_scoring", now=after, ok=False, error="x")
     assert evaluate(engine, after).rollbacks[0]["change"] == "set"
     with transaction(engine) as session:
-        record_check(session, "health_scoring", now=after + timedelta(hours=1), ok=True)
+        record_check(session, "health_scoring", now=after + timedelta(minutes=30), ok=True)
+    assert evaluate(engine, after + timedelta(minutes=30)).rollbacks == []
+    with transaction(engine) as session:
+        record_check(
+            session,
+            "health_scoring",
+            now=after + timedelta(hours=1),
+            ok=True,
+            detail={"as_of": (after + timedelta(hours=1)).date().isoformat(), "scored": 1},
+        )
     cleared = evaluate(engine, after + timedelta(hours=1)).rollbacks
     assert [(r["scope"], r["change"]) for r in cleared] == [("scoring", "clear")]
 

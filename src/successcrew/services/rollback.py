@@ -4,9 +4,10 @@
   ``rollback.crm_sync_error_rate_pct`` -> hold ``automation`` and ask for manual verification;
   lifted by hand (``successcrew resume automation --rule crm_sync_error_rate``) once someone
   checked the CRM data.
-- health_calculation_failure: the latest health_scoring check failed (the run raised, or it was
-  held because its inputs were stale, so no score was computed) -> hold ``scoring`` (scores are
-  manual); lifted automatically when a check succeeds again.
+- health_calculation_failure: the latest health_scoring check failed, or the latest scoring run
+  was held because its inputs were stale (its data_freshness check carried scores forward): no
+  score was computed -> hold ``scoring`` (scores are manual); lifted automatically when a run
+  scores again.
 - nps_drop: rolling NPS fell more than ``rollback.nps_drop_points`` within
   ``nps_drop_window_days`` -> hold ``campaigns`` and open a chairman escalation (emergency
   review); lifted by hand after the review (``--rule nps_drop``).
@@ -64,14 +65,24 @@ def _crm_error_rate(session: Session, thresholds: Thresholds, now: datetime) -> 
 
 
 def _health_failure(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
-    state = component_checks.component_states(session, ["health_scoring"], now, 1)["health_scoring"]
-    if state.last_ok is None:
-        return _Finding(None, None, "no health-scoring checks", {})
-    reason = (
-        f"health calculation failed at {state.last_checked_at:%Y-%m-%d %H:%M} UTC "
-        f"({state.last_error or 'no error text'}): scores are manual until it succeeds again"
+    outcome = component_checks.latest_scoring_outcome(session, now)
+    if outcome is None:
+        return _Finding(None, None, "no scoring runs", {})
+    # Carried forward = no score computed: the run failed, or was held for stale inputs (that
+    # one is recorded once, as the feed's data_freshness failure, so RETENTION-004 alerts once).
+    failed = not outcome.ok and (
+        outcome.component == "health_scoring" or "carried_forward" in (outcome.detail or {})
     )
-    return _Finding(not state.last_ok, state.last_checked_at, reason, {"error": state.last_error})
+    what = (
+        "no health scores computed: the inputs are stale"
+        if outcome.component == "data_freshness"
+        else "health calculation failed"
+    )
+    reason = (
+        f"{what} at {outcome.checked_at:%Y-%m-%d %H:%M} UTC "
+        f"({outcome.error or 'no error text'}): scores are manual until a run scores again"
+    )
+    return _Finding(failed, outcome.checked_at, reason, {"error": outcome.error})
 
 
 def _nps_drop(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:

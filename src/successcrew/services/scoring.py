@@ -7,9 +7,10 @@ configured share of the weight nothing is scored. Either way a ``data_freshness`
 check records what was found, for RETENTION-004 and ``status``.
 
 A run that fails, or is held for stale data, leaves the last good scores standing (copied
-forward, flagged stale); either is recorded as a failed ``health_scoring`` component check (a
-held run computed no scores), so the rollback rule "health calculation failure -> manual
-scoring" and RETENTION-004 can see it.
+forward, flagged stale). A failure is recorded as a failed ``health_scoring`` check, a held run
+as a failed ``data_freshness`` check that says it carried scores forward; the rollback rule
+"health calculation failure -> manual scoring" reads both (no score was computed either way),
+and RETENTION-004 alerts once, for the component that failed.
 
 When the health model's version differs from the one that scored the previous date, the run
 says how many accounts the new model alone moves to another band (that date re-scored with the
@@ -323,16 +324,6 @@ def run_scoring(
                         "carried_forward": copied,
                         **verdict.as_dict(),
                     },
-                )
-                # No score could be computed: to the rollback rule "health calculation
-                # failure" that is a failed calculation, so automation stops acting on scores.
-                record_check(
-                    session,
-                    COMPONENT,
-                    now=now,
-                    ok=False,
-                    error=error[:4000],
-                    detail={"as_of": as_of.isoformat(), "held": True, "carried_forward": copied},
                 )
                 message = (
                     f"{error}. The last good scores of {copied} account(s) were carried forward, "

@@ -119,3 +119,24 @@ def record_check(
             component=component, checked_at=now, ok=ok, error=error, detail=detail
         )
     )
+
+
+def latest_scoring_outcome(session: Session, now: datetime) -> ComponentCheck | None:
+    """The newest check that says whether scores can be computed, up to ``now``: a scoring run's
+    own outcome (scored; failed; held for stale inputs, a ``data_freshness`` failure that carried
+    scores forward), or any failed ``health_scoring`` check (the model cannot even be loaded).
+    A probe's success scores nothing, so it is not an outcome."""
+    c = ComponentCheck
+    recent = session.scalars(
+        select(c)
+        .where(c.component.in_(("health_scoring", "data_freshness")), c.checked_at <= now)
+        .order_by(c.checked_at.desc(), c.id.desc())
+        .limit(500)  # a few days of hourly probes: scoring writes at least once a day
+    )
+    for check in recent:
+        # A scoring run's checks name the date it scored (or tried to); the probes' do not.
+        if "as_of" in (check.detail or {}) or (
+            check.component == "health_scoring" and not check.ok
+        ):
+            return check
+    return None
