@@ -252,3 +252,15 @@ def outbox_summary(session: Session, *, dead_limit: int = 20) -> dict[str, Any]:
         ],
         "held_reasons": {reason or "": n for reason, n in held},
     }
+
+
+def requeue_dead(session: Session, message_id: int, *, now: datetime) -> bool:
+    """Make a dead letter due again now with its attempts reset (one conditional UPDATE: a
+    second click, or a message no longer dead, changes nothing). True when it was requeued."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "dead")
+        .values(status="pending", attempts=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)

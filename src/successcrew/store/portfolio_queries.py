@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from successcrew.store.models import Account, AccountSource, HealthSnapshot
@@ -26,14 +26,19 @@ def previous_as_of(session: Session, before: date, *, at_least_days: int = 1) ->
     ).scalar_one()
 
 
-def band_counts(session: Session, as_of: date) -> dict[str, dict[str, float]]:
-    """Accounts and ARR per band on ``as_of`` (one grouped query)."""
-    rows = session.execute(
+def band_counts(
+    session: Session, as_of: date, *, owner: str | None = None
+) -> dict[str, dict[str, float]]:
+    """Accounts and ARR per band on ``as_of`` (one grouped query); ``owner`` narrows to a book."""
+    query = (
         select(HealthSnapshot.band, func.count(), func.coalesce(func.sum(Account.arr), 0))
         .join(Account, Account.id == HealthSnapshot.account_id)
         .where(HealthSnapshot.as_of == as_of)
         .group_by(HealthSnapshot.band)
-    ).all()
+    )
+    if owner is not None:
+        query = query.where(Account.owner_email == owner)
+    rows = session.execute(query).all()
     result = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
     for band, count, arr in rows:
         result[band] = {"accounts": int(count), "arr": float(arr)}
@@ -109,6 +114,133 @@ def newly_critical(
             old, and_(old.account_id == Account.id, old.as_of == previous)
         ).where((old.band.is_(None)) | (old.band != "critical"))
     return [(a, s) for a, s in session.execute(query).all()]
+
+
+def band_trend(
+    session: Session, dates: Sequence[date], *, owner: str | None = None
+) -> dict[date, dict[str, int]]:
+    """Accounts per band on each of ``dates`` (one grouped query on the (as_of, band) index)."""
+    out: dict[date, dict[str, int]] = {d: dict.fromkeys(BANDS, 0) for d in dates}
+    if not dates:
+        return out
+    query = (
+        select(HealthSnapshot.as_of, HealthSnapshot.band, func.count())
+        .where(HealthSnapshot.as_of.in_(list(dates)))
+        .group_by(HealthSnapshot.as_of, HealthSnapshot.band)
+    )
+    if owner is not None:
+        query = query.join(Account, Account.id == HealthSnapshot.account_id).where(
+            Account.owner_email == owner
+        )
+    for as_of, band, n in session.execute(query):
+        out[as_of][band] = int(n)
+    return out
+
+
+def arr_at_risk_by_segment(
+    session: Session, as_of: date, *, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """Per segment: accounts and ARR, and the part of it At-Risk or Critical on ``as_of``."""
+    at_risk = HealthSnapshot.band != "healthy"
+    query = (
+        select(
+            Account.segment,
+            func.count(),
+            func.coalesce(func.sum(Account.arr), 0),
+            func.coalesce(func.sum(case((at_risk, Account.arr), else_=0)), 0),
+            func.sum(case((at_risk, 1), else_=0)),
+        )
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.as_of == as_of)
+        .group_by(Account.segment)
+    )
+    if owner is not None:
+        query = query.where(Account.owner_email == owner)
+    rows = [
+        {
+            "segment": seg or "(none)",
+            "accounts": int(n),
+            "arr": float(arr),
+            "arr_at_risk": float(risk),
+            "accounts_at_risk": int(risky or 0),
+        }
+        for seg, n, arr, risk, risky in session.execute(query)
+    ]
+    return sorted(rows, key=lambda r: (-r["arr_at_risk"], r["segment"]))
+
+
+def drops_over(
+    session: Session,
+    current: date,
+    previous: date,
+    *,
+    points: float,
+    limit: int,
+    owner: str | None = None,
+) -> tuple[int, list[tuple[Account, HealthSnapshot, HealthSnapshot]]]:
+    """How many accounts fell more than ``points`` between the dates, and the ``limit``
+    biggest falls with both snapshots (same model version only: a model change is no fall)."""
+    old = aliased(HealthSnapshot)
+    drop = old.score - HealthSnapshot.score
+    conditions = [
+        HealthSnapshot.as_of == current,
+        old.model_version == HealthSnapshot.model_version,
+        drop > points,
+    ]
+    if owner is not None:
+        conditions.append(Account.owner_email == owner)
+    base = (
+        select(Account, HealthSnapshot, old)
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .join(old, and_(old.account_id == Account.id, old.as_of == previous))
+        .where(*conditions)
+    )
+    total = session.scalar(
+        select(func.count()).select_from(base.with_only_columns(Account.id).subquery())
+    )
+    rows = session.execute(base.order_by(drop.desc(), Account.external_id).limit(limit)).all()
+    return int(total or 0), [(a, now, then) for a, now, then in rows]
+
+
+def renewals_at_risk(
+    session: Session, as_of: date, today: date, *, days: int, limit: int, owner: str | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """Accounts renewing within ``days`` of ``today`` that are At-Risk or Critical on ``as_of``,
+    soonest first, and how many there are."""
+    conditions = [
+        HealthSnapshot.as_of == as_of,
+        HealthSnapshot.band != "healthy",
+        Account.churned_at.is_(None),
+        Account.renewal_date >= today,
+        Account.renewal_date <= today + timedelta(days=days),
+    ]
+    if owner is not None:
+        conditions.append(Account.owner_email == owner)
+    base = (
+        select(
+            Account.external_id,
+            Account.name,
+            Account.arr,
+            Account.renewal_date,
+            HealthSnapshot.score,
+            HealthSnapshot.band,
+        )
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(*conditions)
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = session.execute(base.order_by(Account.renewal_date, Account.external_id).limit(limit))
+    return int(total or 0), [
+        {
+            "account": r.external_id,
+            "name": r.name,
+            "arr": float(r.arr or 0),
+            "renewal_date": r.renewal_date,
+            "score": round(r.score, 1),
+            "band": r.band,
+        }
+        for r in rows
+    ]
 
 
 def crm_source_ids(session: Session, provider: str, account_ids: Sequence[int]) -> dict[int, str]:
