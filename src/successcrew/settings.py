@@ -36,7 +36,14 @@ def survey_secret_file() -> Path:
     return data_dir() / "survey_secret"
 
 
-def read_secret_file(path: Path) -> SecretStr | None:
+def session_secret_file() -> Path:
+    """Where ``successcrew init`` keeps the dashboard's session-signing secret."""
+    return data_dir() / "session_secret"
+
+
+def read_secret_file(
+    path: Path, what: str = "survey secret", variable: str = SURVEY_SECRET_VARIABLE
+) -> SecretStr | None:
     """The secret in ``path`` (None when there is no such file). A file other users may read,
     an empty one or an unreadable one is a configuration error naming the file and the fix."""
     try:
@@ -45,16 +52,16 @@ def read_secret_file(path: Path) -> SecretStr | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the survey secret ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
-            f"{path}: the survey secret can be read by other users (mode "
+            f"{path}: the {what} can be read by other users (mode "
             f"{stat.S_IMODE(mode):04o}); run `chmod 600 {path}`"
         )
     if not text:
         raise ConfigError(
-            f"{path}: the survey secret file is empty; delete it and run `successcrew init` "
-            f"to create a new one, or set {SURVEY_SECRET_VARIABLE}"
+            f"{path}: the {what} file is empty; delete it and run `successcrew init` "
+            f"to create a new one, or set {variable}"
         )
     return SecretStr(text)
 
@@ -151,6 +158,34 @@ class Settings(BaseSettings):
     #: ``/healthz`` answers 503 when the last successful run is older than this.
     health_max_run_age_minutes: int = 180
 
+    # The dashboard (docs/dashboard.md): sign-in and sessions.
+    #: Signs session cookies; without it the file ``init`` creates in the data directory.
+    session_secret: SecretStr | None = None
+    #: Hours a sign-in lasts.
+    session_hours: int = 12
+    #: ``auto``: Secure cookies when the request came over HTTPS (directly or per a trusted
+    #: proxy's X-Forwarded-Proto); ``always`` / ``never`` force it.
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    #: Local password sign-in (``successcrew users add``); on unless set to false.
+    password_login: bool = True
+    #: Failed password sign-ins allowed per e-mail and per client address per minute.
+    login_rate_per_minute: int = 5
+    #: Argon2 cost of new password hashes: ``standard`` (pwdlib's recommendation) or ``low``
+    #: (fast hashes for test suites only; never on a real deployment).
+    password_hash_cost: Literal["standard", "low"] = "standard"
+    #: Reverse-proxy sign-in: the header carrying the signed-in e-mail (oauth2-proxy:
+    #: ``X-Forwarded-Email``), believed only from ``auth_proxies``. Empty: off.
+    auth_proxy_header: str = ""
+    #: Comma-separated addresses of the proxy allowed to set ``auth_proxy_header``.
+    auth_proxies: str = ""
+    #: OpenID Connect sign-in: the issuer (``https://login.example.com``), the client id and
+    #: secret registered there; redirect URI ``{public_base_url}/login/oidc/callback``.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    #: The button label on the sign-in page.
+    oidc_name: str = "single sign-on"
+
     def link_secret(self) -> str | None:
         """The secret that signs survey and unsubscribe links (the survey secret)."""
         return self.survey_secret.get_secret_value() if self.survey_secret else None
@@ -197,4 +232,10 @@ def load_settings() -> Settings:
         if stored is not None:
             settings = settings.model_copy(update={"survey_secret": stored})
             settings._survey_secret_file = path
+    if settings.session_secret is None:
+        stored = read_secret_file(
+            session_secret_file(), "session secret", "SUCCESSCREW_SESSION_SECRET"
+        )
+        if stored is not None:
+            settings = settings.model_copy(update={"session_secret": stored})
     return settings

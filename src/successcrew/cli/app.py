@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "escalation",
     "serve",
     "llm",
+    "user",
 )
 
 

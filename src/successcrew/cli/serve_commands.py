@@ -92,8 +92,9 @@ def register(app: typer.Typer) -> None:
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxies,
+            # The app believes X-Forwarded-* itself (web/middleware.py ProxiedPeer), keeping
+            # the peer address for the sign-in proxy check.
+            proxy_headers=False,
             access_log=False,
             log_config=config,
             timeout_graceful_shutdown=10,

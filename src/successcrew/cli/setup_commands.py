@@ -17,10 +17,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create or upgrade the database schema and sync definitions. Safe to run again."""
         from successcrew.clock import utcnow
-        from successcrew.services.setup import ensure_survey_secret, initialise
+        from successcrew.services.setup import (
+            ensure_session_secret,
+            ensure_survey_secret,
+            initialise,
+        )
 
         report = initialise(ctx.obj.engine, now=utcnow())
         report["survey_secret"] = ensure_survey_secret(ctx.obj.settings)
+        report["session_secret"] = ensure_session_secret(ctx.obj.settings)
         if as_json:
             print_json(report)
             return
@@ -41,4 +46,9 @@ def register(app: typer.Typer) -> None:
             )
         else:
             console.print(f"survey secret: {secret['origin']}", soft_wrap=True)
+        if report["session_secret"]["created"]:
+            console.print(
+                f"dashboard session secret: created {report['session_secret']['origin']}",
+                soft_wrap=True,
+            )
         console.print(f"database: {report['database']}")

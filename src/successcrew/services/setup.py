@@ -12,7 +12,12 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.crew_definition import StepSpec, crew_path, load_crew
-from successcrew.settings import Settings, create_secret_file, survey_secret_file
+from successcrew.settings import (
+    Settings,
+    create_secret_file,
+    session_secret_file,
+    survey_secret_file,
+)
 from successcrew.store.db import redacted_url, transaction
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.migrate import upgrade
@@ -82,6 +87,15 @@ def ensure_survey_secret(settings: Settings) -> dict[str, Any]:
     path = survey_secret_file()
     created = create_secret_file(path)
     return {"origin": str(path), "created": created}
+
+
+def ensure_session_secret(settings: Settings) -> dict[str, Any]:
+    """``init`` step: the dashboard's session-signing secret exists (a file in the data
+    directory, mode 0600, unless ``SUCCESSCREW_SESSION_SECRET`` is set). Never shown."""
+    if settings.session_secret is not None:
+        return {"origin": "SUCCESSCREW_SESSION_SECRET", "created": False}
+    path = session_secret_file()
+    return {"origin": str(path), "created": create_secret_file(path)}
 
 
 def review_setup(session: Session, settings: Settings, *, now: datetime) -> dict[str, Any]:

@@ -847,3 +847,58 @@ class ModelUsage(Base):
     detail: Mapped[dict[str, Any] | None]
     recorded_at: Mapped[datetime]
     __table_args__ = (Index("ix_model_usage_recorded_at", "recorded_at"),)
+
+
+# --- The dashboard (issue 15) ------------------------------------------------------------------
+
+
+class User(Base):
+    """A person who signs in to the dashboard, with one role (``domain/roles.py``).
+
+    ``password_hash`` (Argon2) is set for local sign-in; people who sign in through a reverse
+    proxy or OIDC have a row (their role) and no password. ``email`` is stored lower-case.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer','csm','lead','chairman','admin')", name="role"),
+    )
+
+
+class Task(Base):
+    """Work for a person: what a trigger, a playbook step or a decided escalation asks the
+    account's owner to do, with the reason, a due date and its state (open, snoozed, done).
+
+    ``key`` is the idempotency key of the work that created it (one task per trigger event,
+    step or escalation); ``crm_outbox_key`` names the outbox row that copies it to the CRM
+    where one is configured.
+    """
+
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    title: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(50))
+    due_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    crm_outbox_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(320))
+    __table_args__ = (
+        Index("ix_tasks_owner_status", "owner_email", "status", "due_on"),
+        CheckConstraint("status IN ('open','snoozed','done')", name="status"),
+    )

@@ -23,6 +23,8 @@ from successcrew.definitions.escalation_policy import EscalationPolicy, load_pol
 from successcrew.definitions.product_events import ProductEvents, load_product_events
 from successcrew.settings import Settings, load_settings
 from successcrew.web import (
+    auth,
+    dashboard,
     email_webhooks,
     ops_endpoints,
     segment_api,
@@ -31,7 +33,7 @@ from successcrew.web import (
     unsubscribe_pages,
 )
 from successcrew.web.context import WebContext
-from successcrew.web.middleware import AccessLog, BodyLimit
+from successcrew.web.middleware import AccessLog, BodyLimit, ProxiedPeer
 from successcrew.web.prometheus import WebMetrics
 from successcrew.web.ratelimit import RateLimiter
 
@@ -132,6 +134,9 @@ def create_app(
     app.state.metrics = metrics
     app.state.slack_handler = handler
     app.state.in_app_limiter = RateLimiter(settings.in_app_rate_per_minute, clock=time.monotonic)
+    auth.install(app)
+    for router in dashboard.ROUTERS:
+        app.include_router(router)
     for module in (
         survey_pages,
         unsubscribe_pages,
@@ -151,6 +156,9 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
     app.add_middleware(AccessLog)
+    # Outermost: notes the peer address, then believes X-Forwarded-For/-Proto from trusted
+    # proxies (uvicorn's own handling is off, it would forget the peer the auth proxy check needs).
+    app.add_middleware(ProxiedPeer, trusted=settings.trusted_proxies)
     return app
 
 

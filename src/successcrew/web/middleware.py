@@ -126,3 +126,22 @@ def route_template(scope: Scope) -> str:
     if isinstance(path, str):
         return path
     return "(unmatched)"
+
+
+class ProxiedPeer:
+    """Keep the connection's peer address (``scope["successcrew.peer"]``), then apply
+    X-Forwarded-For / -Proto from ``trusted`` proxies as uvicorn would.
+
+    The dashboard believes a sign-in header only from the configured auth proxy, which it
+    recognises by the peer address; after X-Forwarded-For that address is gone.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: str) -> None:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        self.inner = ProxyHeadersMiddleware(app, trusted_hosts=trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope["successcrew.peer"] = scope.get("client")
+        await self.inner(scope, receive, send)

@@ -20,6 +20,16 @@ PAGE_HEADERS = {
 }
 
 
+#: Dashboard pages: the app's own stylesheet, no script; ``same-origin`` referrers so the
+#: browser sends this site's Origin with its forms (``no-referrer`` would make it ``null``).
+DASHBOARD_HEADERS = {
+    **PAGE_HEADERS,
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The template environment (autoescape on for every template)."""
@@ -30,11 +40,13 @@ def environment() -> jinja2.Environment:
     )
 
 
-def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render template ``name`` as the response."""
+def page(
+    name: str, status: int = 200, *, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
+    """Render template ``name`` as the response (``headers``: PAGE_HEADERS unless given)."""
     context.setdefault("title", "successcrew")
     html = environment().get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=headers or PAGE_HEADERS)
 
 
 def message(title: str, sentence: str, status: int, hint: str | None = None) -> HTMLResponse:

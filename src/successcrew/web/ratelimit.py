@@ -23,6 +23,15 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: str) -> tuple[bool, float]:
+        """Whether ``allow(key)`` would pass now, without spending anything."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        wait = 0.0 if tokens >= 1.0 or self.rate <= 0 else (1.0 - tokens) / self.rate
+        return tokens >= 1.0, wait
+
     def allow(self, key: str) -> tuple[bool, float]:
         """(allowed, seconds until the next request would be allowed)."""
         now = self.clock()

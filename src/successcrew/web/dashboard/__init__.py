@@ -1,0 +1,17 @@
+"""The dashboard: server-rendered pages for the team (sign-in in ``web/auth``).
+
+``ROUTERS`` lists the dashboard's routers; ``web/application.py`` includes each. A page module
+adds its ``router`` here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from successcrew.web.auth import login_pages
+from successcrew.web.dashboard import assets
+
+ROUTERS: list[APIRouter] = [
+    login_pages.router,
+    assets.router,
+]
