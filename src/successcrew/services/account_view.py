@@ -78,7 +78,11 @@ def account_view(
             moved.append(explain_change(after, before))
     latest = None
     if views:
-        latest = explain_change(views[-1], views[-2] if len(views) > 1 else None)
+        # Against a week before, as the Portfolio's "what changed this week": yesterday's
+        # score is usually today's, and a week says what a reader asks about.
+        week_before = [v for v in views if v.as_of <= views[-1].as_of - timedelta(days=7)]
+        earlier = week_before[-1] if week_before else (views[-2] if len(views) > 1 else None)
+        latest = explain_change(views[-1], earlier)
     overrides = list(
         session.scalars(
             select(ScoreOverride)

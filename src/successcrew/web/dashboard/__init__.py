@@ -9,9 +9,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from successcrew.web.auth import login_pages
-from successcrew.web.dashboard import assets
+from successcrew.web.dashboard import (
+    account_pages,
+    assets,
+    operations_pages,
+    portfolio_pages,
+    program_pages,
+)
 
 ROUTERS: list[APIRouter] = [
     login_pages.router,
     assets.router,
+    portfolio_pages.router,
+    account_pages.router,
+    program_pages.router,
+    operations_pages.router,
 ]

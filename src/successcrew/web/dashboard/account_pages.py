@@ -13,8 +13,6 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
-from successcrew.web.auth.identity import SignedInUser, ensure, signed_in_user, verify_csrf
-from successcrew.web.dashboard.rendering import render_dashboard
 
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain import roles
@@ -30,6 +28,7 @@ from successcrew.store.account_list import (
     filter_choices,
 )
 from successcrew.store.db import transaction
+from successcrew.web.auth.identity import SignedInUser, ensure, signed_in_user, verify_csrf
 from successcrew.web.dashboard.charts import score_chart
 from successcrew.web.dashboard.reading import (
     bad_request,
@@ -39,6 +38,7 @@ from successcrew.web.dashboard.reading import (
     read_session,
     web_context,
 )
+from successcrew.web.dashboard.rendering import render_dashboard
 
 router = APIRouter()
 

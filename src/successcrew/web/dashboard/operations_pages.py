@@ -8,8 +8,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from successcrew.web.auth.identity import SignedInUser, require, signed_in_user, verify_csrf
-from successcrew.web.dashboard.rendering import render_dashboard
 
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain import roles
@@ -18,7 +16,9 @@ from successcrew.services.dead_letters import retry_dead_letter
 from successcrew.services.operations_view import operations_view
 from successcrew.services.report import render_report_html
 from successcrew.store.db import transaction
+from successcrew.web.auth.identity import SignedInUser, require, signed_in_user, verify_csrf
 from successcrew.web.dashboard.reading import bad_request, now_of, read_session, web_context
+from successcrew.web.dashboard.rendering import render_dashboard
 from successcrew.web.pages import PAGE_HEADERS
 
 router = APIRouter()

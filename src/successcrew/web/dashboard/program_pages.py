@@ -8,8 +8,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from successcrew.web.auth.identity import SignedInUser, require, signed_in_user, verify_csrf
-from successcrew.web.dashboard.rendering import render_dashboard
 
 from successcrew.definitions.feedback_categories import load_taxonomy
 from successcrew.definitions.playbooks import load_playbooks
@@ -20,6 +18,7 @@ from successcrew.services.feedback import correct_categories
 from successcrew.services.nps_view import nps_view
 from successcrew.services.program_view import program_views
 from successcrew.store.db import transaction
+from successcrew.web.auth.identity import SignedInUser, require, signed_in_user, verify_csrf
 from successcrew.web.dashboard.reading import (
     bad_request,
     book_owner,
@@ -27,6 +26,7 @@ from successcrew.web.dashboard.reading import (
     read_session,
     web_context,
 )
+from successcrew.web.dashboard.rendering import render_dashboard
 
 router = APIRouter()
 

@@ -10,11 +10,11 @@ from datetime import datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
+
 from successcrew.domain.roles import OWN_BOOK_ROLES
 from successcrew.web.auth.identity import PermissionDenied, SignedInUser
-from successcrew.web.dashboard.rendering import render_dashboard
-
 from successcrew.web.context import WebContext
+from successcrew.web.dashboard.rendering import render_dashboard
 
 
 def web_context(request: Request) -> WebContext:
@@ -25,12 +25,10 @@ def web_context(request: Request) -> WebContext:
 
 @contextmanager
 def read_session(request: Request) -> Iterator[Session]:
-    """A session for reading only: rolled back at the end (GET never changes anything)."""
+    """A session for reading only: closed at the end, which ends its transaction without a
+    commit (GET never changes anything) and keeps what was loaded readable for the page."""
     with Session(web_context(request).engine) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+        yield session
 
 
 def now_of(request: Request) -> datetime:
