@@ -61,13 +61,15 @@ def _band(score: float) -> str:
     return "healthy" if score >= 70 else "at_risk" if score >= 40 else "critical"
 
 
-def seed_book(engine: Engine, today: date, *, accounts: int = 24, name: str = "Co") -> None:
-    """``accounts`` accounts (the first is ``FALLING``) with 35 days of snapshots up to
-    ``today`` and everything the account page shows for ``FALLING``."""
+def add_accounts(
+    engine: Engine, today: date, count: int, *, start: int = 0, name: str = "Co"
+) -> None:
+    """``count`` accounts numbered from ``start`` (number 0 is ``FALLING``), each with 35 days
+    of snapshots up to ``today``."""
     made = datetime(2025, 1, 1, tzinfo=UTC)
     segments = ("enterprise", "mid_market", "smb")
     rows = []
-    for i in range(accounts):
+    for i in range(start, start + count):
         rows.append(
             {
                 "external_id": FALLING if i == 0 else f"A-{i:05d}",
@@ -84,7 +86,12 @@ def seed_book(engine: Engine, today: date, *, accounts: int = 24, name: str = "C
         )
     with engine.begin() as conn:
         conn.execute(insert(Account), rows)
-        ids = dict(conn.execute(select(Account.external_id, Account.id)).all())
+        wanted = [r["external_id"] for r in rows]
+        ids = dict(
+            conn.execute(
+                select(Account.external_id, Account.id).where(Account.external_id.in_(wanted))
+            ).all()
+        )
         snaps = []
         for ext, aid in ids.items():
             k = aid % 10
@@ -112,6 +119,15 @@ def seed_book(engine: Engine, today: date, *, accounts: int = 24, name: str = "C
                     }
                 )
         conn.execute(insert(HealthSnapshot), snaps)
+
+
+def seed_book(engine: Engine, today: date, *, accounts: int = 24) -> None:
+    """``accounts`` accounts (the first is ``FALLING``) with 35 days of snapshots up to
+    ``today`` and everything the account page shows for ``FALLING``."""
+    add_accounts(engine, today, accounts)
+    made = datetime(2025, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        ids = dict(conn.execute(select(Account.external_id, Account.id)).all())
         falling = ids[FALLING]
         conn.execute(
             insert(Contact),
@@ -186,7 +202,7 @@ def seed_book(engine: Engine, today: date, *, accounts: int = 24, name: str = "C
                     account_id=falling,
                     subject=FALLING,
                     status="open",
-                    value=float(snaps[0]["score"]),
+                    value=61.0,
                     threshold=15.0,
                     definition_version=1,
                     evidence={},

@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 account_notes holds what a CSM writes on the account page. The indexes serve the pages'
 reads: a CSM's book and the accounts filters (owner, plan, renewal date), and the account
-page's timeline (trigger events, escalations, e-mail events and audit entries per account).
+page's timeline (trigger events, escalations, e-mail events and audit entries per account), and
+one date's scores in account order (covering on PostgreSQL) for the pages that compare dates.
 """
 
 from __future__ import annotations
@@ -56,9 +57,17 @@ def upgrade() -> None:
     )
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
+    # Covering on PostgreSQL (INCLUDE): a date's scores read from the index alone.
+    op.create_index(
+        "ix_health_snapshots_as_of_account",
+        "health_snapshots",
+        ["as_of", "account_id"],
+        postgresql_include=["score", "band", "model_version", "override_id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_health_snapshots_as_of_account", table_name="health_snapshots")
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index("ix_account_notes_account_created", table_name="account_notes")

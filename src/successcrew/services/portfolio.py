@@ -108,15 +108,16 @@ def portfolio_view(
             )
             for a, now, then in rows
         ]
+    bands, segments = q.bands_by_segment(session, current, owner=owner)
     renewal_total, renewals = q.renewals_at_risk(
         session, current, today, days=renewal_days, limit=limit, owner=owner
     )
     return {
         "as_of": current,
         "compared_with": previous,
-        "bands": q.band_counts(session, current, owner=owner),
+        "bands": bands,
         "trend": [{"as_of": d, **trend[d]} for d in dates if any(trend[d].values())],
-        "segments": q.arr_at_risk_by_segment(session, current, owner=owner),
+        "segments": segments,
         "drops": drops,
         "drop_total": drop_total,
         "drop_points": drop_points,

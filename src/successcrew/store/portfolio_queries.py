@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from successcrew.store.models import Account, AccountSource, HealthSnapshot
@@ -137,36 +137,41 @@ def band_trend(
     return out
 
 
-def arr_at_risk_by_segment(
+def bands_by_segment(
     session: Session, as_of: date, *, owner: str | None = None
-) -> list[dict[str, Any]]:
-    """Per segment: accounts and ARR, and the part of it At-Risk or Critical on ``as_of``."""
-    at_risk = HealthSnapshot.band != "healthy"
+) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    """Accounts and ARR per band on ``as_of``, and per segment with the part At-Risk or
+    Critical, from one grouped pass over the date (``owner`` narrows to one book)."""
     query = (
         select(
             Account.segment,
+            HealthSnapshot.band,
             func.count(),
             func.coalesce(func.sum(Account.arr), 0),
-            func.coalesce(func.sum(case((at_risk, Account.arr), else_=0)), 0),
-            func.sum(case((at_risk, 1), else_=0)),
         )
         .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
         .where(HealthSnapshot.as_of == as_of)
-        .group_by(Account.segment)
+        .group_by(Account.segment, HealthSnapshot.band)
     )
     if owner is not None:
         query = query.where(Account.owner_email == owner)
-    rows = [
-        {
-            "segment": seg or "(none)",
-            "accounts": int(n),
-            "arr": float(arr),
-            "arr_at_risk": float(risk),
-            "accounts_at_risk": int(risky or 0),
-        }
-        for seg, n, arr, risk, risky in session.execute(query)
-    ]
-    return sorted(rows, key=lambda r: (-r["arr_at_risk"], r["segment"]))
+    bands = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
+    segments: dict[str, dict[str, Any]] = {}
+    for segment, band, n, arr in session.execute(query):
+        bands[band]["accounts"] += int(n)
+        bands[band]["arr"] += float(arr)
+        name = segment or "(none)"
+        row = segments.setdefault(
+            name,
+            {"segment": name, "accounts": 0, "arr": 0.0, "arr_at_risk": 0.0, "accounts_at_risk": 0},
+        )
+        row["accounts"] += int(n)
+        row["arr"] += float(arr)
+        if band != "healthy":
+            row["arr_at_risk"] += float(arr)
+            row["accounts_at_risk"] += int(n)
+    ordered = sorted(segments.values(), key=lambda r: (-r["arr_at_risk"], r["segment"]))
+    return bands, ordered
 
 
 def drops_over(
@@ -179,27 +184,43 @@ def drops_over(
     owner: str | None = None,
 ) -> tuple[int, list[tuple[Account, HealthSnapshot, HealthSnapshot]]]:
     """How many accounts fell more than ``points`` between the dates, and the ``limit``
-    biggest falls with both snapshots (same model version only: a model change is no fall)."""
+    biggest falls with both snapshots (same model version only: a model change is no fall).
+
+    The falls are found on the scores alone (on PostgreSQL an index-only join of the two
+    dates); only the ``limit`` rows shown are then read in full, in two more statements."""
     old = aliased(HealthSnapshot)
-    drop = old.score - HealthSnapshot.score
-    conditions = [
-        HealthSnapshot.as_of == current,
-        old.model_version == HealthSnapshot.model_version,
-        drop > points,
-    ]
+    now = aliased(HealthSnapshot)
+    drop = (old.score - now.score).label("drop")
+    query = (
+        select(now.account_id, drop, func.count().over().label("total"))
+        .join(old, and_(old.account_id == now.account_id, old.as_of == previous))
+        .where(
+            now.as_of == current,
+            old.model_version == now.model_version,
+            old.score - now.score > points,
+        )
+        .order_by(drop.desc(), now.account_id)
+        .limit(limit)
+    )
     if owner is not None:
-        conditions.append(Account.owner_email == owner)
-    base = (
-        select(Account, HealthSnapshot, old)
-        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
-        .join(old, and_(old.account_id == Account.id, old.as_of == previous))
-        .where(*conditions)
-    )
-    total = session.scalar(
-        select(func.count()).select_from(base.with_only_columns(Account.id).subquery())
-    )
-    rows = session.execute(base.order_by(drop.desc(), Account.external_id).limit(limit)).all()
-    return int(total or 0), [(a, now, then) for a, now, then in rows]
+        query = query.join(Account, Account.id == now.account_id).where(
+            Account.owner_email == owner
+        )
+    found = session.execute(query).all()
+    if not found:
+        return 0, []
+    ids = [r.account_id for r in found]
+    accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(ids)))}
+    snaps = {
+        (s.account_id, s.as_of): s
+        for s in session.scalars(
+            select(HealthSnapshot).where(
+                HealthSnapshot.account_id.in_(ids), HealthSnapshot.as_of.in_([current, previous])
+            )
+        )
+    }
+    rows = [(accounts[i], snaps[(i, current)], snaps[(i, previous)]) for i in ids]
+    return int(found[0].total), rows
 
 
 def renewals_at_risk(
