@@ -19,6 +19,7 @@ CI), where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -29,11 +30,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from successcrew.domain.roles import ROLES
 from successcrew.services.users import add_user
 from successcrew.store.db import make_engine, transaction
+from successcrew.store.models import User
 from tests.serving import Served, base_env, free_port, module_database, start_serve, stop_serve
 
 CHROMIUM = os.environ.get("SUCCESSCREW_CHROMIUM", "/usr/bin/chromium")
@@ -108,37 +110,56 @@ def dashboard(
     """``successcrew serve`` on a loopback port with one user of every role."""
     folder = tmp_path_factory.mktemp(f"dashboard-{request.param}")
     template = request.getfixturevalue("sqlite_template") if request.param == "sqlite" else None
+    with (
+        module_database(request.param, folder, template) as db_url,
+        running_dashboard(db_url, folder) as board,
+    ):
+        yield board
+
+
+def add_role_users(engine: Engine) -> dict[str, str]:
+    """One user of every role (cheap hashes); returns role -> e-mail."""
+    users = {role: user_email(role) for role in ROLES}
+    with transaction(engine) as session:
+        for role, email in users.items():
+            add_user(
+                session,
+                email,
+                role=role,
+                name=f"{role.title()} Tester",
+                password=PASSWORD,
+                by="tests",
+                now=NOW,
+                cost="low",
+            )
+    return users
+
+
+@contextlib.contextmanager
+def running_dashboard(db_url: str, folder: Path, **settings: str) -> Iterator[Dashboard]:
+    """``successcrew serve`` on ``db_url`` (users of every role added once) with extra
+    ``SUCCESSCREW_*`` ``settings``."""
     port = free_port()
-    with module_database(request.param, folder, template) as db_url:
-        engine = make_engine(db_url)
-        users = {role: user_email(role) for role in ROLES}
-        with transaction(engine) as session:
-            for role, email in users.items():
-                add_user(
-                    session,
-                    email,
-                    role=role,
-                    name=f"{role.title()} Tester",
-                    password=PASSWORD,
-                    by="tests",
-                    now=NOW,
-                    cost="low",
-                )
-        env = base_env(
-            db_url,
-            SUCCESSCREW_SESSION_SECRET=SESSION_SECRET,
-            SUCCESSCREW_PASSWORD_HASH_COST="low",
-            SUCCESSCREW_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-            XDG_DATA_HOME=str(folder / "data"),
-        )
-        served = start_serve(env, folder, port=port)
-        board = Dashboard(served, engine, users)
-        try:
-            yield board
-        finally:
-            board.close()
-            stop_serve(served)
-            engine.dispose()
+    engine = make_engine(db_url)
+    with transaction(engine) as session:
+        known = session.execute(select(User.email)).scalars().all()
+    users = {role: user_email(role) for role in ROLES} if known else add_role_users(engine)
+    env = base_env(
+        db_url,
+        SUCCESSCREW_SESSION_SECRET=SESSION_SECRET,
+        SUCCESSCREW_PASSWORD_HASH_COST="low",
+        SUCCESSCREW_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        XDG_DATA_HOME=str(folder / "data"),
+        **settings,
+    )
+    served = start_serve(env, folder, port=port)
+    board = Dashboard(served, engine, users)
+    try:
+        yield board
+    finally:
+        board.close()
+        stop_serve(served)
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +182,7 @@ def signed_in(dashboard: Dashboard, request: pytest.FixtureRequest) -> Iterator[
         )
         contexts.append(context)
         page = context.new_page()
-        page.goto("/login")
+        page.goto("/login?next=/my-work")
         page.fill("#email", dashboard.users[role])
         page.fill("#password", dashboard.password)
         page.click("button[type=submit]")

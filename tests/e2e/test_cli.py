@@ -174,3 +174,24 @@ def test_status_shows_the_band_distribution_of_the_newest_scores(
     assert "scores    as of 2026-11-24: 1 healthy (50 %), 0 at-risk (0 %), 1 critical (50 %)" in out
     scores = run_cli(capsys, "status", "--json").json()["scores"]
     assert scores["bands"] == {"healthy": 1, "at_risk": 0, "critical": 1}
+
+
+def test_demo_ends_with_a_dashboard_sign_in_that_works(
+    env: dict[str, str], engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from successcrew.services.users import check_password
+    from successcrew.settings import session_secret_file
+    from successcrew.store.db import transaction
+
+    args = ("demo", "--accounts", "10", "--days", "60", "--crew-days", "0")
+    result = run_cli(capsys, *args, "--data-dir", str(tmp_path / "demo"))
+    assert result.code == 0, result.err
+    assert "run `successcrew serve` and open http://localhost:8000/" in result.out
+    password = result.out.split("password: ")[1].split()[0]
+    with transaction(engine) as session:
+        lead = check_password(session, "demo-lead@successcrew.example", password)
+        chair = check_password(session, "demo-chairman@successcrew.example", password)
+    assert lead is not None and lead.role == "lead"
+    assert chair is not None and chair.role == "chairman"
+    # serve needs the session secret to sign anyone in: the demo made sure it exists.
+    assert session_secret_file().is_file()

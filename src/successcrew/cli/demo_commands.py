@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from successcrew.console import console, err_console, print_json
+
+if TYPE_CHECKING:
+    from successcrew.demo.dashboard_access import DashboardAccess
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +62,11 @@ def register(app: typer.Typer) -> None:
             clock = start_of_day(date.fromisoformat(result.crew["daily"][-1]["date"]))
             clock = clock.replace(hour=7)
         document = collect_status(runtime, clock)
+        access = dashboard_sign_in(runtime, clock)
         if as_json:
-            print_json({"demo": result.as_dict(), "status": document})
+            print_json(
+                {"demo": result.as_dict(), "status": document, "dashboard": access.as_dict()}
+            )
             return
         console.rule("what the database holds now")
         render(document)
@@ -94,3 +102,20 @@ def register(app: typer.Typer) -> None:
                 "messages are held in outbox-only mode; `successcrew escalations` lists what "
                 "reached the chairman, `successcrew status` shows the crew"
             )
+        print_dashboard_access(access)
+
+
+def dashboard_sign_in(runtime: Any, now: datetime) -> DashboardAccess:
+    """The demo's dashboard sign-ins (created or reset on every demo)."""
+    from successcrew.demo.dashboard_access import create_demo_sign_in
+
+    return create_demo_sign_in(runtime.engine, runtime.settings, now=now)
+
+
+def print_dashboard_access(access: DashboardAccess) -> None:
+    """Say how to open the dashboard on the demo data."""
+    console.rule("the dashboard")
+    console.print(f"run `successcrew serve` and open {access.url}, then sign in as", soft_wrap=True)
+    for email, role in access.users:
+        console.print(f"  {email} ({role})", soft_wrap=True)
+    console.print(f"password: {access.password}", soft_wrap=True)

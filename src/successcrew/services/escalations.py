@@ -39,6 +39,7 @@ from successcrew.store.models import (
 )
 from successcrew.store.outbox import enqueue
 from successcrew.store.snapshots import explain
+from successcrew.store.tasks import add_tasks
 
 ACTOR = "crew"
 DECISIONS = ("approve", "decline")
@@ -102,7 +103,8 @@ def _context(
     }
 
 
-def _fields(context: dict[str, Any]) -> dict[str, str]:
+def context_fields(context: dict[str, Any]) -> dict[str, str]:
+    """The facts an escalation shows its decider (Slack card, dashboard), label -> text."""
     shown = {
         "Account": context.get("account"),
         "ARR": f"{context['arr']:,.0f}" if context.get("arr") is not None else None,
@@ -128,7 +130,7 @@ def send(
         title=esc.title,
         kind=esc.kind,
         account_name=esc.context.get("account"),
-        fields=_fields(esc.context),
+        fields=context_fields(esc.context),
         explanation=list(esc.context.get("explanation") or []),
         proposed_action=esc.proposed_action,
         reminder=reminder,
@@ -548,6 +550,7 @@ def carry_out(
                 now=now,
                 account_id=account.id,
             )
+        crm_key = None
         if account is not None and crm is not None:
             source_id = session.execute(
                 select(AccountSource.source_id).where(
@@ -570,6 +573,24 @@ def carry_out(
                     now=now,
                     account_id=account.id,
                 )
+                crm_key = f"escalation:{esc.id}:crm-task"
+        if account is not None:
+            # The owner's task in My work (the CRM copy, where there is one, is the row above).
+            add_tasks(
+                session,
+                [
+                    {
+                        "key": f"escalation:{esc.id}:task",
+                        "account_id": account.id,
+                        "title": f"Carry out approved {action}",
+                        "reason": text,
+                        "source": "escalation",
+                        "due_on": (now + timedelta(days=2)).date(),
+                        "crm_outbox_key": crm_key,
+                    }
+                ],
+                now=now,
+            )
         enqueue(
             session,
             key=f"escalation:{esc.id}:carried-out",
@@ -656,3 +677,47 @@ def announce_policy(
         detail={"high_value_arr_cutoff": cutoff, **policy.model_dump(mode="json")},
     )
     return {"high_value_arr_cutoff": cutoff, "proposal_for_critical": offer}
+
+
+def open_escalations(session: Session, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Escalations waiting for the chairman, oldest first, with the facts to decide on."""
+    rows = session.scalars(
+        select(Escalation).where(Escalation.status == "open").order_by(Escalation.id).limit(limit)
+    ).all()
+    return [
+        {
+            "id": esc.id,
+            "title": esc.title,
+            "kind": esc.kind,
+            "account_id": esc.account_id,
+            "fields": context_fields(esc.context or {}),
+            "summary": (esc.context or {}).get("summary"),
+            "explanation": list((esc.context or {}).get("explanation") or []),
+            "proposed": describe_action(esc.proposed_action),
+            "created_at": esc.created_at,
+            "expires_at": esc.expires_at,
+        }
+        for esc in rows
+    ]
+
+
+def recent_decisions(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest decided escalations (who, how, when)."""
+    rows = session.scalars(
+        select(Escalation)
+        .where(Escalation.decided_at.is_not(None))
+        .order_by(Escalation.decided_at.desc(), Escalation.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": esc.id,
+            "title": esc.title,
+            "status": esc.status,
+            "decided_by": esc.decided_by,
+            "decided_via": esc.decided_via,
+            "decided_at": esc.decided_at,
+            "note": esc.decision_note,
+        }
+        for esc in rows
+    ]

@@ -45,6 +45,7 @@ from successcrew.store.program_queries import (
     chunks,
     contacts_by_account,
 )
+from successcrew.store.tasks import add_tasks
 
 
 @dataclass
@@ -83,6 +84,7 @@ class _Planned:
     last: bool
     step_row: dict[str, Any]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
     email_rows: list[dict[str, Any]] = field(default_factory=list)
     tally: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
@@ -236,12 +238,25 @@ def _plan_step(
         crm_ids = crm_source_ids(session, step.provider, account_ids)
         for e in enrolments:
             account, _health = ctx[e.account_id]
-            if e.account_id not in crm_ids:
-                plan(e, "skipped", {"reason": f"no {step.provider} id"})
-                continue
             context = base(e)
             key = f"program:{book.id}:{e.id}:{step_index}"
-            plan(e, "done", {"outbox_key": key}).messages.append(
+            # The owner's task is stored for My work whether or not the account is in the CRM.
+            task = {
+                "key": key,
+                "account_id": e.account_id,
+                "title": render("subject", context).strip(),
+                "reason": render("body", context),
+                "source": f"program:{book.id}",
+                "due_on": now.date() + timedelta(days=step.due_in_days),
+                "crm_outbox_key": key if e.account_id in crm_ids else None,
+            }
+            if e.account_id not in crm_ids:
+                skipped = {"reason": f"no {step.provider} id", "task": key}
+                plan(e, "skipped", skipped).tasks.append(task)
+                continue
+            planned_step = plan(e, "done", {"outbox_key": key, "task": key})
+            planned_step.tasks.append(task)
+            planned_step.messages.append(
                 {
                     "key": key,
                     "channel": "crm_task",
@@ -353,6 +368,7 @@ def _write(
     if drafts_held(book):
         messages = _hold_drafts(session, book, planned, messages, now=now, out=out)
     out.messages += enqueue_many(session, messages, now=now)
+    add_tasks(session, [t for p in planned for t in p.tasks], now=now)
     conn = session.connection()
     email_rows = [r for p in planned for r in p.email_rows]
     for chunk in chunks(email_rows):

@@ -37,6 +37,7 @@ from successcrew.store import trigger_events as store
 from successcrew.store.db import transaction
 from successcrew.store.models import TriggerDefinition
 from successcrew.store.outbox import enqueue_many
+from successcrew.store.tasks import add_tasks
 
 #: The text a trigger's summary carries when its metric cannot be computed.
 NOT_AVAILABLE = "metric not available"
@@ -458,6 +459,8 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
     ids = store.insert_events(session, rows)
 
     messages = []
+    owner_tasks: list[dict[str, Any]] = []
+    crm_keys: dict[int, str] = {}
     due = (now + timedelta(days=1)).date().isoformat()
     for obs, event_id in zip(fired, ids, strict=True):
         context = reading.contexts.get(obs.subject, {})
@@ -508,6 +511,24 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
                     "trigger_event_id": event_id,
                 }
             )
+            if action.channel == "crm_task":
+                crm_keys[event_id] = action.key
+        if "crm_task" in actions and obs.account_id is not None:
+            # The owner's task lives in My work too, CRM or not (the CRM copy is the outbox row).
+            owner_tasks.append(
+                {
+                    "key": f"trigger:{event_id}",
+                    "account_id": obs.account_id,
+                    "title": f"{d.title} ({d.code})",
+                    "reason": context.get("summary") or d.title,
+                    "source": "trigger",
+                    "due_on": (now + timedelta(days=1)).date(),
+                    "event_id": event_id,
+                }
+            )
+    for task in owner_tasks:
+        task["crm_outbox_key"] = crm_keys.get(task.pop("event_id"))
+    add_tasks(session, owner_tasks, now=now)
     result.outbox = enqueue_many(session, messages, now=now)
     result.fired = len(fired)
     result.resolved = len(plan.resolve)

@@ -21,6 +21,8 @@ from successcrew.settings import Settings
 from successcrew.web.auth.sessions import COOKIE, SessionCodec
 from successcrew.web.ratelimit import RateLimiter
 
+#: A client address may fail this many times the per-e-mail allowance.
+CLIENT_RATE_FACTOR = 10
 #: The form field every dashboard POST carries (``{{ csrf_field() }}`` in templates).
 CSRF_FIELD = "csrf_token"
 
@@ -88,8 +90,11 @@ class Auth:
         self.codec = SessionCodec(secret, settings.session_hours * 3600) if secret else None
         self.proxy_header = settings.auth_proxy_header.strip().lower()
         self.proxies = _networks(settings.auth_proxies)
-        # Failed sign-ins, per e-mail and per client address.
-        self.failures = RateLimiter(settings.login_rate_per_minute, clock=_monotonic)
+        # Failed sign-ins per e-mail, and (ten times as many: an office shares one address)
+        # per client address.
+        rate = settings.login_rate_per_minute
+        self.failures_by_email = RateLimiter(rate, clock=_monotonic)
+        self.failures_by_client = RateLimiter(rate * CLIENT_RATE_FACTOR, clock=_monotonic)
 
     def require_codec(self) -> SessionCodec:
         """The session codec, or AuthUnconfigured when there is no session secret."""

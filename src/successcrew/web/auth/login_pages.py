@@ -87,10 +87,11 @@ def login_submit(
         return login_page(request, next, error="Password sign-in is turned off here.", status=403)
     address = email.strip().lower()
     client = (request.client.host if request.client else "-") or "-"
-    for key in (f"email:{address}", f"client:{client}"):
+    limits = ((auth.failures_by_email, address), (auth.failures_by_client, client))
+    for limiter, key in limits:
         # Only failures spend the allowance; a peek says whether one is left.
-        tokens_left, wait = auth.failures.peek(key)
-        if not tokens_left:
+        left, wait = limiter.peek(key)
+        if not left:
             return login_page(
                 request,
                 next,
@@ -102,8 +103,8 @@ def login_submit(
         with transaction(request.app.state.ctx.engine) as session:
             user = check_password(session, address, password, cost=auth.settings.password_hash_cost)
     if user is None:
-        auth.failures.allow(f"email:{address}")
-        auth.failures.allow(f"client:{client}")
+        for limiter, key in limits:
+            limiter.allow(key)
         return login_page(request, next, error="That e-mail and password do not match.", status=401)
     return start_session(request, auth, user.email, "password", next)
 

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from successcrew.web.auth import login_pages
+from successcrew.web.auth import login_pages, oidc
 from successcrew.web.dashboard import (
     account_pages,
     assets,
+    decisions_pages,
     operations_pages,
     portfolio_pages,
     program_pages,
+    work_pages,
 )
 
 ROUTERS: list[APIRouter] = [
     login_pages.router,
+    oidc.router,
     assets.router,
+    work_pages.router,
+    decisions_pages.router,
     portfolio_pages.router,
     account_pages.router,
     program_pages.router,

@@ -47,14 +47,14 @@ def render_dashboard(
 ) -> HTMLResponse:
     """Render ``template`` (extending ``dashboard/layout.html``) for the signed-in user.
 
-    Adds ``user`` (a SignedInUser), ``nav``, ``csrf_field()`` and ``title`` (default: the
-    section's label) to ``context``.
+    Adds ``user`` (a SignedInUser), ``nav``, ``csrf_field()``, ``title`` (default: the
+    section's label) and ``flash`` (a sentence shown on top; default none) to ``context``.
     """
     user = signed_in_user(request)
     nav = nav_items(request.url.path)
     section = next((item["label"] for item in nav if item["current"]), "successcrew")
     context.setdefault("title", section)
-    context.setdefault("flash", request.query_params.get("done"))
+    context.setdefault("flash", None)
     return page(
         template,
         status,

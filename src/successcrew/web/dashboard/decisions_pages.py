@@ -1,0 +1,90 @@
+"""Decisions: open escalations with their account's context (approve / decline for the
+chairman; everyone else sees them read-only), recent decisions, and the trigger events behind
+them with value, threshold and evidence.
+
+A web decision goes through ``services.escalations.decide`` like ``successcrew decide`` and the
+Slack button: one path, one audit trail, ``by`` the signed-in e-mail, ``via="web"``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from successcrew.domain import roles
+from successcrew.errors import InputError
+from successcrew.web.auth import SignedInUser, require, signed_in_user, verify_csrf
+from successcrew.web.dashboard.rendering import render_dashboard
+
+router = APIRouter()
+
+#: Trigger events shown: those fired over the last 30 days.
+EVENT_DAYS = 30
+FLASH = {"approve": "Escalation approved.", "decline": "Escalation declined."}
+
+
+@router.get("/decisions", include_in_schema=False)
+def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) -> Response:
+    """The decisions page."""
+    from successcrew.services.escalations import open_escalations, recent_decisions
+    from successcrew.store.db import transaction
+    from successcrew.store.trigger_events import list_events
+
+    ctx = request.app.state.ctx
+    now = ctx.clock()
+    with transaction(ctx.engine) as session:
+        waiting = open_escalations(session)
+        decided = recent_decisions(session)
+        events = list_events(session, now - timedelta(days=EVENT_DAYS), limit=200)
+    return render_dashboard(
+        request,
+        "dashboard/decisions.html",
+        waiting=waiting,
+        decided=decided,
+        events=events,
+        may_decide=roles.can(user, roles.DECIDE_ESCALATION),
+        flash=FLASH.get(request.query_params.get("done", "")),
+    )
+
+
+@router.post(
+    "/decisions/escalations/{escalation_id}",
+    include_in_schema=False,
+    dependencies=[Depends(verify_csrf)],
+)
+def decide_escalation(
+    request: Request,
+    escalation_id: int,
+    decision: str = Form(...),
+    note: str = Form(""),
+    user: SignedInUser = Depends(require(roles.DECIDE_ESCALATION)),
+) -> Response:
+    """Approve or decline: the same decision ``successcrew decide`` records."""
+    from successcrew.services.escalations import decide
+    from successcrew.store.db import transaction
+
+    ctx = request.app.state.ctx
+    try:
+        with transaction(ctx.engine) as session:
+            decide(
+                session,
+                escalation_id,
+                decision,
+                by=user.email,
+                note=note.strip()[:2000] or None,
+                now=ctx.clock(),
+                policy=ctx.policy,
+                via="web",
+            )
+    except InputError as exc:
+        return render_dashboard(
+            request,
+            "dashboard/message.html",
+            status=409 if "already" in str(exc) or "final" in str(exc) else 400,
+            heading="Not decided",
+            sentence=str(exc),
+            hint="The decisions page shows what is still open.",
+        )
+    return RedirectResponse(f"/decisions?done={decision}", status_code=303)

@@ -1,0 +1,209 @@
+"""The dashboard's doors, over real HTTP: no session, wrong role, no CSRF token, a foreign
+``next``, hostile text. Every refusal changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from successcrew.clock import utcnow
+from successcrew.services.users import add_user
+from successcrew.store.db import transaction
+from successcrew.store.models import AuditLog, Task
+from tests.browser import seeding
+from tests.browsing import Dashboard
+
+PAGES = ["/my-work", "/decisions"]
+FORMS = ["/my-work/1", "/decisions/escalations/1", "/logout"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_without_a_session_redirects_to_sign_in(dashboard: Dashboard, path: str) -> None:
+    answer = dashboard.http(None).get(path + "?x=1")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/login?next={path}%3Fx%3D1"
+
+
+@pytest.mark.parametrize("path", FORMS)
+def test_a_form_without_a_session_redirects_to_sign_in(dashboard: Dashboard, path: str) -> None:
+    answer = dashboard.http(None).post(path, data={"action": "done", "decision": "approve"})
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login")
+
+
+def test_an_altered_session_cookie_is_no_session(dashboard: Dashboard) -> None:
+    client = dashboard.http("lead")
+    value = client.cookies["successcrew_session"]
+    client.cookies.set("successcrew_session", value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
+    assert client.get("/my-work").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"]
+)
+def test_sign_in_never_redirects_to_another_site(dashboard: Dashboard, target: str) -> None:
+    client = dashboard.http(None)
+    answer = client.post(
+        "/login",
+        data={"email": dashboard.users["csm"], "password": dashboard.password, "next": target},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"
+    assert client.get(f"/login?next={target}").headers["location"] == "/"
+
+
+def test_sign_in_returns_to_the_page_asked_for(dashboard: Dashboard) -> None:
+    answer = dashboard.http(None).post(
+        "/login",
+        data={
+            "email": dashboard.users["csm"],
+            "password": dashboard.password,
+            "next": "/decisions",
+        },
+    )
+    assert answer.headers["location"] == "/decisions"
+
+
+def test_behind_https_the_cookie_is_secure(dashboard: Dashboard) -> None:
+    # 127.0.0.1 is a trusted proxy by default: its X-Forwarded-Proto is believed.
+    answer = dashboard.http(None).post(
+        "/login",
+        data={"email": dashboard.users["csm"], "password": dashboard.password},
+        headers={"X-Forwarded-Proto": "https"},
+    )
+    assert "; secure" in answer.headers["set-cookie"].lower()
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(dashboard: Dashboard) -> None:
+    client = dashboard.http(None)
+    email = "guessed@example.com"  # a user of its own: the others keep signing in
+    with transaction(dashboard.engine) as session:
+        add_user(
+            session,
+            email,
+            role="lead",
+            name=None,
+            password=dashboard.password,
+            by="tests",
+            now=utcnow(),
+            cost="low",
+        )
+    codes = [
+        client.post("/login", data={"email": email, "password": f"guess-{i}"}).status_code
+        for i in range(6)
+    ]
+    assert codes == [401] * 5 + [429]
+    # The right password is refused too until the minute is over: guessing gains nothing.
+    late = client.post("/login", data={"email": email, "password": dashboard.password})
+    assert late.status_code == 429
+    assert "Too many failed sign-ins" in late.text
+
+
+def _task_status(dashboard: Dashboard, task_id: int) -> str:
+    with transaction(dashboard.engine) as session:
+        return session.execute(select(Task.status).where(Task.id == task_id)).scalar_one()
+
+
+def test_a_form_without_its_csrf_token_is_refused(dashboard: Dashboard) -> None:
+    acct = seeding.account(dashboard.engine, "Tokenless Ltd", dashboard.users["csm"])
+    task_id = seeding.task(dashboard.engine, acct, "Call the sponsor")
+    client = dashboard.http("csm")
+    assert client.post(f"/my-work/{task_id}", data={"action": "done"}).status_code == 403
+    other = dashboard.http("csm")
+    stolen = dashboard.csrf(other, "/my-work")  # another session's token
+    answer = client.post(f"/my-work/{task_id}", data={"action": "done", "csrf_token": stolen})
+    assert answer.status_code == 403
+    assert "Nothing was changed" in answer.text
+    assert _task_status(dashboard, task_id) == "open"
+
+
+def test_a_form_from_another_site_is_refused_even_with_the_token(dashboard: Dashboard) -> None:
+    acct = seeding.account(dashboard.engine, "Crosssite Ltd", dashboard.users["csm"])
+    task_id = seeding.task(dashboard.engine, acct, "Call the sponsor")
+    client = dashboard.http("csm")
+    token = dashboard.csrf(client, "/my-work")
+    answer = client.post(
+        f"/my-work/{task_id}",
+        data={"action": "done", "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert answer.status_code == 403
+    assert _task_status(dashboard, task_id) == "open"
+
+
+def test_a_csm_cannot_work_on_another_owners_tasks(dashboard: Dashboard) -> None:
+    acct = seeding.account(dashboard.engine, "Not Mine Inc", "someone.else@example.com")
+    task_id = seeding.task(dashboard.engine, acct, "Renewal call")
+    client = dashboard.http("csm")
+    assert f'data-task="{task_id}"' not in client.get("/my-work").text
+    token = dashboard.csrf(client, "/my-work")
+    answer = client.post(f"/my-work/{task_id}", data={"action": "done", "csrf_token": token})
+    assert answer.status_code == 403
+    assert "not in your book" in answer.text
+    assert _task_status(dashboard, task_id) == "open"
+    # A lead may, and it is audited under the lead's name.
+    lead = dashboard.http("lead")
+    assert f'data-task="{task_id}"' in lead.get("/my-work").text
+    token = dashboard.csrf(lead, "/my-work")
+    ok = lead.post(f"/my-work/{task_id}", data={"action": "done", "csrf_token": token})
+    assert ok.status_code == 303
+    assert _task_status(dashboard, task_id) == "done"
+    with transaction(dashboard.engine) as session:
+        actors = session.scalars(
+            select(AuditLog.actor).where(AuditLog.subject == f"task:{task_id}")
+        ).all()
+    assert actors == [dashboard.users["lead"]]
+
+
+@pytest.mark.parametrize("role", ["viewer", "csm", "lead", "admin"])
+def test_only_the_chairman_decides(dashboard: Dashboard, role: str) -> None:
+    acct = seeding.account(dashboard.engine, f"Undecided {role}", dashboard.users["csm"])
+    esc = seeding.escalation(dashboard.engine, acct, f"Undecided {role}", "Save offer")
+    client = dashboard.http(role)
+    page = client.get("/decisions").text
+    assert "Save offer" in page
+    assert f'action="/decisions/escalations/{esc}"' not in page
+    token = dashboard.csrf(client, "/my-work")
+    answer = client.post(
+        f"/decisions/escalations/{esc}", data={"decision": "approve", "csrf_token": token}
+    )
+    assert answer.status_code == 403
+    assert seeding.escalation_row(dashboard.engine, esc).status == "open"
+
+
+def test_a_viewer_cannot_change_tasks(dashboard: Dashboard) -> None:
+    acct = seeding.account(dashboard.engine, "Look Only", dashboard.users["viewer"])
+    task_id = seeding.task(dashboard.engine, acct, "Look, do not touch")
+    client = dashboard.http("viewer")
+    assert ">Done</button>" not in client.get("/my-work").text
+    token = dashboard.csrf(client, "/my-work")
+    answer = client.post(f"/my-work/{task_id}", data={"action": "done", "csrf_token": token})
+    assert answer.status_code == 403
+    assert _task_status(dashboard, task_id) == "open"
+
+
+def test_account_names_and_notes_render_escaped(dashboard: Dashboard) -> None:
+    hostile = '<script>alert("x")</script> & Co'
+    acct = seeding.account(dashboard.engine, hostile, dashboard.users["csm"])
+    seeding.task(dashboard.engine, acct, "<img src=x onerror=alert(1)>")
+    esc = seeding.escalation(dashboard.engine, acct, hostile, "<b>bold</b> request")
+    chair = dashboard.http("chairman")
+    token = dashboard.csrf(chair, "/decisions")
+    chair.post(
+        f"/decisions/escalations/{esc}",
+        data={"decision": "decline", "note": "<script>no()</script>", "csrf_token": token},
+    )
+    for role, path in (("csm", "/my-work"), ("lead", "/my-work"), ("chairman", "/decisions")):
+        html = dashboard.http(role).get(path).text
+        assert "<script>" not in html and "<img" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in (
+        dashboard.http("csm").get("/my-work").text
+    )
+    assert "&lt;script&gt;no()&lt;/script&gt;" in dashboard.http("lead").get("/decisions").text
+
+
+def test_pages_carry_the_security_headers(dashboard: Dashboard) -> None:
+    answer = dashboard.http("lead").get("/my-work")
+    assert answer.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert "script-src" not in answer.headers["content-security-policy"]
