@@ -17,6 +17,7 @@ from successcrew.store.models import (
     Account,
     Contact,
     EmailSuppression,
+    Escalation,
     HealthSnapshot,
     Invoice,
     NpsResponse,
@@ -33,6 +34,7 @@ CSM = "csm@example.com"
 FALLING = "ACME-ENT"
 MARKUP = "<script>alert('x')</script> & the export is slow"
 PROGRAM = "at_risk"
+BRIEF = "Usage halved after the admin left; call the new sponsor this week."
 
 
 def _at(day: date, hour: int = 8) -> datetime:
@@ -209,6 +211,16 @@ def seed_book(engine: Engine, today: date, *, accounts: int = 24) -> None:
                     fired_at=_at(today - timedelta(days=1), 7),
                 )
             )
+        conn.execute(
+            insert(Escalation).values(
+                kind="high_value_at_risk",
+                account_id=falling,
+                title="Acme Enterprise is At-Risk (ARR 220,000)",
+                context={"brief": BRIEF},
+                status="open",
+                created_at=_at(today - timedelta(days=1), 9),
+            )
+        )
         conn.execute(
             insert(ProgramEnrolment).values(
                 program=PROGRAM,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from successcrew.store.models import AuditLog, OutboxMessage, PauseHold, ScoreOverride
 from tests.browsing import Dashboard
-from tests.dashboard_data import FALLING, MARKUP, PROGRAM, seed_book
+from tests.dashboard_data import BRIEF, FALLING, MARKUP, PROGRAM, seed_book
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,9 @@ def test_filter_to_at_risk_enterprise_open_one_and_read_why(
     assert "points since" in why and "Product usage" in why
     assert page.locator("svg.chart polyline.scoreline").count() == 1
     assert "bounced" in page.locator("#notes").inner_text()
+    # The model's brief from the escalation, labelled as the model's, beside the crew's own.
+    assert BRIEF in page.locator("blockquote.brief").inner_text()
+    assert "Acme Enterprise is At-Risk" in page.locator("ol.timeline").inner_text()
     screenshot(page, "account")
 
 
@@ -62,7 +65,7 @@ def test_override_the_score_and_see_it_in_the_timeline(
     page.fill("#reason", "Renewal call went well; usage dip is a holiday")
     page.click("#override button[type=submit]")
     page.wait_for_load_state()
-    assert "Override set" in page.locator(".flash").inner_text()
+    assert "Manual score set" in page.locator(".flash").inner_text()
     entry = page.locator("ol.timeline li.tl-override").first.inner_text()
     assert "Score overridden to 55 by lead@example.com" in entry
     assert "holiday" in entry
@@ -87,7 +90,7 @@ def test_a_lead_resumes_a_program_a_rule_paused(
     card.locator("input[name=reason]").fill("Complaints were about one template; fixed")
     card.locator("form.resume button").click()
     page.wait_for_load_state()
-    assert f"Resumed campaign:{PROGRAM}" in page.locator(".flash").inner_text()
+    assert "no hold remains" in page.locator(".flash").inner_text()
     assert "running" in page.locator(f"#program-{PROGRAM} h2").inner_text()
     with book.engine.connect() as conn:
         lifted_by = conn.execute(
@@ -124,6 +127,12 @@ def test_markup_in_names_and_comments_is_escaped(book: Dashboard) -> None:
     assert "<b>Admin" not in account
     nps = lead.get("/nps").text
     assert "&lt;script&gt;alert(" in nps and MARKUP not in nps
+    # A flash is a code the page knows, never text from the address (a link cannot make the
+    # dashboard say something).
+    for path in ("/programs", "/operations", f"/accounts/{FALLING}"):
+        assert (
+            "Send your password" not in lead.get(path, params={"done": "Send your password"}).text
+        )
 
 
 def test_writes_are_refused_without_the_role_the_book_or_the_csrf_token(book: Dashboard) -> None:

@@ -16,7 +16,7 @@ from successcrew.domain.explanations import Explanation, explain_change
 from successcrew.errors import InputError
 from successcrew.store import account_timeline
 from successcrew.store.account_timeline import TimelineEntry
-from successcrew.store.models import Account, HealthSnapshot, ScoreOverride
+from successcrew.store.models import Account, Escalation, HealthSnapshot, ScoreOverride
 from successcrew.store.snapshots import account_by_external_id, snapshot_view
 
 #: A change smaller than this (points) is not listed among the score's changes.
@@ -36,6 +36,8 @@ class AccountView:
     overrides: list[ScoreOverride]
     timeline: list[TimelineEntry]
     contacts: list[dict[str, Any]] = field(default_factory=list)
+    #: The model's brief on the newest escalation that carries one (text, when), if any.
+    brief: tuple[str, datetime] | None = None
 
 
 def _components(snap: HealthSnapshot) -> list[dict[str, Any]]:
@@ -94,7 +96,19 @@ def account_view(
             .order_by(ScoreOverride.created_at.desc())
         )
     )
+    brief = None
+    for esc in session.scalars(
+        select(Escalation)
+        .where(Escalation.account_id == account.id)
+        .order_by(Escalation.created_at.desc())
+        .limit(20)
+    ):
+        text = (esc.context or {}).get("brief")
+        if isinstance(text, str) and text.strip():
+            brief = (text, esc.created_at)
+            break
     return AccountView(
+        brief=brief,
         account=account,
         history=[(s.as_of, s.score, s.band) for s in snaps],
         components=_components(snaps[-1]) if snaps else [],

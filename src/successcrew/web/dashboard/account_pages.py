@@ -190,9 +190,8 @@ def _cell(value: str | None) -> str:
     return "'" + value if value[0] in "=+-@\t\r" else value
 
 
-def _account_or_404(
-    request: Request, session: Session, external_id: str, user: SignedInUser
-) -> Any:
+def _account_in_book(session: Session, external_id: str, user: SignedInUser) -> Any:
+    """The account (None: no such account); 403 when it is not in a CSM's book."""
     account = find_account(session, external_id)
     if account is None:
         return None
@@ -211,7 +210,7 @@ def _not_found(request: Request, external_id: str) -> HTMLResponse:
     )
 
 
-@router.get("/accounts/{external_id}", response_class=HTMLResponse)
+@router.get("/accounts/{external_id:path}", response_class=HTMLResponse)
 def account(
     request: Request, external_id: str, user: SignedInUser = Depends(signed_in_user)
 ) -> HTMLResponse:
@@ -219,7 +218,7 @@ def account(
     thresholds = load_thresholds()
     bands = thresholds.health_bands
     with read_session(request) as session:
-        acc = _account_or_404(request, session, external_id, user)
+        acc = _account_in_book(session, external_id, user)
         if acc is None:
             return _not_found(request, external_id)
         view = account_view(session, acc, now_of(request))
@@ -235,15 +234,23 @@ def account(
         may_override=roles.can(user, roles.OVERRIDE, acc.owner_email),
         may_note=roles.can(user, roles.NOTE, acc.owner_email),
         self_path="/accounts/" + quote(acc.external_id, safe=""),
+        flash=FLASH.get(request.query_params.get("done", "")),
     )
+
+
+#: What the account page says after a change (``?done=<code>``; never text from the query).
+FLASH = {
+    "override": "Manual score set: it applies from the next scoring run on.",
+    "note": "Note added.",
+}
 
 
 def _back(external_id: str, done: str) -> RedirectResponse:
     path = "/accounts/" + quote(external_id, safe="")
-    return RedirectResponse(f"{path}?{urlencode({'done': done})}", status_code=303)
+    return RedirectResponse(f"{path}?done={done}", status_code=303)
 
 
-@router.post("/accounts/{external_id}/override", dependencies=[Depends(verify_csrf)])
+@router.post("/accounts/{external_id:path}/override", dependencies=[Depends(verify_csrf)])
 def override(
     request: Request,
     external_id: str,
@@ -276,10 +283,10 @@ def override(
             )
     except InputError as exc:
         return bad_request(request, str(exc))
-    return _back(external_id, f"Override set: {value:g} from the next scoring run on.")
+    return _back(external_id, "override")
 
 
-@router.post("/accounts/{external_id}/notes", dependencies=[Depends(verify_csrf)])
+@router.post("/accounts/{external_id:path}/notes", dependencies=[Depends(verify_csrf)])
 def note(
     request: Request,
     external_id: str,
@@ -297,4 +304,4 @@ def note(
             add_note(session, external_id, by=user.email, body=body, now=ctx.clock())
     except InputError as exc:
         return bad_request(request, str(exc))
-    return _back(external_id, "Note added.")
+    return _back(external_id, "note")

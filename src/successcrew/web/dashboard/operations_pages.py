@@ -4,7 +4,6 @@ and its dead letters (with a retry button for leads), and the weekly report in t
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -23,6 +22,9 @@ from successcrew.web.pages import PAGE_HEADERS
 
 router = APIRouter()
 
+#: What the page says after a change (``?done=<code>``; never text from the query).
+FLASH = {"retried": "The message is queued again; the next run's dispatch sends it."}
+
 
 @router.get("/operations", response_class=HTMLResponse)
 def operations(request: Request, user: SignedInUser = Depends(signed_in_user)) -> HTMLResponse:
@@ -35,6 +37,7 @@ def operations(request: Request, user: SignedInUser = Depends(signed_in_user)) -
         view=view,
         # Retrying sends again: the same people who may pause and resume may do it.
         may_retry=roles.can(user, roles.PAUSE),
+        flash=FLASH.get(request.query_params.get("done", "")),
     )
 
 
@@ -49,8 +52,7 @@ def retry(
             retry_dead_letter(session, message_id, by=user.email, now=ctx.clock())
     except InputError as exc:
         return bad_request(request, str(exc))
-    done = f"Message {message_id} is queued again; the next run's dispatch sends it."
-    return RedirectResponse("/operations?" + urlencode({"done": done}), status_code=303)
+    return RedirectResponse("/operations?done=retried", status_code=303)
 
 
 @router.get("/operations/report", response_class=HTMLResponse)

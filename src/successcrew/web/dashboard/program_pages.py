@@ -4,7 +4,6 @@ A resume calls ``pausing.resume`` as ``successcrew programs resume`` does, by th
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,6 +29,14 @@ from successcrew.web.dashboard.rendering import render_dashboard
 
 router = APIRouter()
 
+#: What the pages say after a change (``?done=<code>``; never text from the query).
+FLASH = {
+    "resumed": "Hold lifted: no hold remains, the program runs again.",
+    "still_paused": "Hold lifted; the program stays paused by the holds listed.",
+    "nothing": "There was no such hold to lift; nothing changed.",
+    "categories": "Categories saved; later automatic readings keep them.",
+}
+
 
 @router.get("/programs", response_class=HTMLResponse)
 def programs(request: Request, user: SignedInUser = Depends(signed_in_user)) -> HTMLResponse:
@@ -42,6 +49,7 @@ def programs(request: Request, user: SignedInUser = Depends(signed_in_user)) -> 
         programs=views,
         may_resume=roles.can(user, roles.PAUSE),
         user_email=user.email,
+        flash=FLASH.get(request.query_params.get("done", "")),
     )
 
 
@@ -67,14 +75,8 @@ def resume(
         return bad_request(
             request, str(exc).replace("--reason", "a reason").replace("--rule", "rule")
         )
-    if not change.changed:
-        done = f"{scope}: there was no such hold to lift; nothing changed."
-    elif change.paused:
-        left = ", ".join(h.holder for h in change.remaining)
-        done = f"Lifted {change.held_by}'s hold on {scope}; still paused by {left}."
-    else:
-        done = f"Resumed {scope}: no hold remains."
-    return RedirectResponse("/programs?" + urlencode({"done": done}), status_code=303)
+    done = "nothing" if not change.changed else "still_paused" if change.paused else "resumed"
+    return RedirectResponse(f"/programs?done={done}", status_code=303)
 
 
 @router.get("/nps", response_class=HTMLResponse)
@@ -88,6 +90,7 @@ def nps(request: Request, user: SignedInUser = Depends(signed_in_user)) -> HTMLR
         view=view,
         categories=list(load_taxonomy().categories),
         may_correct=roles.can(user, roles.CORRECT_FEEDBACK),
+        flash=FLASH.get(request.query_params.get("done", "")),
     )
 
 
@@ -113,5 +116,4 @@ async def categories(
             )
     except InputError as exc:
         return bad_request(request, str(exc))
-    done = f"Comment {response_id}: categories set to {', '.join(names) or 'none'}."
-    return RedirectResponse("/nps?" + urlencode({"done": done}), status_code=303)
+    return RedirectResponse("/nps?done=categories", status_code=303)
