@@ -7,7 +7,8 @@ Create Date: 2026-12-02
 account_notes holds what a CSM writes on the account page. The indexes serve the pages'
 reads: a CSM's book and the accounts filters (owner, plan, renewal date), and the account
 page's timeline (trigger events, escalations, e-mail events and audit entries per account), and
-one date's scores in account order (covering on PostgreSQL) for the pages that compare dates.
+one date's scores in score order (covering on PostgreSQL): the accounts table's first page
+without reading the whole date, and the pages that compare two dates from the index alone.
 """
 
 from __future__ import annotations
@@ -59,15 +60,15 @@ def upgrade() -> None:
         op.create_index(name, table, columns)
     # Covering on PostgreSQL (INCLUDE): a date's scores read from the index alone.
     op.create_index(
-        "ix_health_snapshots_as_of_account",
+        "ix_health_snapshots_as_of_score",
         "health_snapshots",
-        ["as_of", "account_id"],
-        postgresql_include=["score", "band", "model_version", "override_id"],
+        ["as_of", "score"],
+        postgresql_include=["account_id", "band", "model_version", "override_id"],
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_health_snapshots_as_of_account", table_name="health_snapshots")
+    op.drop_index("ix_health_snapshots_as_of_score", table_name="health_snapshots")
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index("ix_account_notes_account_created", table_name="account_notes")

@@ -98,7 +98,10 @@ def _base(
             change,
             now.override_id,
         )
-        .outerjoin(now, and_(now.account_id == Account.id, now.as_of == current))
+        # Scored accounts only: the first page sorted by score is then read off the
+        # (as_of, score) index, whatever the size of the book. An account appears from its
+        # first scoring run on (each run scores every active account).
+        .join(now, and_(now.account_id == Account.id, now.as_of == current))
         .outerjoin(old, and_(old.account_id == Account.id, old.as_of == previous))
         .where(Account.churned_at.is_(None))
     )
@@ -148,8 +151,12 @@ def _dates(session: Session, today: date) -> tuple[date | None, date | None]:
     return current, previous
 
 
-def _ordered(query: Select[Any], key: Any, descending: bool) -> Select[Any]:
-    primary = key.desc().nulls_last() if descending else key.asc().nulls_last()
+def _ordered(query: Select[Any], key: Any, sort: str, descending: bool) -> Select[Any]:
+    if sort == "score":
+        # Never NULL: a plain order the (as_of, score) index gives in either direction.
+        primary = key.desc() if descending else key.asc()
+    else:
+        primary = key.desc().nulls_last() if descending else key.asc().nulls_last()
     return query.order_by(primary, Account.external_id)
 
 
@@ -176,7 +183,9 @@ def account_page(session: Session, f: AccountFilter, today: date) -> AccountPage
     query, key = _base(f, current, previous, today)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
-        _ordered(query, key, f.descending).limit(f.per_page).offset((f.page - 1) * f.per_page)
+        _ordered(query, key, f.sort, f.descending)
+        .limit(f.per_page)
+        .offset((f.page - 1) * f.per_page)
     ).all()
     return AccountPage([_row(r) for r in rows], int(total), current, previous)
 
@@ -186,7 +195,7 @@ def account_rows(session: Session, f: AccountFilter, today: date) -> Iterator[Ac
     current, previous = _dates(session, today)
     query, key = _base(f, current, previous, today)
     result = session.execute(
-        _ordered(query, key, f.descending), execution_options={"yield_per": 2000}
+        _ordered(query, key, f.sort, f.descending), execution_options={"yield_per": 2000}
     )
     for r in result:
         yield _row(r)

@@ -330,13 +330,13 @@ class HealthSnapshot(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "as_of", name="uq_health_snapshots_account_as_of"),
         Index("ix_health_snapshots_as_of_band", "as_of", "band"),
-        # The dashboard reads whole dates (a page of the book, this week against last): on
-        # PostgreSQL an index-only scan of one date in account order, joined date to date.
+        # The dashboard: the lowest (or highest) scores of a date without reading the date,
+        # and, on PostgreSQL, a whole date's scores from the index alone (covering).
         Index(
-            "ix_health_snapshots_as_of_account",
+            "ix_health_snapshots_as_of_score",
             "as_of",
-            "account_id",
-            postgresql_include=["score", "band", "model_version", "override_id"],
+            "score",
+            postgresql_include=["account_id", "band", "model_version", "override_id"],
         ),
     )
 
