@@ -225,7 +225,7 @@ def seed_book(engine: Engine, today: date, *, accounts: int = 24) -> None:
             insert(ProgramEnrolment).values(
                 program=PROGRAM,
                 account_id=falling,
-                variant="control",
+                variant="personal",
                 entry_rule="band",
                 entry_key="k1",
                 status="active",

@@ -45,7 +45,7 @@ def test_filter_to_at_risk_enterprise_open_one_and_read_why(
     page.click("text=Acme Enterprise")
     page.wait_for_load_state()
     assert page.url.endswith(f"/accounts/{FALLING}")
-    why = page.locator(".explanation").inner_text()
+    why = page.locator(".explanation").inner_text() + page.locator("ul.movers").inner_text()
     # The fall is usage's, said in words with the points it moved.
     assert "points since" in why and "Product usage" in why
     assert page.locator("svg.chart polyline.scoreline").count() == 1
