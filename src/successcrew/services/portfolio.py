@@ -3,10 +3,13 @@ most at-risk accounts by ARR (the crew's trend analysis and the dashboard's figu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from successcrew.domain.explanations import explain_change
@@ -49,6 +52,10 @@ def dashboard_data(session: Session, today: date) -> dict[str, Any]:
     }
 
 
+#: Days between the points of the Portfolio's band trend.
+TREND_STEP_DAYS = 14
+
+
 @dataclass(frozen=True)
 class Drop:
     """An account whose score fell more than the page's threshold, with its main reason."""
@@ -69,6 +76,21 @@ def _main_reason(now: HealthSnapshot, then: HealthSnapshot) -> str:
     return "; ".join(explanation.notes) or "no single component moved by half a point or more"
 
 
+def _concurrently(session: Session, *reads: Callable[[Session], Any]) -> list[Any]:
+    """Run independent reads at once on PostgreSQL, each on a connection of its own (the
+    page's wall time is then its slowest read, not their sum); in turn on SQLite."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return [read(session) for read in reads]
+
+    def run(read: Callable[[Session], Any]) -> Any:
+        with Session(bind) as own:
+            return read(own)
+
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        return [f.result() for f in [pool.submit(run, read) for read in reads]]
+
+
 def portfolio_view(
     session: Session,
     today: date,
@@ -79,24 +101,30 @@ def portfolio_view(
     renewal_days: int = 90,
     limit: int = 20,
 ) -> dict[str, Any]:
-    """The Portfolio page: bands with ARR now, their trend (weekly points over ``trend_days``),
+    """The Portfolio page: bands with ARR now, their trend (a point every two weeks over
+    ``trend_days``),
     ARR at risk by segment, this week's falls of more than ``drop_points`` with their main
-    reason, and At-Risk or Critical renewals in the next ``renewal_days``. ``owner`` narrows
-    every figure to one CSM's book. A fixed number of statements, whatever the book's size."""
+    reason, and At-Risk or Critical renewals in the next ``renewal_days`` (the soonest
+    ``limit``; ``more_renewals`` says whether there are others). ``owner`` narrows every figure
+    to one CSM's book. A fixed number of statements, whatever the book's size."""
     current = latest_as_of(session, today)
     if current is None:
         return {"as_of": None}
-    # Weekly points: a daily series would read every snapshot of the last 90 days.
-    dates = [current - timedelta(days=7 * i) for i in range(trend_days // 7, -1, -1)]
-    trend = q.band_trend(session, dates, owner=owner)
+    # A point every two weeks: each point reads a whole date's scores, and a daily series
+    # would read every snapshot of the last 90 days.
+    dates = [
+        current - timedelta(days=TREND_STEP_DAYS * i)
+        for i in range(trend_days // TREND_STEP_DAYS, -1, -1)
+    ]
     previous = q.previous_as_of(session, current, at_least_days=7)
-    drops: list[Drop] = []
-    drop_total = 0
-    if previous is not None:
-        drop_total, rows = q.drops_over(
-            session, current, previous, points=drop_points, limit=limit, owner=owner
+
+    def falls(s: Session) -> tuple[int, list[Drop]]:
+        if previous is None:
+            return 0, []
+        total, rows = q.drops_over(
+            s, current, previous, points=drop_points, limit=limit, owner=owner
         )
-        drops = [
+        return total, [
             Drop(
                 account=a.external_id,
                 name=a.name,
@@ -108,9 +136,15 @@ def portfolio_view(
             )
             for a, now, then in rows
         ]
-    bands, segments = q.bands_by_segment(session, current, owner=owner)
-    renewal_total, renewals = q.renewals_at_risk(
-        session, current, today, days=renewal_days, limit=limit, owner=owner
+
+    trend, (bands, segments), (drop_total, drops) = _concurrently(
+        session,
+        lambda s: q.band_trend(s, dates, owner=owner),
+        lambda s: q.bands_by_segment(s, current, owner=owner),
+        falls,
+    )
+    renewals = q.renewals_at_risk(
+        session, current, today, days=renewal_days, limit=limit + 1, owner=owner
     )
     return {
         "as_of": current,
@@ -121,7 +155,7 @@ def portfolio_view(
         "drops": drops,
         "drop_total": drop_total,
         "drop_points": drop_points,
-        "renewals": renewals,
-        "renewal_total": renewal_total,
+        "renewals": renewals[:limit],
+        "more_renewals": len(renewals) > limit,
         "renewal_days": renewal_days,
     }

@@ -225,9 +225,9 @@ def drops_over(
 
 def renewals_at_risk(
     session: Session, as_of: date, today: date, *, days: int, limit: int, owner: str | None = None
-) -> tuple[int, list[dict[str, Any]]]:
-    """Accounts renewing within ``days`` of ``today`` that are At-Risk or Critical on ``as_of``,
-    soonest first, and how many there are."""
+) -> list[dict[str, Any]]:
+    """The ``limit`` soonest renewals within ``days`` of ``today`` of accounts At-Risk or
+    Critical on ``as_of`` (read from the renewal-date index, not the whole book)."""
     conditions = [
         HealthSnapshot.as_of == as_of,
         HealthSnapshot.band != "healthy",
@@ -237,7 +237,7 @@ def renewals_at_risk(
     ]
     if owner is not None:
         conditions.append(Account.owner_email == owner)
-    base = (
+    rows = session.execute(
         select(
             Account.external_id,
             Account.name,
@@ -248,10 +248,10 @@ def renewals_at_risk(
         )
         .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
         .where(*conditions)
+        .order_by(Account.renewal_date, Account.external_id)
+        .limit(limit)
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = session.execute(base.order_by(Account.renewal_date, Account.external_id).limit(limit))
-    return int(total or 0), [
+    return [
         {
             "account": r.external_id,
             "name": r.name,
