@@ -84,3 +84,35 @@ def escalation_row(engine: Engine, escalation_id: int) -> Escalation:
         assert row is not None
         session.expunge(row)
         return row
+
+
+def proposal(engine: Engine, account_id: int, reason: str) -> int:
+    """A pending model proposal (a CRM task, nothing queued yet) about ``account_id``."""
+    from successcrew.store.models import ActionProposal
+
+    with transaction(engine) as session:
+        row = ActionProposal(
+            key=f"test:{uuid.uuid4().hex}",
+            source="crew",
+            action="crm_task",
+            account_id=account_id,
+            status="pending",
+            model="stand-in",
+            proposal={"task": "Call the champion", "reason": reason},
+            messages=[],
+            reason=reason,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        return int(row.id)
+
+
+def proposal_status(engine: Engine, proposal_id: int) -> tuple[str, str | None]:
+    """(status, decided_by) of a proposal now."""
+    from successcrew.store.models import ActionProposal
+
+    with transaction(engine) as session:
+        row = session.get(ActionProposal, proposal_id)
+        assert row is not None
+        return row.status, row.decided_by

@@ -108,10 +108,13 @@ def test_a_viewer_sees_escalations_without_an_approve_button(
     assert seeding.escalation_row(dashboard.engine, esc).status == "open"
 
 
-def test_signing_out_ends_the_session(dashboard: Dashboard, signed_in: Any) -> None:
+def test_signing_out_ends_the_session(
+    dashboard: Dashboard, signed_in: Any, screenshot: Any
+) -> None:
     page = signed_in("lead")
     page.goto("/my-work")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
+    screenshot(page, "sign-in")
     page.goto("/my-work")
     assert "/login?next=/my-work" in page.url

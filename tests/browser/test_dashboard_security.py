@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -10,11 +12,31 @@ from successcrew.clock import utcnow
 from successcrew.services.users import add_user
 from successcrew.store.db import transaction
 from successcrew.store.models import AuditLog, Task
+from successcrew.web.dashboard import ROUTERS
 from tests.browser import seeding
 from tests.browsing import Dashboard
 
-PAGES = ["/my-work", "/decisions"]
-FORMS = ["/my-work/1", "/decisions/escalations/1", "/logout"]
+PUBLIC = ("/login", "/static/")
+
+
+def _dashboard_routes(method: str) -> list[str]:
+    """Every dashboard route answering ``method`` (part of ``web.dashboard.ROUTERS``), with its
+    path parameters filled in, except the sign-in pages and the stylesheet."""
+    paths = set()
+    for router in ROUTERS:
+        for route in router.routes:
+            if method in getattr(route, "methods", set()) and not route.path.startswith(PUBLIC):
+                paths.add(re.sub(r"\{[^}]+\}", "1", route.path))
+    return sorted(paths)
+
+
+PAGES = _dashboard_routes("GET")
+FORMS = _dashboard_routes("POST")
+
+
+def test_the_dashboard_routes_were_found() -> None:
+    assert {"/my-work", "/decisions"} <= set(PAGES)
+    assert {"/my-work/1", "/decisions/escalations/1", "/logout"} <= set(FORMS)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -207,3 +229,41 @@ def test_pages_carry_the_security_headers(dashboard: Dashboard) -> None:
     assert answer.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert "script-src" not in answer.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "csm", "admin"])
+def test_only_a_lead_or_the_chairman_decides_a_proposal(dashboard: Dashboard, role: str) -> None:
+    acct = seeding.account(dashboard.engine, f"Proposed {role}", dashboard.users["csm"])
+    prop = seeding.proposal(dashboard.engine, acct, f"usage fell for {role}")
+    client = dashboard.http(role)
+    page = client.get("/decisions").text
+    assert f"usage fell for {role}" in page
+    assert f'action="/decisions/proposals/{prop}"' not in page
+    token = dashboard.csrf(client, "/my-work")
+    answer = client.post(
+        f"/decisions/proposals/{prop}", data={"decision": "approve", "csrf_token": token}
+    )
+    assert answer.status_code == 403
+    assert seeding.proposal_status(dashboard.engine, prop) == ("pending", None)
+
+
+def test_a_lead_approves_a_proposal_through_the_one_decision_path(dashboard: Dashboard) -> None:
+    acct = seeding.account(dashboard.engine, "Proposed Lead", dashboard.users["csm"])
+    prop = seeding.proposal(dashboard.engine, acct, "champion left")
+    lead = dashboard.http("lead")
+    token = dashboard.csrf(lead, "/decisions")
+    answer = lead.post(
+        f"/decisions/proposals/{prop}", data={"decision": "approve", "csrf_token": token}
+    )
+    assert answer.status_code == 303
+    assert seeding.proposal_status(dashboard.engine, prop) == ("approved", dashboard.users["lead"])
+    with transaction(dashboard.engine) as session:
+        actions = session.scalars(
+            select(AuditLog.action).where(AuditLog.subject == f"proposal:{prop}")
+        ).all()
+    assert actions == ["proposal.approve"]
+    again = lead.post(
+        f"/decisions/proposals/{prop}", data={"decision": "decline", "csrf_token": token}
+    )
+    assert again.status_code == 409
+    assert "nothing to decide" in again.text

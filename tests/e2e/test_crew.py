@@ -14,11 +14,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from successcrew.store.models import (
+    Account,
     AuditLog,
     CrewRun,
     Escalation,
     OutboxMessage,
     SetupProgress,
+    Task,
     TaskRun,
 )
 from tests.clirunner import run_cli
@@ -249,6 +251,14 @@ def test_escalation_raised_reminded_decided_and_carried_out(
         "escalation.carry_out",
     ]
     assert esc.carried_out_at is not None and esc.decision_note == "go"
+    # The owner's task to carry it out waits in My work too (no CRM here: no CRM copy).
+    with Session(engine) as session:
+        task = session.scalars(select(Task).where(Task.key == f"escalation:{esc_id}:task")).one()
+        account = session.get(Account, esc.account_id)
+    assert account is not None and account.owner_email
+    assert (task.status, task.source, task.crm_outbox_key) == ("open", "escalation", None)
+    assert task.owner_email == account.owner_email.lower()
+    assert task.title.startswith("Carry out approved")
 
 
 def test_an_unanswered_escalation_expires_and_can_no_longer_be_decided(

@@ -478,3 +478,33 @@ def test_r004_disabled_in_the_database_fires_nothing(engine: Engine) -> None:
     edit_definition(engine, "RETENTION-004", enabled=False)
     evaluate(engine, t)
     assert events(engine, "RETENTION-004") == []
+
+
+def test_r001_gives_the_owner_a_task_with_or_without_a_crm(engine: Engine) -> None:
+    from successcrew.store.models import Task
+
+    sync(engine)
+    linked, unlinked = add_accounts(
+        engine,
+        [{"owner_email": "Ana@Example.com"}, {"owner_email": "lee@example.com"}],
+    )
+    link_crm(engine, linked)
+    for acct in (linked, unlinked):
+        snapshot(engine, acct, TODAY, 30.0)
+    evaluate(engine)
+    evaluate(engine, NOW + timedelta(hours=1))  # again: no second task
+    by_event = {e.account_id: e.id for e in events(engine, "RETENTION-001")}
+    with transaction(engine) as session:
+        tasks = session.scalars(select(Task).order_by(Task.account_id)).all()
+        got = [
+            (t.account_id, t.owner_email, t.key, t.status, t.due_on, t.crm_outbox_key)
+            for t in tasks
+        ]
+    crm_key = f"RETENTION-001:acct:{linked}:event:{by_event[linked]}:crm_task"
+    due = (NOW + timedelta(days=1)).date()
+    assert got == [
+        (linked, "ana@example.com", f"trigger:{by_event[linked]}", "open", due, crm_key),
+        (unlinked, "lee@example.com", f"trigger:{by_event[unlinked]}", "open", due, None),
+    ]
+    assert [m.idempotency_key for m in outbox(engine)] == [crm_key]
+    assert tasks[0].reason and "30.0" in tasks[0].reason

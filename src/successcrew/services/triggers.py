@@ -520,7 +520,7 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
                     "key": f"trigger:{event_id}",
                     "account_id": obs.account_id,
                     "title": f"{d.title} ({d.code})",
-                    "reason": context.get("summary") or d.title,
+                    "reason": _task_reason(d.title, obs.evidence, context),
                     "source": "trigger",
                     "due_on": (now + timedelta(days=1)).date(),
                     "event_id": event_id,
@@ -534,6 +534,17 @@ def _apply(ctx: _Context, d: TriggerDefinition, reading: _Reading, result: Trigg
     result.resolved = len(plan.resolve)
     result.expired = len(plan.expire)
     result.open = len(existing) - len(plan.resolve) - len(plan.expire) + len(fired)
+
+
+def _task_reason(title: str, evidence: dict[str, Any], context: dict[str, Any]) -> str:
+    """Why the owner has the task, in the words the event's evidence already has."""
+    parts = [str(r) for r in evidence.get("reasons") or []]
+    explanation = evidence.get("explanation") or {}
+    if isinstance(explanation, dict) and explanation.get("summary"):
+        parts.append(str(explanation["summary"]))
+    if context.get("summary"):
+        parts.insert(0, str(context["summary"]))
+    return "; ".join(parts) or title
 
 
 def _lift_component_pauses(

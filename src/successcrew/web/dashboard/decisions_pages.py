@@ -22,13 +22,19 @@ router = APIRouter()
 
 #: Trigger events shown: those fired over the last 30 days.
 EVENT_DAYS = 30
-FLASH = {"approve": "Escalation approved.", "decline": "Escalation declined."}
+FLASH = {
+    "approve": "Escalation approved.",
+    "decline": "Escalation declined.",
+    "proposal-approve": "Proposal approved: what it proposed is queued.",
+    "proposal-decline": "Proposal declined.",
+}
 
 
 @router.get("/decisions", include_in_schema=False)
 def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) -> Response:
     """The decisions page."""
     from successcrew.services.escalations import open_escalations, recent_decisions
+    from successcrew.services.proposals import list_proposals
     from successcrew.store.db import transaction
     from successcrew.store.trigger_events import list_events
 
@@ -38,13 +44,16 @@ def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
         waiting = open_escalations(session)
         decided = recent_decisions(session)
         events = list_events(session, now - timedelta(days=EVENT_DAYS), limit=200)
+        proposals = list_proposals(session.connection(), status="pending", limit=100)
     return render_dashboard(
         request,
         "dashboard/decisions.html",
         waiting=waiting,
         decided=decided,
         events=events,
+        proposals=proposals,
         may_decide=roles.can(user, roles.DECIDE_ESCALATION),
+        may_decide_proposals=roles.can(user, roles.DECIDE_PROPOSAL),
         flash=FLASH.get(request.query_params.get("done", "")),
     )
 
@@ -88,3 +97,44 @@ def decide_escalation(
             hint="The decisions page shows what is still open.",
         )
     return RedirectResponse(f"/decisions?done={decision}", status_code=303)
+
+
+@router.post(
+    "/decisions/proposals/{proposal_id}",
+    include_in_schema=False,
+    dependencies=[Depends(verify_csrf)],
+)
+def decide_proposal(
+    request: Request,
+    proposal_id: int,
+    decision: str = Form(...),
+    note: str = Form(""),
+    user: SignedInUser = Depends(require(roles.DECIDE_PROPOSAL)),
+) -> Response:
+    """Approve or decline a model's proposal: the same decision as ``successcrew proposals``."""
+    from successcrew.services.proposals import decide
+    from successcrew.store.db import transaction
+
+    ctx = request.app.state.ctx
+    try:
+        with transaction(ctx.engine) as session:
+            decide(
+                session,
+                proposal_id,
+                decision,
+                by=user.email,
+                note=note.strip()[:2000] or None,
+                now=ctx.clock(),
+                settings=ctx.settings,
+                policy=ctx.policy,
+            )
+    except InputError as exc:
+        return render_dashboard(
+            request,
+            "dashboard/message.html",
+            status=409 if "nothing to decide" in str(exc) else 400,
+            heading="Not decided",
+            sentence=str(exc),
+            hint="The decisions page shows what is still pending.",
+        )
+    return RedirectResponse(f"/decisions?done=proposal-{decision}", status_code=303)
