@@ -116,8 +116,15 @@ def test_portfolio_nps_and_operations_pages(
     assert "550 mailbox unavailable" in page.content()
     screenshot(page, "operations")
     phone = signed_in("csm", viewport={"width": 390, "height": 844})
-    phone.goto("/accounts")
-    screenshot(phone, "accounts-phone")
+    for path, name in (
+        ("/accounts", "accounts"),
+        ("/", "portfolio"),
+        (f"/accounts/{FALLING}", "account"),
+    ):
+        phone.goto(path)
+        # Nothing wider than the screen: the page scrolls down, never sideways.
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+        screenshot(phone, f"{name}-phone")
 
 
 def test_markup_in_names_and_comments_is_escaped(book: Dashboard) -> None:

@@ -139,10 +139,12 @@ def portfolio_view(
 
     trend, (bands, segments), (drop_total, drops) = _concurrently(
         session,
-        lambda s: q.band_trend(s, dates, owner=owner),
+        # The latest point is the bands themselves: read once, not twice.
+        lambda s: q.band_trend(s, dates[:-1], owner=owner),
         lambda s: q.bands_by_segment(s, current, owner=owner),
         falls,
     )
+    trend[current] = {band: int(figures["accounts"]) for band, figures in bands.items()}
     renewals = q.renewals_at_risk(
         session, current, today, days=renewal_days, limit=limit + 1, owner=owner
     )
