@@ -52,6 +52,7 @@ def dashboard_data(session: Session, today: date) -> dict[str, Any]:
     }
 
 
+BANDS = q.BANDS
 #: Days between the points of the Portfolio's band trend.
 TREND_STEP_DAYS = 14
 

@@ -17,16 +17,15 @@ from sqlalchemy.orm import Session
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain import roles
 from successcrew.errors import InputError
-from successcrew.services.account_view import account_view, add_note, find_account
-from successcrew.services.score_overrides import override_score
-from successcrew.store.account_list import (
+from successcrew.services.account_table import (
     BANDS,
     SORT_KEYS,
     AccountFilter,
-    account_page,
-    account_rows,
-    filter_choices,
+    export_rows,
+    table_page,
 )
+from successcrew.services.account_view import account_view, add_note, find_account
+from successcrew.services.score_overrides import override_score
 from successcrew.store.db import transaction
 from successcrew.web.auth.identity import SignedInUser, ensure, signed_in_user, verify_csrf
 from successcrew.web.dashboard.charts import score_chart
@@ -112,8 +111,7 @@ def accounts(request: Request, user: SignedInUser = Depends(signed_in_user)) -> 
     except ValueError as exc:
         return bad_request(request, str(exc), "Clear the filter and choose again.")
     with read_session(request) as session:
-        result = account_page(session, f, now_of(request).date())
-        choices = filter_choices(session, f.book_owner)
+        result, choices = table_page(session, f, now_of(request).date())
     pages = max(1, -(-result.total // f.per_page))
     sort_links = {}
     for key in SORT_KEYS:
@@ -150,7 +148,7 @@ def accounts_csv(request: Request, user: SignedInUser = Depends(signed_in_user))
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         with Session(engine) as session:
-            for n, row in enumerate(account_rows(session, f, today), 1):
+            for n, row in enumerate(export_rows(session, f, today), 1):
                 writer.writerow(
                     [
                         # A leading = + - @ would be a formula in a spreadsheet: quote it.

@@ -72,12 +72,12 @@ def band_trend_chart(
     inner = HEIGHT - PAD_TOP - PAD_BOTTOM
     bars = []
     for i, point in enumerate(trend):
-        total = sum(int(point[b]) for b in bands) or 1  # type: ignore[call-overload]
+        total = sum(int(point[b]) for b in bands) or 1
         x = PAD_LEFT + span * i / n + (span / n - bar) / 2
         y = float(HEIGHT - PAD_BOTTOM)
         parts = []
         for b in reversed(bands):
-            h = inner * int(point[b]) / total  # type: ignore[call-overload]
+            h = inner * int(point[b]) / total
             y -= h
             parts.append({"band": b, "y": round(y, 1), "h": round(h, 1), "n": point[b]})
         label = point["as_of"]
