@@ -263,37 +263,26 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Set a manual score; scoring runs keep it (and the computed score beside it)."""
-        from successcrew.clock import start_of_day
+        from successcrew.services.score_overrides import override_score
         from successcrew.store.db import transaction
-        from successcrew.store.snapshots import account_by_external_id, set_override
 
-        if not 0 <= score_value <= 100:
-            raise InputError(f"--score {score_value:g}: must be between 0 and 100")
-        if not reason.strip() or not by.strip():
-            raise InputError("--reason and --by must not be empty")
         moment, _ = _today(now)
         expiry_day = _date(expires, "--expires")
-        expires_at = None if expiry_day is None else start_of_day(expiry_day)
-        if expires_at is not None and expires_at <= moment:
-            raise InputError(f"--expires {expires}: is not in the future")
         with transaction(ctx.obj.ready_engine()) as session:
-            acc = account_by_external_id(session, account)
-            if acc is None:
-                raise InputError(f"ACCOUNT {account!r}: no account with that external id")
-            row = set_override(
+            row = override_score(
                 session,
-                acc,
+                account,
                 score=score_value,
                 reason=reason,
-                author=by,
-                expires_at=expires_at,
+                by=by,
+                expires=expiry_day,
                 now=moment,
             )
             doc = {
                 "override_id": row.id,
-                "account": acc.external_id,
+                "account": account,
                 "score": score_value,
-                "expires_at": expires_at.isoformat() if expires_at else None,
+                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
             }
         if as_json:
             print_json(doc)

@@ -3,13 +3,19 @@ most at-risk accounts by ARR (the crew's trend analysis and the dashboard's figu
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from successcrew.domain.explanations import explain_change
 from successcrew.store import portfolio_queries as q
-from successcrew.store.snapshots import latest_as_of
+from successcrew.store.models import HealthSnapshot
+from successcrew.store.snapshots import latest_as_of, snapshot_view
 
 
 def analyse_trends(
@@ -43,4 +49,116 @@ def dashboard_data(session: Session, today: date) -> dict[str, Any]:
         "as_of": current.isoformat(),
         "bands": q.band_counts(session, current),
         "top_at_risk": q.top_at_risk(session, current, limit=10),
+    }
+
+
+BANDS = q.BANDS
+#: Days between the points of the Portfolio's band trend.
+TREND_STEP_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Drop:
+    """An account whose score fell more than the page's threshold, with its main reason."""
+
+    account: str
+    name: str
+    arr: float
+    before: float
+    after: float
+    band: str
+    reason: str
+
+
+def _main_reason(now: HealthSnapshot, then: HealthSnapshot) -> str:
+    explanation = explain_change(snapshot_view(now), snapshot_view(then), top=1)
+    if explanation.movers:
+        return explanation.movers[0].text
+    return "; ".join(explanation.notes) or "no single component moved by half a point or more"
+
+
+def _concurrently(session: Session, *reads: Callable[[Session], Any]) -> list[Any]:
+    """Run independent reads at once on PostgreSQL, each on a connection of its own (the
+    page's wall time is then its slowest read, not their sum); in turn on SQLite."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return [read(session) for read in reads]
+
+    def run(read: Callable[[Session], Any]) -> Any:
+        with Session(bind) as own:
+            return read(own)
+
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        return [f.result() for f in [pool.submit(run, read) for read in reads]]
+
+
+def portfolio_view(
+    session: Session,
+    today: date,
+    *,
+    owner: str | None = None,
+    drop_points: float = 10.0,
+    trend_days: int = 90,
+    renewal_days: int = 90,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """The Portfolio page: bands with ARR now, their trend (a point every two weeks over
+    ``trend_days``),
+    ARR at risk by segment, this week's falls of more than ``drop_points`` with their main
+    reason, and At-Risk or Critical renewals in the next ``renewal_days`` (the soonest
+    ``limit``; ``more_renewals`` says whether there are others). ``owner`` narrows every figure
+    to one CSM's book. A fixed number of statements, whatever the book's size."""
+    current = latest_as_of(session, today)
+    if current is None:
+        return {"as_of": None}
+    # A point every two weeks: each point reads a whole date's scores, and a daily series
+    # would read every snapshot of the last 90 days.
+    dates = [
+        current - timedelta(days=TREND_STEP_DAYS * i)
+        for i in range(trend_days // TREND_STEP_DAYS, -1, -1)
+    ]
+    previous = q.previous_as_of(session, current, at_least_days=7)
+
+    def falls(s: Session) -> tuple[int, list[Drop]]:
+        if previous is None:
+            return 0, []
+        total, rows = q.drops_over(
+            s, current, previous, points=drop_points, limit=limit, owner=owner
+        )
+        return total, [
+            Drop(
+                account=a.external_id,
+                name=a.name,
+                arr=float(a.arr or 0),
+                before=round(then.score, 1),
+                after=round(now.score, 1),
+                band=now.band,
+                reason=_main_reason(now, then),
+            )
+            for a, now, then in rows
+        ]
+
+    trend, (bands, segments), (drop_total, drops) = _concurrently(
+        session,
+        # The latest point is the bands themselves: read once, not twice.
+        lambda s: q.band_trend(s, dates[:-1], owner=owner),
+        lambda s: q.bands_by_segment(s, current, owner=owner),
+        falls,
+    )
+    trend[current] = {band: int(figures["accounts"]) for band, figures in bands.items()}
+    renewals = q.renewals_at_risk(
+        session, current, today, days=renewal_days, limit=limit + 1, owner=owner
+    )
+    return {
+        "as_of": current,
+        "compared_with": previous,
+        "bands": bands,
+        "trend": [{"as_of": d, **trend[d]} for d in dates if any(trend[d].values())],
+        "segments": segments,
+        "drops": drops,
+        "drop_total": drop_total,
+        "drop_points": drop_points,
+        "renewals": renewals[:limit],
+        "more_renewals": len(renewals) > limit,
+        "renewal_days": renewal_days,
     }

@@ -77,8 +77,13 @@ def nps_trend(session: Session, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def _comments(session: Session, since: datetime, now: datetime) -> list[dict[str, Any]]:
-    rows = session.execute(
+def comments_between(
+    session: Session, since: datetime, now: datetime, *, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """NPS answers with a comment from ``since`` to ``now``, newest first, each with its
+    effective categories (a person's correction over the automatic reading); ``owner``
+    narrows them to the accounts one CSM owns."""
+    query = (
         select(
             NpsResponse.id,
             NpsResponse.score,
@@ -99,7 +104,10 @@ def _comments(session: Session, since: datetime, now: datetime) -> list[dict[str
             NpsResponse.responded_at <= now,
         )
         .order_by(NpsResponse.responded_at.desc(), NpsResponse.id.desc())
-    ).all()
+    )
+    if owner is not None:
+        query = query.where(Account.owner_email == owner)
+    rows = session.execute(query).all()
     return [
         {
             "id": r.id,
@@ -116,7 +124,8 @@ def _comments(session: Session, since: datetime, now: datetime) -> list[dict[str
     ]
 
 
-def _themes(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def themes_of(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The comments' categories as themes, most frequent first, with tone and recent quotes."""
     counts: Counter[str] = Counter()
     quotes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     sentiments: dict[str, list[float | None]] = defaultdict(list)
@@ -272,7 +281,7 @@ def churn_reasons(
             and c["score"] <= 8
         )
     ]
-    themes = [t for t in _themes(relevant) if t["name"] != "praise"]
+    themes = [t for t in themes_of(relevant) if t["name"] != "praise"]
     return {
         "churned_accounts": int(churned or 0),
         "comments": len(relevant),
@@ -414,9 +423,9 @@ def collect(engine: Engine, now: datetime) -> dict[str, Any]:
         )
         nps_90 = nps_figures(session, today, 90)
         trend = nps_trend(session, now)
-        year = _comments(session, now - timedelta(days=365), now)
+        year = comments_between(session, now - timedelta(days=365), now)
         quarter = [c for c in year if c["responded_at"] >= now - timedelta(days=90)]
-        themes = _themes(quarter)
+        themes = themes_of(quarter)
         retention = portfolio_retention(session, today)
         programs = program_results(session, now)
         document = {
@@ -485,6 +494,22 @@ def _environment() -> Any:
     return env
 
 
+def _charts(env: Any, doc: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: env.get_template(f"chart_{kind}.svg.j2").render(chart=chart)
+        for name, (kind, chart) in report_charts(doc).items()
+    }
+
+
+def render_report_html(engine: Engine, now: datetime) -> str:
+    """The weekly report as report.html holds it (charts inline), for the dashboard to serve;
+    the figures are read as of ``now`` and nothing is written."""
+    doc = collect(engine, now)
+    doc["narrative"] = narrative(doc)
+    env = _environment()
+    return env.get_template("report.html.j2").render(doc=doc, svgs=_charts(env, doc), bands=BANDS)
+
+
 def generate_report(engine: Engine, out_dir: Path, now: datetime) -> dict[str, Any]:
     """Write report.md, report.html, report.json and charts/*.svg into ``out_dir``."""
     import json
@@ -495,10 +520,8 @@ def generate_report(engine: Engine, out_dir: Path, now: datetime) -> dict[str, A
     out_dir.mkdir(parents=True, exist_ok=True)
     chart_dir = out_dir / "charts"
     chart_dir.mkdir(exist_ok=True)
-    svgs: dict[str, str] = {}
-    for name, (kind, chart) in report_charts(doc).items():
-        svg = env.get_template(f"chart_{kind}.svg.j2").render(chart=chart)
-        svgs[name] = svg
+    svgs = _charts(env, doc)
+    for name, svg in svgs.items():
         (chart_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
     context = {"doc": doc, "svgs": svgs, "bands": BANDS}
     markdown = out_dir / "report.md"

@@ -173,7 +173,8 @@ def feed_freshness(
     session: Session, model: HealthModel, rules: DataFreshness, on: date
 ) -> list[FeedState]:
     """Each input the health model reads, and the CRM sync: newest day and age on ``on``."""
-    return list(_judge(session, model, rules, on).feeds)
+    # The feeds alone: which segments are in use only matters to the verdict, not read here.
+    return list(_judge(session, model, rules, on, sizes={}).feeds)
 
 
 def check_freshness(

@@ -68,6 +68,10 @@ class Account(Base):
     __table_args__ = (
         Index("ix_accounts_segment", "segment"),
         Index("ix_accounts_churned_at", "churned_at"),
+        # The dashboard: a CSM's book, the owner and plan filters, the renewal window.
+        Index("ix_accounts_owner_email", "owner_email"),
+        Index("ix_accounts_plan", "plan"),
+        Index("ix_accounts_renewal_date", "renewal_date"),
     )
 
 
@@ -326,6 +330,14 @@ class HealthSnapshot(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "as_of", name="uq_health_snapshots_account_as_of"),
         Index("ix_health_snapshots_as_of_band", "as_of", "band"),
+        # The dashboard: the lowest (or highest) scores of a date without reading the date,
+        # and, on PostgreSQL, a whole date's scores from the index alone (covering).
+        Index(
+            "ix_health_snapshots_as_of_score",
+            "as_of",
+            "score",
+            postgresql_include=["account_id", "band", "model_version", "override_id"],
+        ),
     )
 
     @property
@@ -418,6 +430,8 @@ class TriggerEvent(Base):
     __table_args__ = (
         Index("ix_trigger_events_code_subject_status", "code", "subject", "status"),
         Index("ix_trigger_events_fired_at", "fired_at"),
+        # The account page's timeline.
+        Index("ix_trigger_events_account_fired", "account_id", "fired_at"),
     )
 
 
@@ -468,7 +482,10 @@ class Escalation(Base):
     decided_via: Mapped[str | None] = mapped_column(String(20))
     decision_note: Mapped[str | None] = mapped_column(SecretFreeText)
     carried_out_at: Mapped[datetime | None]
-    __table_args__ = (Index("ix_escalations_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_escalations_status", "status", "created_at"),
+        Index("ix_escalations_account", "account_id", "created_at"),
+    )
 
 
 class CrewRun(Base):
@@ -570,7 +587,23 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[dict[str, Any] | None]
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        # The account page reads the entries about one account (subject = its external id).
+        Index("ix_audit_log_subject_at", "subject", "at"),
+    )
+
+
+class AccountNote(Base):
+    """A note a CSM adds on the account page (shown in its timeline, always as text)."""
+
+    __tablename__ = "account_notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(320))
+    body: Mapped[str] = mapped_column(SecretFreeText)
+    created_at: Mapped[datetime]
+    __table_args__ = (Index("ix_account_notes_account_created", "account_id", "created_at"),)
 
 
 # --- Retention programs and NPS surveys (issue 6) -------------------------------------------
@@ -733,6 +766,7 @@ class EmailEvent(Base):
     __table_args__ = (
         Index("ix_email_events_outbox_key", "outbox_key"),
         Index("ix_email_events_program_kind", "program", "kind", "occurred_at"),
+        Index("ix_email_events_account_occurred", "account_id", "occurred_at"),
     )
 
 

@@ -297,3 +297,15 @@ def list_messages(
         }
         for m, name in session.execute(query)
     ]
+
+
+def requeue_dead(session: Session, message_id: int, *, now: datetime) -> bool:
+    """Make a dead letter due again now with its attempts reset (one conditional UPDATE: a
+    second click, or a message no longer dead, changes nothing). True when it was requeued."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "dead")
+        .values(status="pending", attempts=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)

@@ -26,14 +26,19 @@ def previous_as_of(session: Session, before: date, *, at_least_days: int = 1) ->
     ).scalar_one()
 
 
-def band_counts(session: Session, as_of: date) -> dict[str, dict[str, float]]:
-    """Accounts and ARR per band on ``as_of`` (one grouped query)."""
-    rows = session.execute(
+def band_counts(
+    session: Session, as_of: date, *, owner: str | None = None
+) -> dict[str, dict[str, float]]:
+    """Accounts and ARR per band on ``as_of`` (one grouped query); ``owner`` narrows to a book."""
+    query = (
         select(HealthSnapshot.band, func.count(), func.coalesce(func.sum(Account.arr), 0))
         .join(Account, Account.id == HealthSnapshot.account_id)
         .where(HealthSnapshot.as_of == as_of)
         .group_by(HealthSnapshot.band)
-    ).all()
+    )
+    if owner is not None:
+        query = query.where(Account.owner_email == owner)
+    rows = session.execute(query).all()
     result = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
     for band, count, arr in rows:
         result[band] = {"accounts": int(count), "arr": float(arr)}
@@ -109,6 +114,154 @@ def newly_critical(
             old, and_(old.account_id == Account.id, old.as_of == previous)
         ).where((old.band.is_(None)) | (old.band != "critical"))
     return [(a, s) for a, s in session.execute(query).all()]
+
+
+def band_trend(
+    session: Session, dates: Sequence[date], *, owner: str | None = None
+) -> dict[date, dict[str, int]]:
+    """Accounts per band on each of ``dates`` (one grouped query on the (as_of, band) index)."""
+    out: dict[date, dict[str, int]] = {d: dict.fromkeys(BANDS, 0) for d in dates}
+    if not dates:
+        return out
+    query = (
+        select(HealthSnapshot.as_of, HealthSnapshot.band, func.count())
+        .where(HealthSnapshot.as_of.in_(list(dates)))
+        .group_by(HealthSnapshot.as_of, HealthSnapshot.band)
+    )
+    if owner is not None:
+        query = query.join(Account, Account.id == HealthSnapshot.account_id).where(
+            Account.owner_email == owner
+        )
+    for as_of, band, n in session.execute(query):
+        out[as_of][band] = int(n)
+    return out
+
+
+def bands_by_segment(
+    session: Session, as_of: date, *, owner: str | None = None
+) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    """Accounts and ARR per band on ``as_of``, and per segment with the part At-Risk or
+    Critical, from one grouped pass over the date (``owner`` narrows to one book)."""
+    query = (
+        select(
+            Account.segment,
+            HealthSnapshot.band,
+            func.count(),
+            func.coalesce(func.sum(Account.arr), 0),
+        )
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.as_of == as_of)
+        .group_by(Account.segment, HealthSnapshot.band)
+    )
+    if owner is not None:
+        query = query.where(Account.owner_email == owner)
+    bands = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
+    segments: dict[str, dict[str, Any]] = {}
+    for segment, band, n, arr in session.execute(query):
+        bands[band]["accounts"] += int(n)
+        bands[band]["arr"] += float(arr)
+        name = segment or "(none)"
+        row = segments.setdefault(
+            name,
+            {"segment": name, "accounts": 0, "arr": 0.0, "arr_at_risk": 0.0, "accounts_at_risk": 0},
+        )
+        row["accounts"] += int(n)
+        row["arr"] += float(arr)
+        if band != "healthy":
+            row["arr_at_risk"] += float(arr)
+            row["accounts_at_risk"] += int(n)
+    ordered = sorted(segments.values(), key=lambda r: (-r["arr_at_risk"], r["segment"]))
+    return bands, ordered
+
+
+def drops_over(
+    session: Session,
+    current: date,
+    previous: date,
+    *,
+    points: float,
+    limit: int,
+    owner: str | None = None,
+) -> tuple[int, list[tuple[Account, HealthSnapshot, HealthSnapshot]]]:
+    """How many accounts fell more than ``points`` between the dates, and the ``limit``
+    biggest falls with both snapshots (same model version only: a model change is no fall).
+
+    The falls are found on the scores alone (on PostgreSQL an index-only join of the two
+    dates); only the ``limit`` rows shown are then read in full, in two more statements."""
+    old = aliased(HealthSnapshot)
+    now = aliased(HealthSnapshot)
+    drop = (old.score - now.score).label("drop")
+    query = (
+        select(now.account_id, drop, func.count().over().label("total"))
+        .join(old, and_(old.account_id == now.account_id, old.as_of == previous))
+        .where(
+            now.as_of == current,
+            old.model_version == now.model_version,
+            old.score - now.score > points,
+        )
+        .order_by(drop.desc(), now.account_id)
+        .limit(limit)
+    )
+    if owner is not None:
+        query = query.join(Account, Account.id == now.account_id).where(
+            Account.owner_email == owner
+        )
+    found = session.execute(query).all()
+    if not found:
+        return 0, []
+    ids = [r.account_id for r in found]
+    accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(ids)))}
+    snaps = {
+        (s.account_id, s.as_of): s
+        for s in session.scalars(
+            select(HealthSnapshot).where(
+                HealthSnapshot.account_id.in_(ids), HealthSnapshot.as_of.in_([current, previous])
+            )
+        )
+    }
+    rows = [(accounts[i], snaps[(i, current)], snaps[(i, previous)]) for i in ids]
+    return int(found[0].total), rows
+
+
+def renewals_at_risk(
+    session: Session, as_of: date, today: date, *, days: int, limit: int, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """The ``limit`` soonest renewals within ``days`` of ``today`` of accounts At-Risk or
+    Critical on ``as_of`` (read from the renewal-date index, not the whole book)."""
+    conditions = [
+        HealthSnapshot.as_of == as_of,
+        HealthSnapshot.band != "healthy",
+        Account.churned_at.is_(None),
+        Account.renewal_date >= today,
+        Account.renewal_date <= today + timedelta(days=days),
+    ]
+    if owner is not None:
+        conditions.append(Account.owner_email == owner)
+    rows = session.execute(
+        select(
+            Account.external_id,
+            Account.name,
+            Account.arr,
+            Account.renewal_date,
+            HealthSnapshot.score,
+            HealthSnapshot.band,
+        )
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(*conditions)
+        .order_by(Account.renewal_date, Account.external_id)
+        .limit(limit)
+    )
+    return [
+        {
+            "account": r.external_id,
+            "name": r.name,
+            "arr": float(r.arr or 0),
+            "renewal_date": r.renewal_date,
+            "score": round(r.score, 1),
+            "band": r.band,
+        }
+        for r in rows
+    ]
 
 
 def crm_source_ids(session: Session, provider: str, account_ids: Sequence[int]) -> dict[int, str]:

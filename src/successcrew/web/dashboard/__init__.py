@@ -9,7 +9,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from successcrew.web.auth import login_pages, oidc
-from successcrew.web.dashboard import assets, decisions_pages, work_pages
+from successcrew.web.dashboard import (
+    account_pages,
+    assets,
+    decisions_pages,
+    operations_pages,
+    portfolio_pages,
+    program_pages,
+    work_pages,
+)
 
 ROUTERS: list[APIRouter] = [
     login_pages.router,
@@ -17,4 +25,8 @@ ROUTERS: list[APIRouter] = [
     assets.router,
     work_pages.router,
     decisions_pages.router,
+    portfolio_pages.router,
+    account_pages.router,
+    program_pages.router,
+    operations_pages.router,
 ]
