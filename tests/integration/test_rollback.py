@@ -71,6 +71,24 @@ def _crm_check(engine: Engine, at: datetime, failed: int) -> None:
         )
 
 
+@pytest.mark.parametrize("probe", [{"hubspot": "token valid"}, None])
+def test_a_crm_the_sync_could_not_reach_pauses_automation_whichever_check_landed_last(
+    engine: Engine, probe: dict[str, str] | None
+) -> None:
+    sync(engine)
+    with transaction(engine) as session:
+        detail = {"attempted": 1, "failed": 1, "error_rate_pct": 100.0, "unreachable": ["hubspot"]}
+        record_check(session, "crm_sync", now=NOW, ok=False, detail=detail)
+        # The hourly probe checks the same component at the same moment, in parallel.
+        record_check(session, "crm_sync", now=NOW, ok=probe is not None, detail=probe)
+    (change,) = evaluate(engine).rollbacks
+    assert (change["rule"], change["scope"]) == ("crm_sync_error_rate", "automation")
+    assert change["reason"].startswith(
+        "CRM sync error rate 100.0 % > 5 % (the sync could not reach the CRM (hubspot)): "
+        "automation paused"
+    )
+
+
 def test_crm_sync_error_rate_above_5_percent_pauses_automation_until_resumed(
     engine: Engine,
     env: dict[str, str],

@@ -1,6 +1,6 @@
 """Rollback rules: evaluated on every trigger evaluation, each adding or lifting its own hold.
 
-- crm_sync_error_rate: the latest crm_sync check reports an error rate above
+- crm_sync_error_rate: the latest crm_sync check of the sync itself reports an error rate above
   ``rollback.crm_sync_error_rate_pct`` -> hold ``automation`` and ask for manual verification;
   lifted by hand (``successcrew resume automation --rule crm_sync_error_rate``) once someone
   checked the CRM data.
@@ -49,21 +49,27 @@ class _Finding:
 
 
 def _crm_error_rate(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
-    state = component_checks.component_states(session, ["crm_sync"], now, 1)["crm_sync"]
-    detail = state.last_detail or {}
+    # The sync's own record, not the hourly probe's check of the same moment.
+    check = component_checks.latest_with(session, "crm_sync", "attempted", now)
+    detail = (check.detail if check else None) or {}
     rate = detail.get("error_rate_pct")
     if rate is None and detail.get("attempted"):
         rate = 100.0 * float(detail.get("failed") or 0) / float(detail["attempted"])
-    if rate is None:
-        return _Finding(None, state.last_checked_at, "no CRM sync figures", {})
+    if check is None or rate is None:
+        return _Finding(None, check.checked_at if check else None, "no CRM sync figures", {})
     limit = thresholds.rollback.crm_sync_error_rate_pct
+    unreachable = detail.get("unreachable") or []
+    what = (
+        f"the sync could not reach the CRM ({', '.join(map(str, unreachable))})"
+        if unreachable
+        else f"{detail.get('failed', '?')} of {detail.get('attempted', '?')} records failed"
+    )
     reason = (
-        f"CRM sync error rate {float(rate):.1f} % > {limit:g} % "
-        f"({detail.get('failed', '?')} of {detail.get('attempted', '?')} records failed): "
+        f"CRM sync error rate {float(rate):.1f} % > {limit:g} % ({what}): "
         "automation paused; verify the CRM data by hand, then "
         "`successcrew resume automation --rule crm_sync_error_rate`"
     )
-    return _Finding(float(rate) > limit, state.last_checked_at, reason, {"error_rate_pct": rate})
+    return _Finding(float(rate) > limit, check.checked_at, reason, {"error_rate_pct": rate})
 
 
 def _health_failure(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
