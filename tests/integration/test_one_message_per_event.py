@@ -134,8 +134,8 @@ def test_an_nps_drop_reaches_the_chairman_once_on_the_emergency_review_card(
         sync_trigger_definitions(session, NOW)
         announce_policy(session, policy=policy, settings=settings, actor="test", now=NOW)
     (acct,) = add_accounts(engine, [{}])
-    _answers(engine, acct, [10] * 6 + [8] * 3 + [2], TODAY - timedelta(days=40))  # NPS +50
-    _answers(engine, acct, [10] * 5 + [8] * 2 + [2] * 3, TODAY - timedelta(days=1))  # +20
+    _answers(engine, acct, [10] * 60 + [8] * 30 + [2] * 10, TODAY - timedelta(days=40))  # +50
+    _answers(engine, acct, [10] * 50 + [8] * 20 + [2] * 30, TODAY - timedelta(days=1))  # +20
 
     summary = evaluate_triggers(engine, THRESHOLDS, NOW, settings=settings, policy=policy)
     assert [r["rule"] for r in summary.rollbacks] == ["nps_drop"]

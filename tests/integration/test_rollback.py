@@ -71,6 +71,24 @@ def _crm_check(engine: Engine, at: datetime, failed: int) -> None:
         )
 
 
+@pytest.mark.parametrize("probe", [{"hubspot": "token valid"}, None])
+def test_a_crm_the_sync_could_not_reach_pauses_automation_whichever_check_landed_last(
+    engine: Engine, probe: dict[str, str] | None
+) -> None:
+    sync(engine)
+    with transaction(engine) as session:
+        detail = {"attempted": 1, "failed": 1, "error_rate_pct": 100.0, "unreachable": ["hubspot"]}
+        record_check(session, "crm_sync", now=NOW, ok=False, detail=detail)
+        # The hourly probe checks the same component at the same moment, in parallel.
+        record_check(session, "crm_sync", now=NOW, ok=probe is not None, detail=probe)
+    (change,) = evaluate(engine).rollbacks
+    assert (change["rule"], change["scope"]) == ("crm_sync_error_rate", "automation")
+    assert change["reason"].startswith(
+        "CRM sync error rate 100.0 % > 5 % (the sync could not reach the CRM (hubspot)): "
+        "automation paused"
+    )
+
+
 def test_crm_sync_error_rate_above_5_percent_pauses_automation_until_resumed(
     engine: Engine,
     env: dict[str, str],
@@ -198,12 +216,13 @@ def test_nps_drop_over_10_points_in_30_days_escalates_and_pauses_campaigns(
     sync(engine)
     (acct,) = add_accounts(engine, [{}])
     # 30-60 days ago: NPS +50; the last 30 days: +40 (a drop of exactly 10: nothing).
-    _answers(engine, acct, [10] * 6 + [8] * 3 + [2], TODAY - timedelta(days=40))
-    _answers(engine, acct, [10] * 5 + [8] * 4 + [2], TODAY - timedelta(days=5))
+    _answers(engine, acct, [10] * 60 + [8] * 30 + [2] * 10, TODAY - timedelta(days=40))
+    _answers(engine, acct, [10] * 50 + [8] * 40 + [2] * 10, TODAY - timedelta(days=5))
     assert evaluate(engine).rollbacks == []
 
-    # Two passives turn into detractors: +30, a drop of 20 points.
-    _answers(engine, acct, [2, 2], TODAY - timedelta(days=1))
+    # Twenty more detractors: +16.7, a fall of 33.3 points that 100 and 120 answers cannot
+    # explain by chance (up to about 19).
+    _answers(engine, acct, [2] * 20, TODAY - timedelta(days=1))
     later = NOW + timedelta(hours=1)
     summary = evaluate(engine, later)
     (change,) = summary.rollbacks
@@ -227,6 +246,22 @@ def test_nps_drop_over_10_points_in_30_days_escalates_and_pauses_campaigns(
     assert _message(engine, "campaign:1").status == "delivered"
 
 
+@pytest.mark.parametrize("answers", [10, 40])
+def test_a_30_point_fall_that_chance_can_explain_pauses_nothing(
+    engine: Engine, answers: int
+) -> None:
+    sync(engine)
+    (acct,) = add_accounts(engine, [{}])
+    k = answers // 10
+    _answers(engine, acct, [10] * 6 * k + [8] * 3 * k + [2] * k, TODAY - timedelta(days=40))
+    _answers(engine, acct, [10] * 5 * k + [8] * 2 * k + [2] * 3 * k, TODAY - timedelta(days=1))
+    # +50 -> +20: with 10 answers a window it is not judged (fewer than 30); with 40 a window a
+    # fall of up to 34 points can be chance.
+    assert evaluate(engine).rollbacks == []
+    with transaction(engine) as session:
+        assert not is_paused(session, "campaigns") and not session.scalars(select(Escalation)).all()
+
+
 def test_a_person_resuming_their_own_pause_leaves_the_nps_emergency_review_hold(
     engine: Engine,
     env: dict[str, str],
@@ -236,8 +271,8 @@ def test_a_person_resuming_their_own_pause_leaves_the_nps_emergency_review_hold(
 ) -> None:
     sync(engine)
     (acct,) = add_accounts(engine, [{}])
-    _answers(engine, acct, [10] * 6 + [8] * 3 + [2], TODAY - timedelta(days=40))  # NPS +50
-    _answers(engine, acct, [10] * 5 + [8] * 2 + [2] * 3, TODAY - timedelta(days=1))  # +20
+    _answers(engine, acct, [10] * 60 + [8] * 30 + [2] * 10, TODAY - timedelta(days=40))  # +50
+    _answers(engine, acct, [10] * 50 + [8] * 20 + [2] * 30, TODAY - timedelta(days=1))  # +20
     assert [r["rule"] for r in evaluate(engine).rollbacks] == ["nps_drop"]
 
     # Kim pauses campaigns for her own reason: a second hold beside the rule's.

@@ -99,7 +99,7 @@ def test_sync_pulls_accounts_and_contacts_then_pushes_scores_back(
     assert len(stamped_again) == 1 and third.ok  # already stamped: no second linking pass
     check = _checks(engine)[-1]
     assert (check.component, check.ok) == ("crm_sync", True)
-    assert check.detail == {"attempted": 11, "failed": 0, "error_rate_pct": 0.0}
+    assert check.detail == {"attempted": 11, "failed": 0, "error_rate_pct": 0.0, "unreachable": []}
 
 
 def test_a_record_seen_twice_while_paging_is_synced_once(
@@ -141,7 +141,7 @@ def test_an_error_rate_above_the_threshold_fails_the_component_check(
     assert (summary.attempted, summary.failed, summary.error_rate_pct) == (40, 3, 7.5)
     check = _checks(engine)[-1]
     assert check.ok is False
-    assert check.detail == {"attempted": 40, "failed": 3, "error_rate_pct": 7.5}
+    assert check.detail == {"attempted": 40, "failed": 3, "error_rate_pct": 7.5, "unreachable": []}
     assert "7.5% is above 5%" in check.error
 
 

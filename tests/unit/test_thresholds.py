@@ -25,6 +25,7 @@ def test_defaults_match_architecture() -> None:
     assert t.rollback.crm_sync_error_rate_pct == 5
     assert t.rollback.campaign_negative_feedback_pct == 10
     assert t.rollback.nps_drop_points == 10
+    assert (t.rollback.nps_drop_min_answers, t.rollback.nps_drop_z) == (30, 2.58)
     assert t.system_health.consecutive_failures_alert == 3
     assert t.system_health.uptime_slo_pct == 99.5
     assert t.retries.attempts == 3
@@ -89,6 +90,16 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
             "key retention.improvment_typo: unknown key",
         ),
         ("gate: 0", "gate: zero", "key nps.gate: Input should be a valid number"),
+        (
+            "nps_drop_z: 2.58 ",
+            "nps_drop_z: 0 ",
+            "key rollback.nps_drop_z: Input should be greater than 0",
+        ),
+        (
+            "nps_drop_min_answers: 30 ",
+            "nps_drop_min_answers: 1 ",
+            "key rollback.nps_drop_min_answers: Input should be greater than or equal to 2",
+        ),
         (
             "    tickets: 21 ",
             "    tickets: -1 ",

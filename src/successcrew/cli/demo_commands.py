@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:
             came = totals.get("came_back") or {}
             console.print(
                 f"came back through the web app: {came.get('survey_answers', 0)} survey "
-                f"answer(s), {came.get('unsubscribed_contacts', 0)} one-click unsubscribe(s), "
+                f"answer(s), {came.get('unsubscribed_contacts', 0)} unsubscribed contact(s), "
+                f"{came.get('spam_reports', 0)} spam report(s) by the e-mail provider's webhook, "
                 f"{came.get('slack_decisions', 0)} decision(s) by Slack button"
             )
             for row in totals["outbox"]:

@@ -103,6 +103,11 @@ class RollbackThresholds(_Strict):
     campaign_negative_feedback_pct: Percent = 10
     nps_drop_points: Annotated[float, Field(gt=0, le=200)] = 10
     nps_drop_window_days: Annotated[int, Field(gt=0, le=3650)] = 30
+    #: Fewer answers than this in either window: the fall is not judged.
+    nps_drop_min_answers: Annotated[int, Field(ge=2, le=1_000_000)] = 30
+    #: How many standard errors of the difference the fall must exceed. 2.58 (99 %), not 1.96:
+    #: the rule looks again every day, and at 1.96 chance alone passes it about once a season.
+    nps_drop_z: Annotated[float, Field(gt=0, le=10)] = 2.58
 
 
 class SystemHealthThresholds(_Strict):

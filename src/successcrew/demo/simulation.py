@@ -14,7 +14,9 @@ imported on the day it arrives, through the same importer as the history.
 
 The way back in is real: ``successcrew serve``'s app runs on a loopback port in this process
 (demo/inbound.py). After each tick some simulated customers open the survey links in that day's
-e-mails and answer, a few unsubscribe with one click, and on the day after the first escalation
+e-mails and answer, a few unsubscribe with one click (more of the former customers of the
+cohort that left, who resent the win-back e-mail, and some report it as spam through the
+provider's webhook), and on the day after the first escalation
 reaches the chairman, the simulated chairman approves it with a signed Slack button click, so
 the next tick carries the decision out. The summary counts what came back.
 """
@@ -41,6 +43,7 @@ from successcrew.store.models import (
     ComponentCheck,
     Contact,
     CrewRun,
+    EmailEvent,
     Escalation,
     NpsResponse,
     OutboxMessage,
@@ -287,6 +290,7 @@ def _run_days(
                 "messages_queued": summary.messages_queued,
                 "survey_answers": came["answers"],
                 "unsubscribes": came["unsubscribes"],
+                "spam_reports": came["spam_reports"],
             }
             result.daily.append(line)
             if result.setup_completed_on is None and not summary.not_due.keys() & {
@@ -309,6 +313,11 @@ def _run_days(
                         f"; customers answered {came['answers']} survey(s), "
                         f"{came['unsubscribes']} unsubscribed"
                         if came["answers"] or came["unsubscribes"]
+                        else ""
+                    )
+                    + (
+                        f", {came['spam_reports']} reported a campaign e-mail as spam"
+                        if came["spam_reports"]
                         else ""
                     )
                 )
@@ -369,6 +378,9 @@ def totals(engine: Engine) -> dict[str, Any]:
             ).scalar_one(),
             "unsubscribed_contacts": conn.execute(
                 select(func.count()).where(Contact.unsubscribed_at.is_not(None))
+            ).scalar_one(),
+            "spam_reports": conn.execute(
+                select(func.count()).where(EmailEvent.kind == "spam_complaint")
             ).scalar_one(),
             "slack_decisions": conn.execute(
                 select(func.count()).where(Escalation.decided_via == "slack")

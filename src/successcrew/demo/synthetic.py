@@ -412,6 +412,12 @@ def generate(
     return data
 
 
+#: The broken release ships this long before the history ends: after the crew's programs have
+#: sent their first e-mails (day 25 of the setup and the steps' delays) and with the first NPS
+#: wave (day 28) answering after it.
+RELEASE_BEFORE_END = timedelta(days=18)
+
+
 def _month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -419,7 +425,7 @@ def _month_start(day: date) -> date:
 def _add_incidents(data: SyntheticData, rng: random.Random, end: date) -> Scenario:
     """Write the scenario's incidents into ``data`` (the crew's first day is 45 days before
     ``end``): the cohort leaves in the month the crew starts, so the crew's first evaluation in
-    the next month reads a retention dip; the release breaks reports 30 days before ``end``."""
+    the next month reads a retention dip; the release breaks reports 18 days before ``end``."""
     month = _month_start(end - timedelta(days=45))
     next_month = _month_start(month + timedelta(days=32))
     smb_active = [
@@ -473,7 +479,7 @@ def _add_incidents(data: SyntheticData, rng: random.Random, end: date) -> Scenar
     data.nps = [r for r in data.nps if before_churn(r, r["responded_at"])]
 
     # The broken release: most answers after it are detractors, and they say why.
-    release = end - timedelta(days=30)
+    release = end - RELEASE_BEFORE_END
     for row in data.nps:
         if date.fromisoformat(row["responded_at"][:10]) >= release and rng.random() < 0.8:
             row["score"] = max(0, min(int(row["score"]) - 5, 6))

@@ -45,6 +45,8 @@ class ProviderSync:
     attempted: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: The pull failed: the CRM could not be reached (or refused), so nothing was synced.
+    unreachable: bool = False
 
 
 @dataclass
@@ -264,6 +266,7 @@ def _sync_one(
         out.attempted += 1
         out.failed += 1
         out.errors.append(str(exc))
+        out.unreachable = True
         return out
     out.accounts_pulled, out.contacts_pulled = len(accounts), len(contacts)
     out.attempted += len(accounts) + len(contacts)
@@ -344,6 +347,7 @@ def sync_crm(
                     "attempted": summary.attempted,
                     "failed": summary.failed,
                     "error_rate_pct": summary.error_rate_pct,
+                    "unreachable": [p.provider for p in summary.providers if p.unreachable],
                 },
             )
         )

@@ -1,6 +1,6 @@
 """Rollback rules: evaluated on every trigger evaluation, each adding or lifting its own hold.
 
-- crm_sync_error_rate: the latest crm_sync check reports an error rate above
+- crm_sync_error_rate: the latest crm_sync check of the sync itself reports an error rate above
   ``rollback.crm_sync_error_rate_pct`` -> hold ``automation`` and ask for manual verification;
   lifted by hand (``successcrew resume automation --rule crm_sync_error_rate``) once someone
   checked the CRM data.
@@ -9,7 +9,9 @@
   score was computed -> hold ``scoring`` (scores are manual); lifted automatically when a run
   scores again.
 - nps_drop: rolling NPS fell more than ``rollback.nps_drop_points`` within
-  ``nps_drop_window_days`` -> hold ``campaigns`` and open a chairman escalation (emergency
+  ``nps_drop_window_days``, with ``nps_drop_min_answers`` in both windows and by more than
+  ``nps_drop_z`` standard errors (a fall the number of answers cannot explain:
+  ``domain.nps_drop_rules``) -> hold ``campaigns`` and open a chairman escalation (emergency
   review); lifted by hand after the review (``--rule nps_drop``).
 
 Each rule holds under its own name (``store.pauses``), beside any hold a person or another rule
@@ -29,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import Thresholds
+from successcrew.domain.nps_drop_rules import judge_nps_drop
 from successcrew.domain.trigger_rules import FlagState, rollback_decision
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
@@ -47,21 +50,27 @@ class _Finding:
 
 
 def _crm_error_rate(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
-    state = component_checks.component_states(session, ["crm_sync"], now, 1)["crm_sync"]
-    detail = state.last_detail or {}
+    # The sync's own record, not the hourly probe's check of the same moment.
+    check = component_checks.latest_with(session, "crm_sync", "attempted", now)
+    detail = (check.detail if check else None) or {}
     rate = detail.get("error_rate_pct")
     if rate is None and detail.get("attempted"):
         rate = 100.0 * float(detail.get("failed") or 0) / float(detail["attempted"])
-    if rate is None:
-        return _Finding(None, state.last_checked_at, "no CRM sync figures", {})
+    if check is None or rate is None:
+        return _Finding(None, check.checked_at if check else None, "no CRM sync figures", {})
     limit = thresholds.rollback.crm_sync_error_rate_pct
+    unreachable = detail.get("unreachable") or []
+    what = (
+        f"the sync could not reach the CRM ({', '.join(map(str, unreachable))})"
+        if unreachable
+        else f"{detail.get('failed', '?')} of {detail.get('attempted', '?')} records failed"
+    )
     reason = (
-        f"CRM sync error rate {float(rate):.1f} % > {limit:g} % "
-        f"({detail.get('failed', '?')} of {detail.get('attempted', '?')} records failed): "
+        f"CRM sync error rate {float(rate):.1f} % > {limit:g} % ({what}): "
         "automation paused; verify the CRM data by hand, then "
         "`successcrew resume automation --rule crm_sync_error_rate`"
     )
-    return _Finding(float(rate) > limit, state.last_checked_at, reason, {"error_rate_pct": rate})
+    return _Finding(float(rate) > limit, check.checked_at, reason, {"error_rate_pct": rate})
 
 
 def _health_failure(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
@@ -88,22 +97,34 @@ def _health_failure(session: Session, thresholds: Thresholds, now: datetime) -> 
 def _nps_drop(session: Session, thresholds: Thresholds, now: datetime) -> _Finding:
     from successcrew.store.metric_queries import nps_change
 
-    window = thresholds.rollback.nps_drop_window_days
+    rules = thresholds.rollback
+    window = rules.nps_drop_window_days
     current, earlier = nps_change(session, now.date(), window)
     latest = session.scalar(
         select(func.max(NpsResponse.responded_at)).where(NpsResponse.responded_at <= now)
     )
-    if current.nps is None or earlier.nps is None:
-        return _Finding(None, latest, "not enough NPS answers in both windows", {})
-    drop = earlier.nps - current.nps
-    limit = thresholds.rollback.nps_drop_points
-    reason = (
-        f"NPS dropped {drop:.1f} points within {window} days "
-        f"({earlier.nps:+.1f} -> {current.nps:+.1f}; {earlier.responses} and {current.responses} "
-        "answers): campaigns paused for an emergency review by the chairman"
+    verdict = judge_nps_drop(
+        earlier,
+        current,
+        drop_points=rules.nps_drop_points,
+        z=rules.nps_drop_z,
+        min_answers=rules.nps_drop_min_answers,
     )
-    detail = {"before": earlier.as_dict(), "now": current.as_dict(), "drop_points": drop}
-    return _Finding(drop > limit, latest, reason, detail)
+    if verdict.fires is None or verdict.drop_points is None:
+        return _Finding(None, latest, verdict.why, {})
+    reason = (
+        f"NPS dropped {verdict.drop_points:.1f} points within {window} days "
+        f"({earlier.nps:+.1f} -> {current.nps:+.1f}; {earlier.responses} and {current.responses} "
+        f"answers, where chance explains a fall of up to {verdict.noise_points:.1f}): "
+        "campaigns paused for an emergency review by the chairman"
+    )
+    detail = {
+        "before": earlier.as_dict(),
+        "now": current.as_dict(),
+        "drop_points": verdict.drop_points,
+        "noise_points": verdict.noise_points,
+    }
+    return _Finding(verdict.fires, latest, reason, detail)
 
 
 def _emergency_title(detail: dict[str, Any]) -> str:

@@ -140,3 +140,26 @@ def latest_scoring_outcome(session: Session, now: datetime) -> ComponentCheck | 
         ):
             return check
     return None
+
+
+def latest_with(
+    session: Session, component: str, key: str, now: datetime, *, look_back_days: int = 2
+) -> ComponentCheck | None:
+    """The newest check of ``component`` up to ``now`` whose detail carries ``key``.
+
+    A component can be checked twice at one moment by different writers (the hourly probe and
+    the sync's own record, in parallel): a reader of the sync's figures wants the sync's record,
+    whichever row landed last. Looks ``look_back_days`` back, newest first.
+    """
+    c = ComponentCheck
+    rows = session.scalars(
+        select(c)
+        .where(
+            c.component == component,
+            c.checked_at <= now,
+            c.checked_at > now - timedelta(days=look_back_days),
+            c.detail.is_not(None),
+        )
+        .order_by(c.checked_at.desc(), c.id.desc())
+    )
+    return next((row for row in rows if key in (row.detail or {})), None)
