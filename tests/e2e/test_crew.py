@@ -337,7 +337,7 @@ def test_demo_runs_the_crew_through_45_days_in_outbox_only_mode(
     # The stopped usage feed: no scores could be computed, so scores went manual until the
     # backlog arrived and scoring worked again.
     (scoring_hold,) = happened["rollback_rules"]["health_calculation_failure"]
-    assert "data not fresh" in scoring_hold and "resumed on Oct 8" in scoring_hold
+    assert "data not fresh" in scoring_hold and "lifted by itself on Oct 8" in scoring_hold
     # The broken release (Oct 14): a fall the number of answers cannot explain pauses every
     # campaign the next morning; the earlier months' chance moves of 10 points paused nothing.
     (nps_hold,) = happened["rollback_rules"]["nps_drop"]

@@ -130,6 +130,9 @@ def _hold_line(hold: Any) -> str:
             else f"successcrew resume {scope}{rule}"
         )
         return f"{line}; still paused (to lift: {command} --reason ...)"
+    if hold.lifted_by == hold.held_by:
+        # A rule that lifts itself when its condition clears (scores computed again).
+        return f"{line}; lifted by itself on {_day(hold.lifted_at)}, once the cause had cleared"
     return f"{line}; resumed on {_day(hold.lifted_at)} by {hold.lifted_by}: {hold.lift_reason}"
 
 
