@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from successcrew.store.dialect import insert_ignore
@@ -78,6 +78,25 @@ class TaskRow:
     done_by: str | None
 
 
+def _task_rows() -> Select[Any]:
+    """A task's columns in TaskRow's order, with its account's name."""
+    return select(
+        Task.id,
+        Task.account_id,
+        Account.name,
+        Task.owner_email,
+        Task.title,
+        Task.reason,
+        Task.source,
+        Task.due_on,
+        Task.status,
+        Task.snoozed_until,
+        Task.crm_outbox_key,
+        Task.done_at,
+        Task.done_by,
+    ).outerjoin(Account, Account.id == Task.account_id)
+
+
 def list_tasks(
     session: Session,
     *,
@@ -95,22 +114,7 @@ def list_tasks(
     )
     shown = or_(active, Task.status == "done") if include_done else active
     query = (
-        select(
-            Task.id,
-            Task.account_id,
-            Account.name,
-            Task.owner_email,
-            Task.title,
-            Task.reason,
-            Task.source,
-            Task.due_on,
-            Task.status,
-            Task.snoozed_until,
-            Task.crm_outbox_key,
-            Task.done_at,
-            Task.done_by,
-        )
-        .outerjoin(Account, Account.id == Task.account_id)
+        _task_rows()
         .where(shown)
         .order_by((Task.status == "done").asc(), Task.due_on, Task.id)
         .limit(limit)
@@ -123,22 +127,7 @@ def list_tasks(
 def snoozed_later(session: Session, *, today: date, owner: str | None) -> list[TaskRow]:
     """Tasks snoozed until after ``today`` (shown apart, with their date)."""
     query = (
-        select(
-            Task.id,
-            Task.account_id,
-            Account.name,
-            Task.owner_email,
-            Task.title,
-            Task.reason,
-            Task.source,
-            Task.due_on,
-            Task.status,
-            Task.snoozed_until,
-            Task.crm_outbox_key,
-            Task.done_at,
-            Task.done_by,
-        )
-        .outerjoin(Account, Account.id == Task.account_id)
+        _task_rows()
         .where(Task.status == "snoozed", Task.snoozed_until > today)
         .order_by(Task.snoozed_until, Task.id)
     )
