@@ -141,6 +141,11 @@ class InThread:
     password: str
     _clients: list[httpx.Client]
 
+    @property
+    def port(self) -> int:
+        """The loopback port it listens on."""
+        return int(self.base.rsplit(":", 1)[1])
+
     def client(self, email: str | None) -> httpx.Client:
         """Signed in as ``email`` (None: signed out)."""
         client = httpx.Client(base_url=self.base, headers={"Origin": self.base}, timeout=120)

@@ -135,7 +135,8 @@ def register(app: typer.Typer) -> None:
         result = answer_question(ctx.obj.settings, engine, question, now=clock, assistant=current())
         if as_json:
             print_json(result)
-        elif result["answer"] is None:
+            return 0 if result["answer"] is not None else 1
+        if result["answer"] is None:
             console.print(f"no answer: {plain(result['fallback'])}", soft_wrap=True)
         else:
             console.print(plain(result["answer"]), soft_wrap=True)

@@ -165,6 +165,7 @@ def answer_question(
         result = ask(assistant, question, now=now, llm_factory=llm_factory)
     finally:
         usage = assistant.finish(engine, now=now, crew_run_id=None, command="ask")
+    result.setdefault("model", assistant.model)
     result["usage"] = {
         k: usage.get(k, 0)
         for k in ("calls", "prompt_tokens", "completion_tokens", "cache_hits", "fallbacks")
