@@ -14,11 +14,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from successcrew.store.db import make_engine
 from successcrew.store.migrate import upgrade
@@ -128,3 +130,87 @@ def stop_serve(served: Served) -> int:
     except subprocess.TimeoutExpired:
         served.proc.kill()
         return served.proc.wait()
+
+
+@dataclass
+class InThread:
+    """The app served by uvicorn in a thread of the test process (real HTTP on loopback), with
+    ``client(email)``: an httpx client signed in through ``/login`` sending the site's Origin."""
+
+    base: str
+    password: str
+    _clients: list[httpx.Client]
+
+    @property
+    def port(self) -> int:
+        """The loopback port it listens on."""
+        return int(self.base.rsplit(":", 1)[1])
+
+    def client(self, email: str | None) -> httpx.Client:
+        """Signed in as ``email`` (None: signed out)."""
+        client = httpx.Client(base_url=self.base, headers={"Origin": self.base}, timeout=120)
+        self._clients.append(client)
+        if email is not None:
+            answer = client.post("/login", data={"email": email, "password": self.password})
+            assert answer.status_code == 303, answer.text[:300]
+        return client
+
+    def csrf(self, client: httpx.Client, path: str) -> str:
+        """The CSRF token in the page at ``path``."""
+        import re
+
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+        assert found, f"no CSRF field on {path}"
+        return found.group(1)
+
+
+@contextlib.contextmanager
+def app_in_thread(
+    engine: Engine, now: datetime, users: Mapping[str, str], password: str, **settings: Any
+) -> Iterator[InThread]:
+    """``create_app`` on ``engine`` with the clock at ``now``, users ``{email: role}`` added,
+    and extra ``Settings`` fields, served on a free loopback port until the block ends."""
+    import threading
+
+    import uvicorn
+
+    from successcrew.services.users import add_user
+    from successcrew.settings import Settings
+    from successcrew.store.db import transaction
+    from successcrew.web.application import create_app
+
+    with transaction(engine) as session:
+        for email, role in users.items():
+            add_user(
+                session,
+                email,
+                role=role,
+                name=role.title(),
+                password=password,
+                by="tests",
+                now=now,
+                cost="low",
+            )
+    port = free_port()
+    config = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        session_secret="in-thread-test-session-secret-0123456789",
+        public_base_url=f"http://127.0.0.1:{port}",
+        **settings,
+    )
+    app = create_app(config, engine=engine, clock=lambda: now)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    served = InThread(f"http://127.0.0.1:{port}", password, [])
+    try:
+        yield served
+    finally:
+        for client in served._clients:
+            client.close()
+        server.should_exit = True
+        thread.join(10)

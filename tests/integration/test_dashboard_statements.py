@@ -4,23 +4,16 @@ served app over loopback HTTP, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, event
 
-from successcrew.services.users import add_user
-from successcrew.settings import Settings
-from successcrew.store.db import transaction
-from successcrew.web.application import create_app
 from tests.dashboard_data import FALLING, add_accounts, seed_book
-from tests.serving import free_port
+from tests.serving import app_in_thread
 
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 PASSWORD = "statement-counting-password"
@@ -52,42 +45,9 @@ class Counter:
 
 @pytest.fixture
 def served(engine: Engine) -> Iterator[tuple[httpx.Client, Counter]]:
-    with transaction(engine) as session:
-        add_user(
-            session,
-            "lead@example.com",
-            role="lead",
-            name="Lead",
-            password=PASSWORD,
-            by="tests",
-            now=NOW,
-            cost="low",
-        )
-    port = free_port()
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        session_secret="statement-test-session-secret-0123456789",
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    app = create_app(settings, engine=engine, clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=base, headers={"Origin": base})
-    answer = client.post("/login", data={"email": "lead@example.com", "password": PASSWORD})
-    assert answer.status_code == 303
-    counter = Counter(engine)
-    try:
-        yield client, counter
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(10)
+    with app_in_thread(engine, NOW, {"lead@example.com": "lead"}, PASSWORD) as app:
+        client = app.client("lead@example.com")
+        yield client, Counter(engine)
 
 
 def _statements(client: httpx.Client, counter: Counter) -> dict[str, int]:

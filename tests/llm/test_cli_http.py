@@ -167,6 +167,9 @@ def test_ask_answers_with_the_ids_and_figures_the_tools_gave_and_writes_nothing(
     doc = asked.json()
     assert doc["account_ids"] == [ids["ACME"]] and doc["figures"][0]["value"] == "30.0"
     assert doc["tool_calls"] == 1
+    # What it spent (also recorded in model_usage) and the accounts it cited, by name.
+    assert doc["usage"]["calls"] == 3 and doc["usage"]["prompt_tokens"] > 0
+    assert doc["accounts"] == [{"id": ids["ACME"], "external_id": "ACME", "name": "Acme"}]
     tool_args = standin.requests[0]["tools"]
     assert {t["function"]["name"] for t in tool_args} >= {
         "find_accounts",

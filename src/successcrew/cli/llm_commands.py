@@ -122,20 +122,21 @@ def register(app: typer.Typer) -> None:
         model could not answer."""
         from successcrew.clock import parse_now
         from successcrew.errors import ConfigError
-        from successcrew.llm.setup import require
+        from successcrew.llm.setup import ask_unavailable
         from successcrew.services.assistant import current
 
         clock = parse_now(now)
-        if not ctx.obj.settings.llm_model:
-            raise ConfigError("ask needs a model: set SUCCESSCREW_LLM_MODEL (docs/llm.md)")
-        require("langchain_openai", "crewai")
-        ctx.obj.ready_engine()
-        from successcrew.llm.ask import ask as answer
+        reason = ask_unavailable(ctx.obj.settings)
+        if reason:
+            raise ConfigError(f"ask: {reason} (docs/llm.md)")
+        engine = ctx.obj.ready_engine()
+        from successcrew.llm.ask import answer_question
 
-        result = answer(current(), question, now=clock)
+        result = answer_question(ctx.obj.settings, engine, question, now=clock, assistant=current())
         if as_json:
             print_json(result)
-        elif result["answer"] is None:
+            return 0 if result["answer"] is not None else 1
+        if result["answer"] is None:
             console.print(f"no answer: {plain(result['fallback'])}", soft_wrap=True)
         else:
             console.print(plain(result["answer"]), soft_wrap=True)
@@ -144,4 +145,9 @@ def register(app: typer.Typer) -> None:
             for f in result["figures"]:
                 who = f" (account {f['account_id']})" if f["account_id"] is not None else ""
                 console.print(f"  {plain(f['name'])}{who}: {plain(f['value'])}")
+        spent = result["usage"]
+        console.print(
+            f"[dim]model: {spent['calls']} call(s), {spent['prompt_tokens']} prompt + "
+            f"{spent['completion_tokens']} completion tokens[/]"
+        )
         return 0 if result["answer"] is not None else 1

@@ -29,6 +29,9 @@ CORRECT_FEEDBACK = "correct_feedback"
 DECIDE_ESCALATION = "decide_escalation"
 #: Approve or decline a model's proposal (the llm extra).
 DECIDE_PROPOSAL = "decide_proposal"
+#: Ask the optional model a question over the book (its read-only tools see every account, so
+#: not a csm, whose view is their own book; nor a viewer: each question spends the model budget).
+ASK = "ask"
 #: Add, change and disable users.
 MANAGE_USERS = "manage_users"
 
@@ -42,6 +45,7 @@ ACTIONS: tuple[str, ...] = (
     CORRECT_FEEDBACK,
     DECIDE_ESCALATION,
     DECIDE_PROPOSAL,
+    ASK,
     MANAGE_USERS,
 )
 
@@ -53,10 +57,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({READ}),
     "csm": frozenset({READ, OVERRIDE, NOTE, WORK_TASK}),
     "lead": frozenset(
-        {READ, OVERRIDE, NOTE, WORK_TASK, SEE_TEAM_TASKS, PAUSE, CORRECT_FEEDBACK, DECIDE_PROPOSAL}
+        {
+            READ,
+            OVERRIDE,
+            NOTE,
+            WORK_TASK,
+            SEE_TEAM_TASKS,
+            PAUSE,
+            CORRECT_FEEDBACK,
+            DECIDE_PROPOSAL,
+            ASK,
+        }
     ),
-    "chairman": frozenset({READ, SEE_TEAM_TASKS, DECIDE_ESCALATION, DECIDE_PROPOSAL}),
-    "admin": frozenset({READ, MANAGE_USERS}),
+    "chairman": frozenset({READ, SEE_TEAM_TASKS, DECIDE_ESCALATION, DECIDE_PROPOSAL, ASK}),
+    "admin": frozenset({READ, ASK, MANAGE_USERS}),
 }
 
 #: Roles bounded to their own book (the accounts they own).

@@ -129,3 +129,61 @@ def ask(assistant: Any, question: str, *, now: datetime, llm_factory: Any = None
         "tool_calls": len(tools.results),
         "model": assistant.model,
     }
+
+
+def answer_question(
+    settings: Any,
+    engine: Any,
+    question: str,
+    *,
+    now: datetime,
+    assistant: Any = None,
+    llm_factory: Any = None,
+) -> dict[str, Any]:
+    """``successcrew ask`` and the dashboard's Ask box: check the setup, answer ``question``,
+    record what it spent (``model_usage``, command ``ask``) and add it under ``usage``, and name
+    the accounts cited (``accounts``: id, external id, name).
+
+    ``assistant`` is the command's installed one; None builds one for this question alone (the
+    dashboard: each question its own budget and usage row). ConfigError (exit 2) without a model
+    or without the extra; InputError for an empty or overlong question.
+    """
+    from sqlalchemy import select
+
+    from successcrew.errors import ConfigError
+    from successcrew.llm.setup import ask_unavailable
+    from successcrew.store.models import Account
+
+    reason = ask_unavailable(settings)
+    if reason:
+        raise ConfigError(f"ask: {reason} (docs/llm.md)")
+    if assistant is None:
+        from successcrew.llm.calls import ModelAssistant, ModelConfig
+
+        assistant = ModelAssistant(ModelConfig.from_settings(settings), engine, settings)
+    try:
+        result = ask(assistant, question, now=now, llm_factory=llm_factory)
+    finally:
+        usage = assistant.finish(engine, now=now, crew_run_id=None, command="ask")
+    result.setdefault("model", assistant.model)
+    result["usage"] = {
+        k: usage.get(k, 0)
+        for k in ("calls", "prompt_tokens", "completion_tokens", "cache_hits", "fallbacks")
+    }
+    cited = sorted(
+        set(result.get("account_ids") or [])
+        | {f["account_id"] for f in result.get("figures") or [] if f["account_id"] is not None}
+    )
+    accounts: list[dict[str, Any]] = []
+    if cited:
+        with engine.connect() as conn:
+            accounts = [
+                {"id": i, "external_id": e, "name": n}
+                for i, e, n in conn.execute(
+                    select(Account.id, Account.external_id, Account.name)
+                    .where(Account.id.in_(cited))
+                    .order_by(Account.id)
+                )
+            ]
+    result["accounts"] = accounts
+    return result

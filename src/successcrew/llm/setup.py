@@ -21,6 +21,20 @@ def require(*modules: str) -> None:
         )
 
 
+def ask_unavailable(settings: Any) -> str | None:
+    """Why a question cannot be asked here (no model, or the extra missing), or None when it
+    can: ``ask`` stops with it, the dashboard shows it in place of the Ask box."""
+    if not settings.llm_model:
+        return "no model is configured (SUCCESSCREW_LLM_MODEL is empty)"
+    missing = missing_packages("langchain_openai", "crewai")
+    if missing:
+        return (
+            f"the llm extra is not installed ({', '.join(missing)} missing): "
+            "pip install 'successcrew[llm]'"
+        )
+    return None
+
+
 def install(runtime: Any, *, crew_mode: str | None = None) -> Callable[[str], None]:
     """Install a ``ModelAssistant`` for this command; returns ``close(command)``, which records
     what the command spent (a run records its own at the end of the run) and uninstalls it.

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, true
 
 from successcrew.store.db import transaction
 from successcrew.store.dialect import insert_ignore
@@ -56,45 +56,76 @@ def record(
             session.add(ModelUsage(**usage))
 
 
+#: The 30-day totals ``usage_summary`` adds up.
+USAGE_TOTALS = ("runs", "calls", "prompt_tokens", "completion_tokens", "cache_hits", "fallbacks")
+
+
+def usage_summary(conn: Connection, *, now: datetime, last: int = 5) -> dict[str, Any]:
+    """The last ``last`` usage rows, newest first, and the totals over the 30 days before
+    ``now``, in one statement (the totals' one row joined with the recent rows)."""
+    u = ModelUsage.__table__.c
+    totals = (
+        select(
+            func.count().label("total_runs"),
+            func.coalesce(func.sum(u.calls), 0).label("total_calls"),
+            func.coalesce(func.sum(u.prompt_tokens), 0).label("total_prompt_tokens"),
+            func.coalesce(func.sum(u.completion_tokens), 0).label("total_completion_tokens"),
+            func.coalesce(func.sum(u.cache_hits), 0).label("total_cache_hits"),
+            func.coalesce(func.sum(u.fallbacks), 0).label("total_fallbacks"),
+        )
+        .where(u.recorded_at > now - timedelta(days=30))
+        .subquery("totals")
+    )
+    recent = select(ModelUsage.__table__).order_by(u.id.desc()).limit(last).subquery("recent")
+    rows = conn.execute(
+        select(totals, recent)
+        .select_from(totals.outerjoin(recent, true()))
+        .order_by(recent.c.id.desc())
+    ).mappings()
+    month: dict[str, int] = {}
+    shown: list[dict[str, Any]] = []
+    for r in rows:
+        month = {k: int(r[f"total_{k}"]) for k in USAGE_TOTALS}
+        if r["id"] is None:  # no usage row at all: the totals' row alone
+            continue
+        shown.append(
+            {
+                "crew_run_id": r["crew_run_id"],
+                "command": r["command"],
+                "model": r["model"],
+                "calls": r["calls"],
+                "prompt_tokens": r["prompt_tokens"],
+                "completion_tokens": r["completion_tokens"],
+                "cache_hits": r["cache_hits"],
+                "fallbacks": r["fallbacks"],
+                "fallback_reasons": _reasons(r["detail"]),
+                "recorded_at": r["recorded_at"],
+            }
+        )
+    return {"recent": shown, "last_30_days": month}
+
+
+def _reasons(detail: Mapping[str, Any] | None) -> list[str]:
+    """A usage row's fallback reasons as text, most frequent first ("reason (n)")."""
+    reasons = (detail or {}).get("fallback_reasons") or {}
+    return [f"{reason} ({n})" for reason, n in dict(reasons).items()]
+
+
 def usage_status(conn: Connection, *, now: datetime, last: int = 5) -> dict[str, Any]:
     """For ``status``: the last usage rows, the totals over 30 days, proposals by status."""
-    u = ModelUsage.__table__.c
-    rows = conn.execute(select(ModelUsage.__table__).order_by(u.id.desc()).limit(last)).mappings()
+    summary = usage_summary(conn, now=now, last=last)
     recent = [
         {
-            "crew_run_id": r["crew_run_id"],
-            "command": r["command"],
-            "model": r["model"],
-            "calls": r["calls"],
-            "prompt_tokens": r["prompt_tokens"],
-            "completion_tokens": r["completion_tokens"],
-            "cache_hits": r["cache_hits"],
-            "fallbacks": r["fallbacks"],
-            "recorded_at": r["recorded_at"].isoformat(),
+            **{k: v for k, v in row.items() if k != "fallback_reasons"},
+            "recorded_at": row["recorded_at"].isoformat(),
         }
-        for r in rows
+        for row in summary["recent"]
     ]
-
-    totals = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(u.calls), 0),
-            func.coalesce(func.sum(u.prompt_tokens), 0),
-            func.coalesce(func.sum(u.completion_tokens), 0),
-            func.coalesce(func.sum(u.fallbacks), 0),
-        ).where(u.recorded_at > now - timedelta(days=30))
-    ).one()
     p = ActionProposal.__table__.c
     proposals = dict(conn.execute(select(p.status, func.count()).group_by(p.status)).all())
     return {
         "recent": recent,
-        "last_30_days": {
-            "runs": int(totals[0]),
-            "calls": int(totals[1]),
-            "prompt_tokens": int(totals[2]),
-            "completion_tokens": int(totals[3]),
-            "fallbacks": int(totals[4]),
-        },
+        "last_30_days": summary["last_30_days"],
         "proposals": {k: int(v) for k, v in sorted(proposals.items())},
     }
 

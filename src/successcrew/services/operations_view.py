@@ -1,5 +1,6 @@
 """The Operations page: setup progress, recent runs and their tasks, component health with
-30-day uptime against the SLO, pause holds, the outbox by state and its dead letters."""
+30-day uptime against the SLO, pause holds, the outbox by state and its dead letters, and what
+the optional model cost (recent runs and commands, and the last 30 days)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import Thresholds
+from successcrew.services.model_records import usage_summary
 from successcrew.services.system_health import component_report
 from successcrew.store import pauses
 from successcrew.store.models import CrewRun, SetupProgress, TaskRun
@@ -39,4 +41,5 @@ def operations_view(
         "components": component_report(session, thresholds, now),
         "paused": list(pauses.paused_scopes(session).values()),
         "outbox": outbox_summary(session, dead_limit=50),
+        "model_usage": usage_summary(session.connection(), now=now, last=runs),
     }

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from successcrew.web.auth import login_pages, oidc
 from successcrew.web.dashboard import (
     account_pages,
+    ask_pages,
     assets,
     decisions_pages,
     operations_pages,
@@ -29,4 +30,5 @@ ROUTERS: list[APIRouter] = [
     account_pages.router,
     program_pages.router,
     operations_pages.router,
+    ask_pages.router,
 ]

@@ -37,6 +37,7 @@ def operations(request: Request, user: SignedInUser = Depends(signed_in_user)) -
         view=view,
         # Retrying sends again: the same people who may pause and resume may do it.
         may_retry=roles.can(user, roles.PAUSE),
+        model=web_context(request).settings.llm_model or None,
         flash=FLASH.get(request.query_params.get("done", "")),
     )
 

@@ -23,6 +23,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Programs", "/programs"),
     ("NPS", "/nps"),
     ("Operations", "/operations"),
+    ("Ask", "/ask"),
 )
 
 
