@@ -57,13 +57,13 @@ def test_operations_shows_each_runs_model_costs_and_the_30_day_totals(engine: En
     assert "Model <strong>qwen-test</strong>" in html
     # 30 days: the three recent rows, not the one of 45 days ago.
     assert (
-        "Last 30 days: 3 run(s) or question(s), 12 calls, 8000 prompt + 925 completion tokens, "
+        "Last 30 days: 3 run(s) or question(s), 12 calls, 8,000 prompt + 925 completion tokens, "
         "13 cache hits, 1 fallbacks." in html
     )
     section = html[html.index("Model costs") : html.index("Setup progress")]
     # Every row, newest first, with its own figures (the old one too: it is recent enough).
-    assert section.index("2400") < section.index("1500") < section.index("4100")
-    assert section.index("4100") < section.index("90000")
+    assert section.index("2,400") < section.index("1,500") < section.index("4,100")
+    assert section.index("4,100") < section.index("90,000")
     assert "timeout (1)" in section and ">ask<" in section
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import jinja2
 from fastapi.responses import HTMLResponse
 
+from successcrew import numbers
+
 #: Headers on every page: no caching of personal pages, no framing, no sniffing, no scripts.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -31,13 +33,28 @@ DASHBOARD_HEADERS = {
 
 
 @lru_cache(maxsize=1)
+def _band_edges() -> tuple[float, ...]:
+    from successcrew.definitions.thresholds import load_thresholds
+
+    return tuple(load_thresholds().health_bands.boundaries)
+
+
+def _score_text(value: float | None) -> str:
+    """A score as every other output writes it: never shown across a band edge (39.95 is 39.9)."""
+    return numbers.score(value, _band_edges())
+
+
+@lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The template environment (autoescape on for every template)."""
-    return jinja2.Environment(
+    """The template environment (autoescape on for every template), with the one number
+    formatter (successcrew.numbers) as globals, so pages write numbers as the CLI does."""
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("successcrew.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals.update(count=numbers.count, amount=numbers.amount, score_text=_score_text)
+    return env
 
 
 def page(
