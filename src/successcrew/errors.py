@@ -21,6 +21,11 @@ class InputError(SuccessCrewError):
     exit_code = 2
 
 
+class AlreadyDecided(InputError):
+    """A decision on something no longer open (decided, expired): nothing changed (exit 2 on
+    the command line, 409 on the web)."""
+
+
 class ImportRejected(InputError):
     """An import file had invalid rows; nothing was written.
 

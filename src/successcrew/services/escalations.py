@@ -28,7 +28,7 @@ from successcrew.domain.escalation_rules import (
 )
 from successcrew.domain.explanations import describe_component
 from successcrew.domain.trigger_rules import describe_value
-from successcrew.errors import InputError
+from successcrew.errors import AlreadyDecided, InputError
 from successcrew.services.assistant import brief_texts
 from successcrew.settings import Settings
 from successcrew.store import audit
@@ -526,7 +526,7 @@ def decide(
             f"escalation {escalation_id} does not exist (see `successcrew escalations`)"
         )
     if esc.status in ("approved", "declined"):
-        raise InputError(
+        raise AlreadyDecided(
             f"escalation {escalation_id} was already {esc.status} by {esc.decided_by} "
             f"at {esc.decided_at.isoformat() if esc.decided_at else '?'}; a decision is final"
         )
@@ -539,7 +539,7 @@ def decide(
     expires_at = esc.expires_at or (policy.expires_at(esc.created_at) if policy else None)
     if esc.status == "expired" or (expires_at is not None and now >= expires_at):
         # The hourly follow-up marks it expired; refusing here is enough (and rolls back).
-        raise InputError(
+        raise AlreadyDecided(
             f"escalation {escalation_id} expired at "
             f"{expires_at.isoformat() if expires_at else '?'}; it can no longer be decided"
         )

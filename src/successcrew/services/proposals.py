@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from successcrew.domain.proposal_rules import AccountState, check_proposal
 from successcrew.domain.trigger_rules import plan_actions
-from successcrew.errors import InputError
+from successcrew.errors import AlreadyDecided, InputError
 from successcrew.services import assistant as seat
 from successcrew.store import audit
 from successcrew.store.db import transaction
@@ -489,7 +489,7 @@ def decide(
     if p.status != "pending":
         who = f" by {p.decided_by}" if p.decided_by else ""
         when = f" at {p.decided_at.isoformat()}" if p.decided_at else ""
-        raise InputError(f"proposal {proposal_id} is {p.status}{who}{when}; nothing to decide")
+        raise AlreadyDecided(f"proposal {proposal_id} is {p.status}{who}{when}; nothing to decide")
     if decision == "approve":
         done = _approve(session, p, by=by, note=note, now=now, settings=settings, policy=policy)
     else:

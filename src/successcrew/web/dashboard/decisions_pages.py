@@ -8,13 +8,15 @@ Slack button: one path, one audit trail, ``by`` the signed-in e-mail, ``via="web
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from successcrew.domain import roles
-from successcrew.errors import InputError
+from successcrew.errors import AlreadyDecided, InputError
 from successcrew.web.auth import SignedInUser, require, signed_in_user, verify_csrf
 from successcrew.web.dashboard.rendering import render_dashboard
 
@@ -58,6 +60,29 @@ def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
     )
 
 
+def _decided(
+    request: Request, decide: Callable[[Session, datetime], object], *, done: str, what: str
+) -> Response:
+    """Run one decision in its own transaction: back to the list with ``done``, or a page that
+    says why nothing changed (409 when it was no longer open, 400 for bad input)."""
+    from successcrew.store.db import transaction
+
+    ctx = request.app.state.ctx
+    try:
+        with transaction(ctx.engine) as session:
+            decide(session, ctx.clock())
+    except InputError as exc:
+        return render_dashboard(
+            request,
+            "dashboard/message.html",
+            status=409 if isinstance(exc, AlreadyDecided) else 400,
+            heading="Not decided",
+            sentence=str(exc),
+            hint=f"The decisions page shows what is still {what}.",
+        )
+    return RedirectResponse(f"/decisions?done={done}", status_code=303)
+
+
 @router.post(
     "/decisions/escalations/{escalation_id}",
     include_in_schema=False,
@@ -72,31 +97,23 @@ def decide_escalation(
 ) -> Response:
     """Approve or decline: the same decision ``successcrew decide`` records."""
     from successcrew.services.escalations import decide
-    from successcrew.store.db import transaction
 
     ctx = request.app.state.ctx
-    try:
-        with transaction(ctx.engine) as session:
-            decide(
-                session,
-                escalation_id,
-                decision,
-                by=user.email,
-                note=note.strip()[:2000] or None,
-                now=ctx.clock(),
-                policy=ctx.policy,
-                via="web",
-            )
-    except InputError as exc:
-        return render_dashboard(
-            request,
-            "dashboard/message.html",
-            status=409 if "already" in str(exc) or "final" in str(exc) else 400,
-            heading="Not decided",
-            sentence=str(exc),
-            hint="The decisions page shows what is still open.",
-        )
-    return RedirectResponse(f"/decisions?done={decision}", status_code=303)
+    return _decided(
+        request,
+        lambda session, now: decide(
+            session,
+            escalation_id,
+            decision,
+            by=user.email,
+            note=note.strip()[:2000] or None,
+            now=now,
+            policy=ctx.policy,
+            via="web",
+        ),
+        done=decision,
+        what="open",
+    )
 
 
 @router.post(
@@ -113,28 +130,20 @@ def decide_proposal(
 ) -> Response:
     """Approve or decline a model's proposal: the same decision as ``successcrew proposals``."""
     from successcrew.services.proposals import decide
-    from successcrew.store.db import transaction
 
     ctx = request.app.state.ctx
-    try:
-        with transaction(ctx.engine) as session:
-            decide(
-                session,
-                proposal_id,
-                decision,
-                by=user.email,
-                note=note.strip()[:2000] or None,
-                now=ctx.clock(),
-                settings=ctx.settings,
-                policy=ctx.policy,
-            )
-    except InputError as exc:
-        return render_dashboard(
-            request,
-            "dashboard/message.html",
-            status=409 if "nothing to decide" in str(exc) else 400,
-            heading="Not decided",
-            sentence=str(exc),
-            hint="The decisions page shows what is still pending.",
-        )
-    return RedirectResponse(f"/decisions?done=proposal-{decision}", status_code=303)
+    return _decided(
+        request,
+        lambda session, now: decide(
+            session,
+            proposal_id,
+            decision,
+            by=user.email,
+            note=note.strip()[:2000] or None,
+            now=now,
+            settings=ctx.settings,
+            policy=ctx.policy,
+        ),
+        done=f"proposal-{decision}",
+        what="pending",
+    )
