@@ -103,9 +103,9 @@ def test_feedback_and_audit_list_what_was_read_and_done(
     )
     audit = run_cli(capsys, "audit", "--action", "pause")
     (line,) = audit.out.splitlines()
-    assert "kim: pause.set surveys" in line or "kim: pause" in line
+    assert " kim: pause surveys" in line and "copy under review" in line
     entries = run_cli(capsys, "audit", "--json").json()["entries"]
-    assert [e["action"] for e in entries][:2] == [entries[0]["action"], "feedback.correct"]
+    assert [e["action"] for e in entries][:2] == ["pause", "feedback.correct"]
 
 
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:

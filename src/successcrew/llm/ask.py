@@ -31,20 +31,16 @@ TASK = (
 )
 
 
-def _numbers(text: str) -> list[float]:
-    return [float(n.replace(",", "")) for n in re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)]
-
-
 def answer_problems(answer: AnswerOut, results: list[str]) -> list[str]:
     """What in ``answer`` did not come from the tools' ``results`` (empty when all did)."""
     seen = "\n".join(results)
     ids = {int(m) for m in re.findall(r'"account_id":\s*(\d+)', seen)}
-    numbers = _numbers(seen)
+    numbers = prompts.numbers_in(seen)
     problems = [f"account {i} is in no tool result" for i in answer.account_ids if i not in ids]
     for f in answer.figures:
         if f.account_id is not None and f.account_id not in ids:
             problems.append(f"figure {f.name}: account {f.account_id} is in no tool result")
-        values = _numbers(f.value)
+        values = prompts.numbers_in(f.value)
         if values:
             if not all(any(abs(v - n) <= 0.05 + 0.001 * abs(n) for n in numbers) for v in values):
                 problems.append(f"figure {f.name}={f.value} is in no tool result")

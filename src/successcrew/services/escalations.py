@@ -27,7 +27,7 @@ from successcrew.domain.escalation_rules import (
     top_count,
 )
 from successcrew.domain.explanations import describe_component
-from successcrew.domain.trigger_rules import describe_value
+from successcrew.domain.trigger_rules import describe_value, is_high_value
 from successcrew.errors import AlreadyDecided, InputError
 from successcrew.services.assistant import brief_texts
 from successcrew.settings import Settings
@@ -268,12 +268,7 @@ def raise_escalations(
     ).all()
     as_of = _latest_snapshot_date(session, now)
     for event, account, metric, trigger_title in events:
-        high = bool(
-            account is not None
-            and account.arr is not None
-            and cutoff is not None
-            and float(account.arr) >= cutoff
-        )
+        high = account is not None and is_high_value(account.arr, cutoff)
         if not should_escalate(policy, event.code, high_value=high):
             continue
         snapshot = (
@@ -385,7 +380,7 @@ def raise_for_account(
         snap_id = _snapshot_id(session, account_id, as_of)
         snapshot = session.get(HealthSnapshot, snap_id) if snap_id else None
     cutoff = high_value_cutoff(session, policy)
-    high = account.arr is not None and cutoff is not None and float(account.arr) >= cutoff
+    high = is_high_value(account.arr, cutoff)
     proposal = None
     kind = policy.propose_for_critical
     if high and kind is not None and snapshot is not None and snapshot.band == "critical":

@@ -21,7 +21,6 @@ from successcrew.services.portfolio import analyse_trends, dashboard_data
 from successcrew.store.metric_queries import nps_by_segment, nps_figures
 from successcrew.store.models import (
     Account,
-    Escalation,
     HealthSnapshot,
     TriggerDefinition,
     TriggerEvent,
@@ -204,17 +203,6 @@ def escalation_list(session: Session, limit: int = 20) -> dict[str, Any]:
     rows = list_escalations(session.connection(), limit=min(limit, MAX_ROWS))
     keep = ("id", "kind", "status", "title", "account", "proposed", "created_at", "decided_at")
     return {"escalations": [{k: r[k] for k in keep} for r in rows]}
-
-
-def open_escalation_accounts(session: Session) -> set[int]:
-    """Accounts with an open escalation."""
-    return set(
-        session.scalars(
-            select(Escalation.account_id).where(
-                Escalation.status == "open", Escalation.account_id.is_not(None)
-            )
-        )
-    )
 
 
 def nps(session: Session, today: date, window_days: int = 90) -> dict[str, Any]:

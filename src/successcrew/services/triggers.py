@@ -175,7 +175,7 @@ class _Context:
         if self.policy is None:
             return False
         cutoff = self.cutoff
-        high = arr is not None and cutoff is not None and float(arr) >= cutoff
+        high = is_high_value(arr, cutoff)
         return should_escalate(self.policy, code, high_value=high)
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from successcrew.domain.roles import ROLES
@@ -147,11 +147,6 @@ def check_password(
 def list_users(session: Session) -> list[UserRecord]:
     """Every user, by e-mail."""
     return [_record(u) for u in session.execute(select(User).order_by(User.email)).scalars()]
-
-
-def count_users(session: Session) -> int:
-    """How many users there are (any state)."""
-    return int(session.execute(select(func.count()).select_from(User)).scalar_one())
 
 
 @lru_cache(maxsize=2)

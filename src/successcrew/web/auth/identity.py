@@ -39,10 +39,6 @@ class SignedInUser:
     #: This session's CSRF token (the hidden field of every form).
     csrf_token: str = ""
 
-    def can(self, action: str, account_owner: str | None = None) -> bool:
-        """``domain.roles.can`` for this user."""
-        return roles.can(self, action, account_owner)
-
 
 class SignInRequired(Exception):
     """No (valid) session: the answer is a redirect to the sign-in page."""
@@ -182,17 +178,6 @@ def require(action: str) -> Callable[..., SignedInUser]:
     def dependency(user: SignedInUser = Depends(signed_in_user)) -> SignedInUser:
         if not roles.role_may(user.role, action):
             raise PermissionDenied(roles.check(user, action).reason)
-        return user
-
-    return dependency
-
-
-def require_role(*allowed: str) -> Callable[..., SignedInUser]:
-    """Dependency: the signed-in user, when their role is one of ``allowed`` (else 403)."""
-
-    def dependency(user: SignedInUser = Depends(signed_in_user)) -> SignedInUser:
-        if user.role not in allowed:
-            raise PermissionDenied(f"this needs the {' or '.join(allowed)} role")
         return user
 
     return dependency
