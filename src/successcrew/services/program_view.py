@@ -84,7 +84,12 @@ def program_views(session: Session, books: list[Playbook], *, now: datetime) -> 
     account)."""
     enrolled = enrolment_summary(session)
     funnel = funnels(session)
-    shared = [h for s in SHARED_SCOPES for h in pauses.open_holds(session, s)]
+    paused = pauses.paused_scopes(session)  # every open hold, one query
+
+    def holds_on(scope: str) -> list[pauses.Hold]:
+        return list(paused[scope].holds) if scope in paused else []
+
+    shared = [h for s in SHARED_SCOPES for h in holds_on(s)]
     views = []
     for book in books:
         scope = pause_scope(book.id)
@@ -98,7 +103,7 @@ def program_views(session: Session, books: list[Playbook], *, now: datetime) -> 
                 ),
                 funnel=funnel.get(book.id, dict.fromkeys(FUNNEL, 0)),
                 evaluation=evaluate(session, book, now=now),
-                holds=pauses.open_holds(session, scope) + shared,
+                holds=holds_on(scope) + shared,
             )
         )
     return views

@@ -138,17 +138,14 @@ def _base(
 
 
 def _dates(session: Session, today: date) -> tuple[date | None, date | None]:
-    current = session.scalar(
-        select(func.max(HealthSnapshot.as_of)).where(HealthSnapshot.as_of <= today)
-    )
+    """The latest scoring date and the one a week before it, as the Portfolio compares them."""
+    from successcrew.store.portfolio_queries import previous_as_of
+    from successcrew.store.snapshots import latest_as_of
+
+    current = latest_as_of(session, today)
     if current is None:
         return None, None
-    previous = session.scalar(
-        select(func.max(HealthSnapshot.as_of)).where(
-            HealthSnapshot.as_of <= current - timedelta(days=7)
-        )
-    )
-    return current, previous
+    return current, previous_as_of(session, current, at_least_days=7)
 
 
 def _ordered(query: Select[Any], key: Any, sort: str, descending: bool) -> Select[Any]:

@@ -39,7 +39,7 @@ def _band_edges() -> tuple[float, ...]:
     return tuple(load_thresholds().health_bands.boundaries)
 
 
-def _score_text(value: float | None) -> str:
+def score_text(value: float | None) -> str:
     """A score as every other output writes it: never shown across a band edge (39.95 is 39.9)."""
     return numbers.score(value, _band_edges())
 
@@ -53,7 +53,7 @@ def environment() -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.globals.update(count=numbers.count, amount=numbers.amount, score_text=_score_text)
+    env.globals.update(count=numbers.count, amount=numbers.amount, score_text=score_text)
     return env
 
 

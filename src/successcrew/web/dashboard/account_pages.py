@@ -38,6 +38,7 @@ from successcrew.web.dashboard.reading import (
     web_context,
 )
 from successcrew.web.dashboard.rendering import render_dashboard
+from successcrew.web.pages import score_text
 
 router = APIRouter()
 
@@ -159,7 +160,8 @@ def accounts_csv(request: Request, user: SignedInUser = Depends(signed_in_user))
                         _cell(row.owner_email),
                         "" if row.arr is None else f"{row.arr:.2f}",
                         row.renewal_date or "",
-                        "" if row.score is None else f"{row.score:.1f}",
+                        # As every page writes it: never rounded across a band edge.
+                        "" if row.score is None else score_text(row.score),
                         row.band or "",
                         "" if row.change is None else f"{row.change:.1f}",
                         "yes" if row.overridden else "",
