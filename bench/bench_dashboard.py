@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
-    from successcrew.services.users import add_user
+    from successcrew.services.platform.users import add_user
     from successcrew.settings import Settings
     from successcrew.store.db import make_engine, transaction
     from successcrew.store.migrate import upgrade

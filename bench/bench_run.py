@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from successcrew.crew.customer_success import START_ACTION, CustomerSuccessCrew
     from successcrew.definitions.thresholds import load_thresholds
     from successcrew.demo.simulation import outbox_only
-    from successcrew.services.setup import initialise
+    from successcrew.services.platform.setup import initialise
     from successcrew.settings import Settings
     from successcrew.store import audit
     from successcrew.store.db import make_engine, transaction

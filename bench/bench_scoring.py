@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from successcrew.definitions.health_model import load_health_model
     from successcrew.definitions.thresholds import load_thresholds
-    from successcrew.services.scoring import run_scoring
+    from successcrew.services.scoring.health_scores import run_scoring
     from successcrew.store.db import make_engine
     from successcrew.store.migrate import upgrade
     from successcrew.store.scoring_sql import usage_weeks

@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from successcrew.definitions.thresholds import load_thresholds
-    from successcrew.services.triggers import evaluate_triggers, sync_trigger_definitions
+    from successcrew.services.triggers.evaluation import evaluate_triggers, sync_trigger_definitions
     from successcrew.settings import Settings
     from successcrew.store.db import make_engine, transaction
     from successcrew.store.migrate import upgrade

@@ -33,7 +33,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from successcrew.domain.roles import ROLES
-from successcrew.services.users import add_user
+from successcrew.services.platform.users import add_user
 from successcrew.store.db import make_engine, transaction
 from successcrew.store.models import User
 from tests.serving import Served, base_env, free_port, module_database, start_serve, stop_serve

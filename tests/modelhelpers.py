@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from successcrew.definitions.thresholds import load_thresholds
-from successcrew.services.assistant import (
+from successcrew.services.model.assistant import (
     AccountFacts,
     Brief,
     CommentReading,
@@ -84,7 +84,7 @@ def _snapshot(account_id: int, as_of: date, score: float, usage: float) -> dict[
 
 def build_book(engine: Engine) -> dict[str, int]:
     """The book above; returns account ids by external id."""
-    from successcrew.services.triggers import sync_trigger_definitions
+    from successcrew.services.triggers.evaluation import sync_trigger_definitions
 
     stamp = {"created_at": NOW - timedelta(days=400), "updated_at": NOW - timedelta(days=400)}
     with transaction(engine) as session:
@@ -176,7 +176,7 @@ def build_book(engine: Engine) -> dict[str, int]:
 
 def evaluate(engine: Engine, now: datetime = NOW) -> Any:
     """Evaluate the triggers at ``now`` (no provider configured)."""
-    from successcrew.services.triggers import evaluate_triggers
+    from successcrew.services.triggers.evaluation import evaluate_triggers
 
     return evaluate_triggers(engine, THRESHOLDS, now, settings=SETTINGS)
 

@@ -174,7 +174,7 @@ def app_in_thread(
 
     import uvicorn
 
-    from successcrew.services.users import add_user
+    from successcrew.services.platform.users import add_user
     from successcrew.settings import Settings
     from successcrew.store.db import transaction
     from successcrew.web.application import create_app

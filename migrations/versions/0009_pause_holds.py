@@ -28,7 +28,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Written out here, not imported from successcrew.services.rollback, so this revision never
+# Written out here, not imported from successcrew.services.triggers.rollback, so this revision never
 # changes: the scope each rollback rule pauses.
 RULE_SCOPES = {
     "automation": "crm_sync_error_rate",

@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "sanitise": "successcrew.redaction:sanitise",
     "redact_secrets": "successcrew.redaction:redact_secrets",
     "make_engine": "successcrew.store.db:make_engine",
-    "initialise": "successcrew.services.setup:initialise",
+    "initialise": "successcrew.services.platform.setup:initialise",
     "import_file": "successcrew.imports.pipeline:import_file",
     "ImportResult": "successcrew.imports.pipeline:ImportResult",
     "generate_synthetic": "successcrew.demo.synthetic:generate",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from successcrew.clock import utcnow
-from successcrew.services.users import add_user
+from successcrew.services.platform.users import add_user
 from successcrew.store.db import transaction
 from successcrew.store.models import AuditLog, Task
 from successcrew.web.dashboard import ROUTERS

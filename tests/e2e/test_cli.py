@@ -179,7 +179,7 @@ def test_status_shows_the_band_distribution_of_the_newest_scores(
 def test_demo_ends_with_a_dashboard_sign_in_that_works(
     env: dict[str, str], engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from successcrew.services.users import check_password
+    from successcrew.services.platform.users import check_password
     from successcrew.settings import session_secret_file
     from successcrew.store.db import transaction
 

@@ -19,8 +19,8 @@ from successcrew.definitions.escalation_policy import load_policy
 from successcrew.definitions.health_model import load_health_model, parse_health_model
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.paths import project_dir
-from successcrew.services.alerts import generate_alerts
-from successcrew.services.escalations import raise_escalations
+from successcrew.services.escalations.lifecycle import raise_escalations
+from successcrew.services.triggers.alerts import generate_alerts
 from successcrew.settings import Settings
 from successcrew.store import score_writes
 from successcrew.store.db import transaction

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, select
 
 from successcrew.definitions.thresholds import thresholds_path
 from successcrew.integrations import enqueue
-from successcrew.services.triggers import sync_trigger_definitions
+from successcrew.services.triggers.evaluation import sync_trigger_definitions
 from successcrew.store.db import transaction
 from successcrew.store.models import Base, ComponentCheck, OutboxMessage, TaskRun, TriggerEvent
 from tests.clirunner import run_cli

@@ -29,9 +29,9 @@ from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain.survey_tokens import SurveyClaims, sign_survey_token
 from successcrew.integrations.dispatcher import dispatch
 from successcrew.paths import definition_path
-from successcrew.services.escalations import send as send_escalation
-from successcrew.services.links import unsubscribe_url
-from successcrew.services.surveys import run_wave
+from successcrew.services.escalations.lifecycle import send as send_escalation
+from successcrew.services.messaging.links import unsubscribe_url
+from successcrew.services.voice.surveys import run_wave
 from successcrew.settings import Settings
 from successcrew.store.db import make_engine, transaction
 from successcrew.store.models import (

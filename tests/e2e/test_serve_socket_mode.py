@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.integrations.dispatcher import dispatch
 from successcrew.paths import definition_path
-from successcrew.services.escalations import send as send_escalation
+from successcrew.services.escalations.lifecycle import send as send_escalation
 from successcrew.settings import Settings
 from successcrew.store.db import make_engine, transaction
 from successcrew.store.models import Account, Escalation, OutboxMessage

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, insert
 
-from successcrew.services.system_health import run_system_health_checks
+from successcrew.services.platform.system_health import run_system_health_checks
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, HealthSnapshot
 from tests.clirunner import run_cli

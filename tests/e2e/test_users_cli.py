@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import Engine, select
 
-from successcrew.services.users import active_user, check_password
+from successcrew.services.platform.users import active_user, check_password
 from successcrew.store.db import transaction
 from successcrew.store.models import AuditLog, User
 from tests.clirunner import run_cli

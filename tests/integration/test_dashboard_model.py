@@ -1,5 +1,5 @@
 """The optional model on the dashboard, without the model itself: Operations shows what the
-recorded runs and questions cost (rows written by ``services.model_records.record``, as a run
+recorded runs and questions cost (rows written by ``services.model.records.record``, as a run
 writes them), or that no model is configured; the Ask page has no box without a model or
 without the extra and says why; and serving pages never imports crewAI, LangChain or our
 crewAI modules. On the served app over loopback HTTP, on SQLite and PostgreSQL."""
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from successcrew.services.model_records import record
+from successcrew.services.model.records import record
 from tests.serving import app_in_thread
 
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)

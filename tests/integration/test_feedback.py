@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from successcrew.definitions.feedback_categories import load_taxonomy
 from successcrew.errors import InputError
-from successcrew.services.feedback import categorise_responses, correct_categories
+from successcrew.services.voice.feedback import categorise_responses, correct_categories
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, AuditLog, NpsResponse
 

@@ -13,7 +13,7 @@ from successcrew.definitions.health_model import HealthModel, load_health_model,
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain.explanations import describe_component
 from successcrew.errors import ConfigError
-from successcrew.services.scoring import ScoringFailed, run_backtest, run_scoring
+from successcrew.services.scoring.health_scores import ScoringFailed, run_backtest, run_scoring
 from successcrew.store import score_writes, scoring_sql
 from successcrew.store import snapshots as snapshot_store
 from successcrew.store.db import transaction

@@ -18,10 +18,10 @@ from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain.program_rules import HOLDOUT
 from successcrew.integrations.dispatcher import dispatch
 from successcrew.integrations.http import HttpPolicy
-from successcrew.services import program_results
-from successcrew.services.feedback import categorise_responses
-from successcrew.services.programs import run_programs
-from successcrew.services.report import collect, generate_report
+from successcrew.services.programs import results as program_results
+from successcrew.services.programs.runs import run_programs
+from successcrew.services.voice.feedback import categorise_responses
+from successcrew.services.voice.report import collect, generate_report
 from successcrew.store.db import transaction
 from successcrew.store.models import NpsResponse, ProgramEnrolment
 from tests.clirunner import run_cli

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, event, func, insert, select
 
 from successcrew.domain.email_event_rules import EmailEventIn
-from successcrew.services.email_events import record_email_events
+from successcrew.services.inbound.email_events import record_email_events
 from successcrew.store.db import make_engine, transaction
 from successcrew.store.models import Account, Contact, EmailEvent, OutboxMessage
 

@@ -20,15 +20,15 @@ from successcrew.definitions.feedback_categories import load_taxonomy
 from successcrew.definitions.playbooks import Playbook, load_playbooks, load_program_settings
 from successcrew.domain.comment_analysis import effective_categories
 from successcrew.errors import InputError
-from successcrew.services import assistant as seat
-from successcrew.services.escalations import raise_escalations
-from successcrew.services.feedback import (
+from successcrew.services.escalations.lifecycle import raise_escalations
+from successcrew.services.model import assistant as seat
+from successcrew.services.model_pass.proposals import decide, list_proposals, store_crew_proposals
+from successcrew.services.programs.runs import run_programs
+from successcrew.services.voice.feedback import (
     categorise_responses,
     correct_categories,
     read_comments_with_model,
 )
-from successcrew.services.programs import run_programs
-from successcrew.services.proposals import decide, list_proposals, store_crew_proposals
 from successcrew.store.db import make_engine, transaction
 from successcrew.store.models import (
     ActionProposal,
@@ -438,7 +438,7 @@ def test_the_models_lookups_cannot_write(engine: Engine) -> None:
     from sqlalchemy import insert
     from sqlalchemy.exc import DBAPIError
 
-    from successcrew.services.lookups import find_accounts, read_only
+    from successcrew.services.views.lookups import find_accounts, read_only
     from successcrew.store.models import PauseHold
 
     ids = build_book(engine)

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 
 from successcrew.agents.base import TaskContext
 from successcrew.definitions.escalation_policy import HighValue, load_policy
-from successcrew.services.escalations import announce_policy, raise_escalations
-from successcrew.services.triggers import evaluate_triggers, sync_trigger_definitions
+from successcrew.services.escalations.lifecycle import announce_policy, raise_escalations
+from successcrew.services.triggers.evaluation import evaluate_triggers, sync_trigger_definitions
 from successcrew.settings import Settings
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, OutboxMessage, TriggerEvent

@@ -12,7 +12,7 @@ from successcrew.definitions.thresholds import Thresholds, load_thresholds
 from successcrew.domain.email_event_rules import EmailEventIn
 from successcrew.integrations import dispatch, enqueue, outbox_summary
 from successcrew.integrations.http import HttpPolicy
-from successcrew.services.email_events import record_email_events
+from successcrew.services.inbound.email_events import record_email_events
 from successcrew.store.db import session_factory, transaction
 from successcrew.store.outbox import claim
 from successcrew.store.pauses import hold, lift

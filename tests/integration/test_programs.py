@@ -14,8 +14,8 @@ from successcrew.definitions.playbooks import ProgramSettings, load_playbooks, p
 from successcrew.domain.program_rules import HOLDOUT
 from successcrew.domain.unsubscribe_tokens import verify_unsubscribe_token
 from successcrew.errors import ConfigError
-from successcrew.services import program_results
-from successcrew.services import programs as store
+from successcrew.services.programs import results as program_results
+from successcrew.services.programs import runs as store
 from successcrew.store.db import transaction
 from successcrew.store.models import (
     Account,

@@ -14,10 +14,10 @@ from successcrew.definitions.thresholds import load_thresholds
 from successcrew.demo.synthetic import generate, write_csv
 from successcrew.domain.metrics import nps_from_counts
 from successcrew.imports.pipeline import import_file
-from successcrew.services.feedback import categorise_responses
-from successcrew.services.programs import run_programs
-from successcrew.services.report import generate_report
-from successcrew.services.scoring import run_scoring
+from successcrew.services.programs.runs import run_programs
+from successcrew.services.scoring.health_scores import run_scoring
+from successcrew.services.voice.feedback import categorise_responses
+from successcrew.services.voice.report import generate_report
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, HealthSnapshot, NpsResponse, ProgramEnrolment
 

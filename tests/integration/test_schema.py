@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from successcrew.services.setup import initialise
+from successcrew.services.platform.setup import initialise
 from successcrew.store import audit
 from successcrew.store.db import transaction
 from successcrew.store.migrate import alembic_config, current_revision, head_revision

@@ -14,7 +14,7 @@ from successcrew.domain.survey_tokens import (
     verify_survey_token,
 )
 from successcrew.errors import ConfigError
-from successcrew.services import surveys
+from successcrew.services.voice import surveys
 from successcrew.store import pauses
 from successcrew.store.db import transaction
 from successcrew.store.models import (

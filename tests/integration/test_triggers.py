@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from successcrew.definitions.thresholds import load_thresholds
-from successcrew.services.triggers import (
+from successcrew.services.triggers.evaluation import (
     TriggerSummary,
     evaluate_triggers,
     sync_trigger_definitions,

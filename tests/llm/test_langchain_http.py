@@ -20,8 +20,8 @@ from sqlalchemy import Engine, select
 
 from successcrew.definitions.escalation_policy import load_policy
 from successcrew.llm.calls import ModelAssistant, ModelConfig
-from successcrew.services import assistant as seat
-from successcrew.services.escalations import raise_escalations
+from successcrew.services.escalations.lifecycle import raise_escalations
+from successcrew.services.model import assistant as seat
 from successcrew.settings import Settings
 from successcrew.store.db import transaction
 from successcrew.store.models import ModelOutput, ModelUsage, NpsResponse, OutboxMessage
@@ -171,7 +171,7 @@ def test_the_model_pass_reads_comments_and_drafts_emails_over_http(
     engine: Engine, standin: OpenAIStandIn, installed: ModelAssistant
 ) -> None:
     from successcrew.definitions.feedback_categories import load_taxonomy
-    from successcrew.services.feedback import categorise_responses
+    from successcrew.services.voice.feedback import categorise_responses
     from tests.integration.test_model_seat import programs, proposals
 
     build_book(engine)
@@ -232,7 +232,7 @@ def test_the_model_pass_reads_comments_and_drafts_emails_over_http(
 def test_the_reports_summary_quotes_only_its_figures(
     engine: Engine, standin: OpenAIStandIn, installed: ModelAssistant, tmp_path: Path
 ) -> None:
-    from successcrew.services.report import generate_report
+    from successcrew.services.voice.report import generate_report
 
     build_book(engine)
     standin.script = [

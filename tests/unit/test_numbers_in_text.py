@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from successcrew import numbers
 from successcrew.domain.metrics import NpsFigures, nps_gate
-from successcrew.services.report import _environment
+from successcrew.services.voice.report import _environment
 
 
 def test_rates_changes_and_measures_as_people_write_them() -> None:

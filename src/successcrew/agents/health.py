@@ -16,7 +16,7 @@ class HealthMonitoringSpecialist(Agent):
         carries the last good scores forward (flagged stale) and records the check; the task
         fails and the next tick tries again.
         """
-        from successcrew.services.scoring import ScoringHeld, run_scoring
+        from successcrew.services.scoring.health_scores import ScoringHeld, run_scoring
 
         outcome = run_scoring(
             ctx.engine,
@@ -38,7 +38,7 @@ class HealthMonitoringSpecialist(Agent):
         One message per account and event: what the chairman's escalation card announces gets
         no separate chairman notice.
         """
-        from successcrew.services.triggers import evaluate_triggers
+        from successcrew.services.triggers.evaluation import evaluate_triggers
 
         summary = evaluate_triggers(
             ctx.engine, ctx.thresholds, ctx.now, settings=ctx.settings, policy=ctx.policy
@@ -55,7 +55,7 @@ class HealthMonitoringSpecialist(Agent):
     @tool()
     def analyse_trends(self, ctx: TaskContext) -> ToolResult:
         """Band counts now and a week before, band movements, and the biggest score drops."""
-        from successcrew.services.portfolio import analyse_trends
+        from successcrew.services.views.portfolio import analyse_trends
 
         return analyse_trends(
             ctx.session,
@@ -67,7 +67,7 @@ class HealthMonitoringSpecialist(Agent):
     @tool()
     def configure_alerts(self, ctx: TaskContext) -> ToolResult:
         """Decide alert routing from the providers in use and announce monitoring in Slack."""
-        from successcrew.services.alerts import configure_alerts
+        from successcrew.services.triggers.alerts import configure_alerts
 
         return configure_alerts(ctx.session, ctx.settings, actor=self.name, now=ctx.now)
 
@@ -78,7 +78,7 @@ class HealthMonitoringSpecialist(Agent):
         One Slack message per account per scoring date, and a CRM task for the owner when a CRM
         is in use and the account is known there; the keys make a re-run queue nothing twice.
         """
-        from successcrew.services.alerts import generate_alerts
+        from successcrew.services.triggers.alerts import generate_alerts
 
         return generate_alerts(
             ctx.session,
@@ -90,6 +90,6 @@ class HealthMonitoringSpecialist(Agent):
     @tool()
     def dashboard_data(self, ctx: TaskContext) -> ToolResult:
         """What the dashboard shows: bands with ARR, and the ten most at-risk accounts by ARR."""
-        from successcrew.services.portfolio import dashboard_data
+        from successcrew.services.views.portfolio import dashboard_data
 
         return dashboard_data(ctx.session, ctx.now.date())

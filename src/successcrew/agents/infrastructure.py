@@ -11,7 +11,7 @@ class SuccessInfrastructureArchitect(Agent):
     @tool()
     def select_providers(self, ctx: TaskContext) -> ToolResult:
         """Choose the CRM, email and Slack providers from configuration and record the choice."""
-        from successcrew.services.connections import select_providers
+        from successcrew.services.platform.connections import select_providers
 
         return select_providers(
             ctx.session,
@@ -26,14 +26,14 @@ class SuccessInfrastructureArchitect(Agent):
         """One authenticated call per configured provider; a failing one fails the step, which
         is then retried with backoff. Unconfigured providers are outbox only, not failures.
         """
-        from successcrew.services.connections import check_connections
+        from successcrew.services.platform.connections import check_connections
 
         return check_connections(ctx.settings, ctx.thresholds)
 
     @tool()
     def map_health_field(self, ctx: TaskContext) -> ToolResult:
         """Create the health-score custom properties in the CRM in use (idempotent)."""
-        from successcrew.services.connections import map_health_field
+        from successcrew.services.platform.connections import map_health_field
 
         return map_health_field(
             ctx.session,
@@ -51,7 +51,7 @@ class SuccessInfrastructureArchitect(Agent):
         A sync whose error rate is above the rollback threshold fails the task (the crm_sync
         component check recorded by the sync feeds RETENTION-004 and the rollback rule).
         """
-        from successcrew.services.connections import sync_customer_data
+        from successcrew.services.platform.connections import sync_customer_data
 
         return sync_customer_data(ctx.engine, ctx.settings, ctx.thresholds, ctx.now)
 
@@ -61,7 +61,7 @@ class SuccessInfrastructureArchitect(Agent):
         three failures in a row; status shows uptime against the SLO). A component with nothing
         configured is not probed: an unused component is not a failing one.
         """
-        from successcrew.services.system_health import check_components
+        from successcrew.services.platform.system_health import check_components
 
         return check_components(ctx.engine, ctx.settings, ctx.thresholds, ctx.now)
 

@@ -47,7 +47,7 @@ class NPSTracker(Agent):
         """Invite the contacts that are due: exit surveys, at-risk prompts, then NPS (signed
         links, consent and fatigue rules applied by the survey engine)."""
         from successcrew.definitions.playbooks import load_program_settings
-        from successcrew.services.surveys import run_wave
+        from successcrew.services.voice.surveys import run_wave
 
         secret = ctx.settings.survey_secret
         settings = load_program_settings()
@@ -68,7 +68,7 @@ class NPSTracker(Agent):
         over the last day; they are stored as they arrive, so this reports, never re-reads."""
         from datetime import timedelta
 
-        from successcrew.services.surveys import received_responses
+        from successcrew.services.voice.surveys import received_responses
 
         since = ctx.now - timedelta(days=int(ctx.params.get("days", 1)))
         return received_responses(ctx.session, since=since, now=ctx.now)
@@ -77,13 +77,13 @@ class NPSTracker(Agent):
     def analyse_sentiment(self, ctx: TaskContext) -> ToolResult:
         """Sentiment and categories for comments not read yet (the configured taxonomy)."""
         from successcrew.definitions.feedback_categories import load_taxonomy
-        from successcrew.services.feedback import categorise_responses
+        from successcrew.services.voice.feedback import categorise_responses
 
         return categorise_responses(ctx.session, load_taxonomy().categoriser(), everything=False)
 
     @tool()
     def insights_report(self, ctx: TaskContext) -> ToolResult:
         """Write the weekly insights report (Markdown, HTML with SVG charts, JSON)."""
-        from successcrew.services.report import generate_report
+        from successcrew.services.voice.report import generate_report
 
         return generate_report(ctx.engine, report_dir(ctx), ctx.now)

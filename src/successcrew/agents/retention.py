@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from successcrew.agents.base import PREVIEW_SAMPLE, Agent, TaskContext, ToolResult, tool
-from successcrew.services import escalations
+from successcrew.services.escalations import lifecycle as escalations
 
 
 class RetentionProgramDesigner(Agent):
@@ -51,7 +51,7 @@ class RetentionProgramDesigner(Agent):
     @tool()
     def load_playbooks(self, ctx: TaskContext) -> ToolResult:
         """Load and validate the at-risk, critical and win-back playbooks and program settings."""
-        from successcrew.services.programs import load_programs
+        from successcrew.services.programs.runs import load_programs
 
         return load_programs(ctx.session, actor=self.name, now=ctx.now)
 
@@ -61,7 +61,7 @@ class RetentionProgramDesigner(Agent):
         playbook, the auto-pause check on campaign feedback, and the steps that are due.
         """
         from successcrew.definitions.playbooks import load_playbooks, load_program_settings
-        from successcrew.services.programs import run_programs
+        from successcrew.services.programs.runs import run_programs
 
         settings = load_program_settings()
         result = run_programs(
@@ -80,7 +80,7 @@ class RetentionProgramDesigner(Agent):
     def evaluate_ab_tests(self, ctx: TaskContext) -> ToolResult:
         """Outcome per arm over matured enrolments, with uplift, interval and verdict."""
         from successcrew.definitions.playbooks import load_playbooks
-        from successcrew.services.program_results import evaluate
+        from successcrew.services.programs.results import evaluate
 
         return {
             book.id: evaluate(ctx.session, book, now=ctx.now).as_dict()
@@ -91,6 +91,6 @@ class RetentionProgramDesigner(Agent):
     @tool()
     def review_setup(self, ctx: TaskContext) -> ToolResult:
         """Summarise the setup flow (done, skipped with reason, failing) and post it to Slack."""
-        from successcrew.services.setup import review_setup
+        from successcrew.services.platform.setup import review_setup
 
         return review_setup(ctx.session, ctx.settings, now=ctx.now)

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List escalations to the chairman, newest first, with their state."""
         from successcrew.definitions.escalation_policy import load_policy
-        from successcrew.services.escalations import list_escalations
+        from successcrew.services.escalations.lifecycle import list_escalations
 
         load_policy()  # a broken policy file stops here with file and key named
         engine = ctx.obj.ready_engine()
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         """Approve or decline an escalation; the next run carries an approval out."""
         from successcrew.clock import parse_now
         from successcrew.definitions.escalation_policy import load_policy
-        from successcrew.services.escalations import decide as record_decision
+        from successcrew.services.escalations.lifecycle import decide as record_decision
         from successcrew.store.db import transaction
 
         clock = parse_now(now)

@@ -73,7 +73,11 @@ def register(app: typer.Typer) -> None:
         Exit 1 when nothing new could be scored (a failure, or input data too old: the last
         good scores are carried forward, flagged stale); 2 for bad input.
         """
-        from successcrew.services.scoring import ScoringHeld, delete_scores, run_scoring
+        from successcrew.services.scoring.health_scores import (
+            ScoringHeld,
+            delete_scores,
+            run_scoring,
+        )
 
         moment, today = _today(now)
         runtime = ctx.obj
@@ -263,7 +267,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Set a manual score; scoring runs keep it (and the computed score beside it)."""
-        from successcrew.services.score_overrides import override_score
+        from successcrew.services.scoring.overrides import override_score
         from successcrew.store.db import transaction
 
         moment, _ = _today(now)
@@ -376,7 +380,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay the health model monthly over history against churn in the next 90 days."""
         from successcrew.definitions.health_model import load_health_model
-        from successcrew.services.scoring import default_backtest_range, run_backtest
+        from successcrew.services.scoring.health_scores import default_backtest_range, run_backtest
         from successcrew.store.db import session_factory
 
         model = load_health_model()

@@ -19,7 +19,7 @@ def _decide(
 ) -> None:
     from successcrew.clock import parse_now
     from successcrew.definitions.escalation_policy import load_policy
-    from successcrew.services.proposals import decide
+    from successcrew.services.model_pass.proposals import decide
     from successcrew.store.db import transaction
 
     clock = parse_now(now)
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         """List proposals, newest first (pending ones wait for your approval)."""
         if ctx.invoked_subcommand is not None:
             return
-        from successcrew.services.proposals import list_proposals
+        from successcrew.services.model_pass.proposals import list_proposals
 
         engine = ctx.obj.ready_engine()
         with engine.connect() as conn:
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         from successcrew.clock import parse_now
         from successcrew.errors import ConfigError
         from successcrew.llm.setup import ask_unavailable
-        from successcrew.services.assistant import current
+        from successcrew.services.model.assistant import current
 
         clock = parse_now(now)
         reason = ask_unavailable(ctx.obj.settings)

@@ -67,7 +67,7 @@ def _change(
     ctx: typer.Context, scope: str, reason: str | None, by: str, rule: str | None, paused: bool
 ) -> dict[str, Any]:
     from successcrew.clock import utcnow
-    from successcrew.services import pausing
+    from successcrew.services.platform import pausing
     from successcrew.store.db import transaction
     from successcrew.store.pauses import MANUAL_SCOPES
 

@@ -38,7 +38,7 @@ def _reach_line(evaluation: dict[str, Any]) -> str | None:
 def _programs_document(ctx: typer.Context, now: Any) -> dict[str, Any]:
     from successcrew.definitions.playbooks import load_playbooks
     from successcrew.domain.program_rules import pause_scope
-    from successcrew.services.program_results import enrolment_summary, evaluate
+    from successcrew.services.programs.results import enrolment_summary, evaluate
     from successcrew.store.db import transaction
     from successcrew.store.pauses import paused_scopes
 
@@ -158,7 +158,7 @@ def register(app: typer.Typer) -> None:
         from successcrew.cli.previews import SAMPLE_SIZE, print_preview
         from successcrew.clock import parse_now
         from successcrew.definitions.playbooks import load_playbooks, load_program_settings
-        from successcrew.services.programs import run_programs
+        from successcrew.services.programs.runs import run_programs
         from successcrew.store.db import rolled_back, transaction
 
         clock = parse_now(now)
@@ -222,7 +222,7 @@ def register(app: typer.Typer) -> None:
         from successcrew.definitions.playbooks import load_playbooks
         from successcrew.domain.program_rules import pause_scope
         from successcrew.errors import InputError
-        from successcrew.services import pausing
+        from successcrew.services.platform import pausing
         from successcrew.store.db import transaction
 
         known = [b.id for b in load_playbooks()]
@@ -294,7 +294,7 @@ def register(app: typer.Typer) -> None:
         from successcrew.cli.previews import SAMPLE_SIZE, print_preview
         from successcrew.clock import parse_now
         from successcrew.definitions.playbooks import load_program_settings
-        from successcrew.services.surveys import run_wave
+        from successcrew.services.voice.surveys import run_wave
         from successcrew.store.db import rolled_back, transaction
 
         runtime = ctx.obj
@@ -353,7 +353,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is not None:
             return
         from successcrew.clock import parse_now
-        from successcrew.services.feedback import list_comments
+        from successcrew.services.voice.feedback import list_comments
         from successcrew.store.db import transaction
 
         moment = parse_now(since) if since else None
@@ -384,7 +384,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score sentiment and assign categories to comments not read yet."""
         from successcrew.definitions.feedback_categories import load_taxonomy
-        from successcrew.services.feedback import categorise_responses
+        from successcrew.services.voice.feedback import categorise_responses
         from successcrew.store.db import transaction
 
         taxonomy = load_taxonomy()
@@ -408,7 +408,7 @@ def register(app: typer.Typer) -> None:
         """Set a comment's categories by hand; automatic runs keep the correction."""
         from successcrew.clock import utcnow
         from successcrew.definitions.feedback_categories import load_taxonomy
-        from successcrew.services.feedback import correct_categories
+        from successcrew.services.voice.feedback import correct_categories
         from successcrew.store.db import transaction
 
         names = [c.strip() for c in categories.split(",") if c.strip()]
@@ -438,7 +438,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the insights report (Markdown and HTML with SVG charts)."""
         from successcrew.clock import parse_now
-        from successcrew.services.report import generate_report
+        from successcrew.services.voice.report import generate_report
 
         result = generate_report(ctx.obj.ready_engine(), out, parse_now(now))
         if as_json:

@@ -34,7 +34,10 @@ def register(app: typer.Typer) -> None:
         from successcrew.cli.previews import print_preview
         from successcrew.clock import parse_now
         from successcrew.crew.customer_success import CustomerSuccessCrew
-        from successcrew.services.triggers import unsynced_trigger_files, unsynced_warning
+        from successcrew.services.triggers.evaluation import (
+            unsynced_trigger_files,
+            unsynced_warning,
+        )
 
         clock = parse_now(now)
         if crew_mode is not None:

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create or upgrade the database schema and sync definitions. Safe to run again."""
         from successcrew.clock import utcnow
-        from successcrew.services.setup import (
+        from successcrew.services.platform.setup import (
             ensure_session_secret,
             ensure_survey_secret,
             initialise,

@@ -14,18 +14,18 @@ from successcrew.numbers import amount, count, share
 #: later parts (outbox, system health, setup progress).
 STATUS_SECTIONS: tuple[str, ...] = (
     "successcrew.cli.status_commands:outbox_section",
-    "successcrew.services.system_health:status_section",
+    "successcrew.services.platform.system_health:status_section",
     "successcrew.crew.setup_status:status_section",
-    "successcrew.services.triggers:trigger_files_section",
-    "successcrew.services.scoring:status_section",
-    "successcrew.services.model_records:status_section",
+    "successcrew.services.triggers.evaluation:trigger_files_section",
+    "successcrew.services.scoring.health_scores:status_section",
+    "successcrew.services.model.records:status_section",
 )
 
 #: Printers (``"module:function"``) taking (document, echo) for the sections above.
 STATUS_RENDERERS: tuple[str, ...] = (
-    "successcrew.services.scoring:render_status_section",
+    "successcrew.services.scoring.health_scores:render_status_section",
     "successcrew.crew.setup_status:render_status_section",
-    "successcrew.services.model_records:render_status_section",
+    "successcrew.services.model.records:render_status_section",
 )
 
 
@@ -155,7 +155,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what the database holds and the state of the crew."""
         from successcrew.clock import parse_now
-        from successcrew.services.triggers import unsynced_warning
+        from successcrew.services.triggers.evaluation import unsynced_warning
 
         document = collect_status(ctx.obj, parse_now(now))
         warning = unsynced_warning(document.get("trigger_files_not_synced", []))

@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         """Evaluate every enabled trigger definition and the rollback rules now."""
         from successcrew.clock import parse_now
         from successcrew.definitions.escalation_policy import load_policy
-        from successcrew.services.triggers import evaluate_triggers
+        from successcrew.services.triggers.evaluation import evaluate_triggers
 
         runtime = ctx.obj
         summary = evaluate_triggers(

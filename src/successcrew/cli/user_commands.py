@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a user (or change an existing one's role, name or password)."""
         from successcrew.clock import utcnow
-        from successcrew.services.users import add_user
+        from successcrew.services.platform.users import add_user
         from successcrew.store.db import transaction
 
         secret = _read_password(password_stdin, password)
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Every user with their role and whether they may sign in."""
-        from successcrew.services.users import list_users
+        from successcrew.services.platform.users import list_users
         from successcrew.store.db import transaction
 
         with transaction(ctx.obj.ready_engine()) as session:
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop a user signing in; their open sessions end at their next click."""
         from successcrew.clock import utcnow
-        from successcrew.services.users import disable_user
+        from successcrew.services.platform.users import disable_user
         from successcrew.store.db import transaction
 
         with transaction(ctx.obj.ready_engine()) as session:

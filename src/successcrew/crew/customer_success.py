@@ -50,7 +50,7 @@ from successcrew.domain.crewplan import (
 )
 from successcrew.errors import ConfigError
 from successcrew.redaction import sanitise
-from successcrew.services.setup import sync_setup_progress
+from successcrew.services.platform.setup import sync_setup_progress
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.db import rolled_back
@@ -362,10 +362,10 @@ class CustomerSuccessCrew:
                 summary.tasks.extend(outcomes)
 
     def _run_model_pass(self, summary: RunSummary, now: datetime) -> None:
-        """With a model configured (``services.assistant``): its drafts, comment readings and,
+        """With a model configured (``services.model.assistant``): its drafts, comment readings and,
         in crew mode, the agents' review, after the operations and outside their transactions.
         The deterministic results above stand whatever happens here."""
-        from successcrew.services.assistant import current, model_pass
+        from successcrew.services.model.assistant import current, model_pass
 
         assistant = current()
         if assistant is None:

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from successcrew.services.setup import ensure_session_secret
-from successcrew.services.users import add_user
+from successcrew.services.platform.setup import ensure_session_secret
+from successcrew.services.platform.users import add_user
 from successcrew.settings import Settings
 from successcrew.store.db import transaction
 

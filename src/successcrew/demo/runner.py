@@ -15,7 +15,7 @@ from successcrew.definitions.thresholds import Thresholds
 from successcrew.demo.synthetic import generate, write_csv
 from successcrew.errors import InputError
 from successcrew.imports.pipeline import ImportResult, import_file
-from successcrew.services.setup import initialise
+from successcrew.services.platform.setup import initialise
 from successcrew.settings import Settings
 from successcrew.store.models import Account
 

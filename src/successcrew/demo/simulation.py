@@ -194,7 +194,7 @@ class _DemoCrm:
 def _cs_lead_checks_the_crm(engine: Engine, now: datetime, say: Callable[[str], None]) -> None:
     """Once the CRM syncs cleanly again, the CS lead checks its data and lifts the CRM rule's
     hold, as ``successcrew resume automation --rule crm_sync_error_rate`` does."""
-    from successcrew.services.pausing import resume
+    from successcrew.services.platform.pausing import resume
     from successcrew.store.db import transaction
 
     with transaction(engine) as session:

@@ -1,8 +1,8 @@
 """Chairman escalation as pure logic: who is high-value, what reaches the chairman, the
 lifecycle, and the Block Kit card.
 
-The policy itself is ``definitions.escalation_policy``; ``services.escalations`` reads accounts
-and writes rows and outbox messages.
+The policy itself is ``definitions.escalation_policy``; ``services.escalations.lifecycle``
+reads accounts and writes rows and outbox messages.
 """
 
 from __future__ import annotations

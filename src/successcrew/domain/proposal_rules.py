@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-#: The actions a model may propose, and what approval does (services.proposals).
+#: The actions a model may propose, and what approval does (services.model_pass.proposals).
 ALLOWED_ACTIONS = (
     "draft_email",  # an internal e-mail to the owner with a suggested e-mail (never to customers)
     "crm_task",  # the CRM task the account's open health event asks for

@@ -2,8 +2,8 @@
 read-only tools. They draft, explain and propose; the deterministic code decides.
 
 Nothing here is imported by the core: the command line installs an assistant
-(``successcrew.llm.setup``) into ``successcrew.services.assistant`` when a model is configured,
-and the dashboard's Ask page imports ``successcrew.llm.ask`` on a question.
+(``successcrew.llm.setup``) into ``successcrew.services.model.assistant`` when a model is
+configured, and the dashboard's Ask page imports ``successcrew.llm.ask`` on a question.
 LangChain and crewAI are imported on first use only, so this package is cheap to import.
 """
 

@@ -30,7 +30,7 @@ from successcrew.llm.schemas import (
     ReportSummaryOut,
 )
 from successcrew.llm.spend import Spend
-from successcrew.services.assistant import (
+from successcrew.services.model.assistant import (
     AccountFacts,
     Brief,
     CommentReading,
@@ -145,7 +145,7 @@ class ModelAssistant:
         return self._chat_model
 
     def _cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        from successcrew.services.model_records import cached_outputs
+        from successcrew.services.model.records import cached_outputs
 
         with self._lock:
             found = {k: self._memo[k] for k in keys if k in self._memo}
@@ -357,7 +357,7 @@ class ModelAssistant:
         self, engine: Engine, *, now: datetime, crew_run_id: int | None, command: str
     ) -> dict[str, Any]:
         """Write the new cache entries and the usage row; start a new budget."""
-        from successcrew.services.model_records import record
+        from successcrew.services.model.records import record
 
         if self.spend.idle() and command != "run":
             return {}

@@ -4,7 +4,8 @@ The agents are the crew's own (role, goal and backstory from ``agents/*.yaml``),
 read-only lookups (``llm.tools``), their tasks ``crews/review.yaml``. The last task answers a
 ``ProposalListOut``; a guardrail asks again when the answer is not one, and after that the
 review falls back (recorded, nothing stored). Each proposal is then checked by
-``domain.proposal_rules`` and stored ``pending`` or ``blocked`` by ``services.proposals``:
+``domain.proposal_rules`` and stored ``pending`` or ``blocked`` by
+``services.model_pass.proposals``:
 nothing a model says reaches a customer, and nothing is carried out until a person approves.
 
 Every model call goes through ``BudgetedLLM``, which takes it from the run's budget.
@@ -224,8 +225,8 @@ def review(
     from successcrew.definitions.review_tasks import load_review
     from successcrew.llm.offline import import_crewai
     from successcrew.llm.tools import ReadOnlyTools
-    from successcrew.services import lookups
-    from successcrew.services.proposals import store_crew_proposals
+    from successcrew.services.model_pass.proposals import store_crew_proposals
+    from successcrew.services.views import lookups
     from successcrew.store.db import transaction
 
     import_crewai(assistant.config.data_dir)

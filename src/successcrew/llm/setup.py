@@ -1,5 +1,5 @@
 """Installing the model for a command: the command line calls ``install`` when a model is
-configured, and the deterministic code finds it through ``services.assistant.current()``."""
+configured, and the deterministic code finds it through ``services.model.assistant.current()``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from successcrew.errors import ConfigError
 from successcrew.llm import missing_packages
-from successcrew.services import assistant as seat
+from successcrew.services.model import assistant as seat
 
 
 def require(*modules: str) -> None:

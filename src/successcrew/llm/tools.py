@@ -2,7 +2,7 @@
 
 Each tool is a typed function; its crewAI ``args_schema`` is built from the signature (names,
 types, defaults, ``Field`` descriptions), so what the model sees is what the function takes. A
-tool reads through ``services.lookups`` on a connection that refuses writes, scrubs what it
+tool reads through ``services.views.lookups`` on a connection that refuses writes, scrubs what it
 returns (no e-mail addresses, no phone numbers), fences customer comments as untrusted text,
 and records what it returned so an answer can be checked against it.
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Engine
 
 from successcrew.llm.prompts import fence, scrub
-from successcrew.services import lookups
+from successcrew.services.views import lookups
 
 #: Characters of one tool result shown to a model.
 RESULT_LIMIT = 8000

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from successcrew.domain.comment_analysis import sentiment
 from successcrew.domain.email_event_rules import EmailEventIn, mandrill_events, sendgrid_events
-from successcrew.services.email_events import record_email_events
+from successcrew.services.inbound.email_events import record_email_events
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
 from successcrew.web.signatures import sendgrid_key_usable, verify_mandrill, verify_sendgrid

@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from successcrew.services.operations import check_health
+from successcrew.services.platform.operations import check_health
 from successcrew.web.context import WebContext
 from successcrew.web.prometheus import exposition
 

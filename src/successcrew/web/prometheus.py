@@ -22,7 +22,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
-from successcrew.services.operations import crew_figures
+from successcrew.services.platform.operations import crew_figures
 
 log = logging.getLogger("successcrew.web")
 

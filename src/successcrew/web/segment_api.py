@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from successcrew.services.product_events import record_segment_calls
+from successcrew.services.inbound.product_events import record_segment_calls
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
 

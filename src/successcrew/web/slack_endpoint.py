@@ -1,7 +1,8 @@
 """Slack interactivity: ``POST /slack/interactions`` (the app's request URL) and, for
 deployments without a public URL, Socket Mode (``serve --slack-socket-mode``). Both hand the
-verified payload to one handler, which decides through ``services.slack_decisions`` and, after
-Slack has its answer (within its 3 seconds), redraws the cards and tells a refused user why.
+verified payload to one handler, which decides through ``services.inbound.slack_decisions``
+and, after Slack has its answer (within its 3 seconds), redraws the cards and tells a
+refused user why.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from successcrew.services.slack_decisions import (
+from successcrew.services.inbound.slack_decisions import (
     SlackOutcome,
     decide_from_slack,
     follow_up,

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from successcrew.errors import ConfigError, InputError
-from successcrew.services.surveys import (
+from successcrew.services.voice.surveys import (
     SurveyTokenError,
     in_app_survey,
     read_survey,

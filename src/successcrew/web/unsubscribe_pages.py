@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from successcrew.services.unsubscribes import (
+from successcrew.services.inbound.unsubscribes import (
     UnsubscribeTokenError,
     read_unsubscribe,
     unsubscribe,

@@ -128,7 +128,7 @@ def auth_of(request: Request) -> Auth:
 
 
 def _lookup(request: Request, email: str) -> tuple[str, str] | None:
-    from successcrew.services.users import active_user
+    from successcrew.services.platform.users import active_user
     from successcrew.store.db import transaction
 
     with transaction(request.app.state.ctx.engine) as session:

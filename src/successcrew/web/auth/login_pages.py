@@ -76,7 +76,7 @@ def login_submit(
     next: str = Form("/"),
 ) -> Response:
     """Check the password; on success a session, else the form again (429 when too many)."""
-    from successcrew.services.users import check_password
+    from successcrew.services.platform.users import check_password
     from successcrew.store.db import transaction
 
     auth = auth_of(request)

@@ -184,7 +184,7 @@ def _id_token_claims(request: Request, code: str, flow: dict[str, str]) -> dict[
 @router.get("/login/oidc/callback", include_in_schema=False)
 def callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
     """Back from the provider: check everything, then sign in (nothing is written)."""
-    from successcrew.services.users import active_user
+    from successcrew.services.platform.users import active_user
     from successcrew.store.db import transaction
 
     auth = auth_of(request)

@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain import roles
 from successcrew.errors import InputError
-from successcrew.services.account_table import (
+from successcrew.services.scoring.overrides import override_score
+from successcrew.services.views.account_table import (
     BANDS,
     SORT_KEYS,
     AccountFilter,
     export_rows,
     table_page,
 )
-from successcrew.services.account_view import account_view, add_note, find_account
-from successcrew.services.score_overrides import override_score
+from successcrew.services.views.account_view import account_view, add_note, find_account
 from successcrew.store.db import transaction
 from successcrew.web.auth.identity import SignedInUser, ensure, signed_in_user, verify_csrf
 from successcrew.web.dashboard.charts import score_chart

@@ -2,8 +2,8 @@
 chairman; everyone else sees them read-only), recent decisions, and the trigger events behind
 them with value, threshold and evidence.
 
-A web decision goes through ``services.escalations.decide`` like ``successcrew decide`` and the
-Slack button: one path, one audit trail, ``by`` the signed-in e-mail, ``via="web"``.
+A web decision goes through ``services.escalations.lifecycle.decide`` like ``successcrew decide``
+and the Slack button: one path, one audit trail, ``by`` the signed-in e-mail, ``via="web"``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ FLASH = {
 @router.get("/decisions", include_in_schema=False)
 def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) -> Response:
     """The decisions page."""
-    from successcrew.services.escalations import open_escalations, recent_decisions
-    from successcrew.services.proposals import list_proposals
+    from successcrew.services.escalations.lifecycle import open_escalations, recent_decisions
+    from successcrew.services.model_pass.proposals import list_proposals
     from successcrew.store.db import transaction
     from successcrew.store.trigger_events import list_events
 
@@ -96,7 +96,7 @@ def decide_escalation(
     user: SignedInUser = Depends(require(roles.DECIDE_ESCALATION)),
 ) -> Response:
     """Approve or decline: the same decision ``successcrew decide`` records."""
-    from successcrew.services.escalations import decide
+    from successcrew.services.escalations.lifecycle import decide
 
     ctx = request.app.state.ctx
     return _decided(
@@ -129,7 +129,7 @@ def decide_proposal(
     user: SignedInUser = Depends(require(roles.DECIDE_PROPOSAL)),
 ) -> Response:
     """Approve or decline a model's proposal: the same decision as ``successcrew proposals``."""
-    from successcrew.services.proposals import decide
+    from successcrew.services.model_pass.proposals import decide
 
     ctx = request.app.state.ctx
     return _decided(

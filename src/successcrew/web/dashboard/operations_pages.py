@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from successcrew.definitions.thresholds import load_thresholds
 from successcrew.domain import roles
 from successcrew.errors import InputError
-from successcrew.services.dead_letters import retry_dead_letter
-from successcrew.services.operations_view import operations_view
-from successcrew.services.report import render_report_html
+from successcrew.services.messaging.dead_letters import retry_dead_letter
+from successcrew.services.views.operations_view import operations_view
+from successcrew.services.voice.report import render_report_html
 from successcrew.store.db import transaction
 from successcrew.web.auth.identity import SignedInUser, require, signed_in_user, verify_csrf
 from successcrew.web.dashboard.reading import bad_request, now_of, read_session, web_context

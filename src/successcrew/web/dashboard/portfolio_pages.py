@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse
 
 from successcrew.definitions.health_model import load_health_model
 from successcrew.definitions.thresholds import load_thresholds
-from successcrew.services.portfolio import BANDS, portfolio_view
-from successcrew.services.scoring import feed_freshness
+from successcrew.services.scoring.health_scores import feed_freshness
+from successcrew.services.views.portfolio import BANDS, portfolio_view
 from successcrew.web.auth.identity import SignedInUser, signed_in_user
 from successcrew.web.dashboard.charts import band_trend_chart
 from successcrew.web.dashboard.reading import bad_request, book_owner, now_of, read_session

@@ -12,10 +12,10 @@ from successcrew.definitions.feedback_categories import load_taxonomy
 from successcrew.definitions.playbooks import load_playbooks
 from successcrew.domain import roles
 from successcrew.errors import InputError
-from successcrew.services import pausing
-from successcrew.services.feedback import correct_categories
-from successcrew.services.nps_view import nps_view
-from successcrew.services.program_view import program_views
+from successcrew.services.platform import pausing
+from successcrew.services.views.nps_view import nps_view
+from successcrew.services.views.program_view import program_views
+from successcrew.services.voice.feedback import correct_categories
 from successcrew.store.db import transaction
 from successcrew.web.auth.identity import SignedInUser, require, signed_in_user, verify_csrf
 from successcrew.web.dashboard.reading import (

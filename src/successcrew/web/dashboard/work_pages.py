@@ -32,7 +32,7 @@ FLASH = {
 @router.get("/my-work", include_in_schema=False)
 def my_work(request: Request, user: SignedInUser = Depends(signed_in_user)) -> Response:
     """The task queue."""
-    from successcrew.services.tasks import work_for
+    from successcrew.services.platform.tasks import work_for
     from successcrew.store.db import transaction
 
     ctx = request.app.state.ctx
@@ -58,7 +58,7 @@ def update(
     user: SignedInUser = Depends(require(roles.WORK_TASK)),
 ) -> Response:
     """Done, snooze (until a date) or reopen one task; back to My work."""
-    from successcrew.services.tasks import update_task
+    from successcrew.services.platform.tasks import update_task
     from successcrew.store.db import transaction
     from successcrew.web.pages import message
 

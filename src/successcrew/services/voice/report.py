@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from successcrew import numbers
 from successcrew.domain.comment_analysis import effective_categories, tone_of
 from successcrew.domain.metrics import add_months, month_start
-from successcrew.services.report_charts import BAND_LABELS, BANDS, report_charts
+from successcrew.services.voice.report_charts import BAND_LABELS, BANDS, report_charts
 from successcrew.store.db import transaction
 from successcrew.store.models import (
     Account,
@@ -304,7 +304,7 @@ def feature_requests(comments: list[dict[str, Any]], limit: int = 8) -> dict[str
 def program_results(session: Session, now: datetime) -> list[dict[str, Any]]:
     """Enrolments and A/B evaluation per playbook."""
     from successcrew.definitions.playbooks import load_playbooks
-    from successcrew.services.program_results import enrolment_summary, evaluate
+    from successcrew.services.programs.results import enrolment_summary, evaluate
 
     summary = enrolment_summary(session)
     results = []
@@ -454,7 +454,7 @@ def collect(engine: Engine, now: datetime) -> dict[str, Any]:
 def narrative(doc: dict[str, Any]) -> dict[str, str] | None:
     """A model's few sentences over the figures when one is configured (else None: the report
     reads as before). The figures stay the crew's own; the text is labelled as the model's."""
-    from successcrew.services.assistant import current
+    from successcrew.services.model.assistant import current
 
     assistant = current()
     if assistant is None:

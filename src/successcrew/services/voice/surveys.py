@@ -30,7 +30,7 @@ from successcrew.domain.survey_tokens import (
     verify_survey_token,
 )
 from successcrew.errors import InputError
-from successcrew.services.links import require_secret, unsubscribe_url
+from successcrew.services.messaging.links import require_secret, unsubscribe_url
 from successcrew.store import audit
 from successcrew.store.models import (
     Account,

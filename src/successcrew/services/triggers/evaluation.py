@@ -33,8 +33,8 @@ from successcrew.domain.trigger_rules import (
 )
 from successcrew.integrations.providers import CRM_PROVIDERS
 from successcrew.redaction import sanitise
-from successcrew.services.assistant import brief_texts
-from successcrew.services.escalations import cards_on, high_value_cutoff
+from successcrew.services.escalations.lifecycle import cards_on, high_value_cutoff
+from successcrew.services.model.assistant import brief_texts
 from successcrew.settings import Settings, load_settings
 from successcrew.store import component_checks, pauses
 from successcrew.store import trigger_events as store
@@ -617,7 +617,7 @@ def evaluate_triggers(
     database) is reported with status ``error`` and rolled back to a savepoint; the others go on.
     Evaluating again at the same ``now`` adds nothing.
     """
-    from successcrew.services.rollback import apply_rollback_rules
+    from successcrew.services.triggers.rollback import apply_rollback_rules
 
     settings = settings or load_settings()
     summary = TriggerSummary(now=now)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from successcrew.definitions.escalation_policy import EscalationPolicy
 from successcrew.domain.escalation_rules import decided_card, parse_button
 from successcrew.errors import InputError
-from successcrew.services.escalations import decide
+from successcrew.services.escalations.lifecycle import decide
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.models import Escalation, OutboxMessage

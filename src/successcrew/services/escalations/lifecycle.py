@@ -29,7 +29,7 @@ from successcrew.domain.escalation_rules import (
 from successcrew.domain.explanations import describe_component
 from successcrew.domain.trigger_rules import describe_value, is_high_value
 from successcrew.errors import AlreadyDecided, InputError
-from successcrew.services.assistant import brief_texts
+from successcrew.services.model.assistant import brief_texts
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.models import (

@@ -25,7 +25,7 @@ from successcrew.domain.email_event_rules import (
     UNSUBSCRIBING_KINDS,
     EmailEventIn,
 )
-from successcrew.services.program_results import record_campaign_feedback_many
+from successcrew.services.programs.results import record_campaign_feedback_many
 from successcrew.store import audit
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (

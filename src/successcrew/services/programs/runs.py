@@ -28,8 +28,8 @@ from successcrew.definitions.playbooks import (
 from successcrew.domain.program_rules import (
     assign_arm,
 )
-from successcrew.services.program_results import check_auto_pause
-from successcrew.services.program_steps import StepOutcome, run_due_steps
+from successcrew.services.programs.results import check_auto_pause
+from successcrew.services.programs.steps import StepOutcome, run_due_steps
 from successcrew.store import audit
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (

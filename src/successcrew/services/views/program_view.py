@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from successcrew.definitions.playbooks import Playbook
 from successcrew.domain.program_rules import pause_scope
-from successcrew.services.program_results import ProgramEvaluation, enrolment_summary, evaluate
+from successcrew.services.programs.results import ProgramEvaluation, enrolment_summary, evaluate
 from successcrew.store import pauses
 from successcrew.store.models import EmailEvent, OutboxMessage, ProgramEmail
 from successcrew.store.pauses import Hold

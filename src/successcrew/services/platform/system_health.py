@@ -86,7 +86,7 @@ def check_components(
     engine: Engine, settings: Settings, thresholds: Thresholds, now: datetime
 ) -> dict[str, dict[str, Any]]:
     """The hourly system health check: probe each component in use and record the checks."""
-    from successcrew.services.scoring import check_freshness
+    from successcrew.services.scoring.health_scores import check_freshness
 
     probes = component_probes(settings, thresholds)
     if "data_freshness" in thresholds.system_health.components:

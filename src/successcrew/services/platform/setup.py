@@ -64,7 +64,7 @@ def sync_setup_steps(session: Session, now: datetime) -> str:
 
 def initialise(engine: Engine, *, now: datetime) -> dict[str, Any]:
     """Upgrade the schema and sync every definition; returns what was done."""
-    from successcrew.services.triggers import sync_trigger_definitions
+    from successcrew.services.triggers.evaluation import sync_trigger_definitions
 
     before, after = upgrade(engine)
     with transaction(engine) as session:

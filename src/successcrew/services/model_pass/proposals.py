@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from successcrew.domain.proposal_rules import AccountState, check_proposal
 from successcrew.domain.trigger_rules import plan_actions
 from successcrew.errors import AlreadyDecided, InputError
-from successcrew.services import assistant as seat
+from successcrew.services.model import assistant as seat
 from successcrew.store import audit
 from successcrew.store.db import transaction
 from successcrew.store.dialect import insert_ignore
@@ -415,7 +415,7 @@ def _approve(
     """Carry out ``p`` and mark it approved (the caller's transaction)."""
     done: dict[str, Any] = {}
     if p.action == "escalate":
-        from successcrew.services.escalations import raise_for_account
+        from successcrew.services.escalations.lifecycle import raise_for_account
 
         if settings is None or policy is None:
             raise InputError("an escalation needs the settings and the escalation policy")
@@ -430,7 +430,7 @@ def _approve(
         done["escalation_id"] = esc.id
     elif p.action == "enrol_playbook":
         from successcrew.definitions.playbooks import load_playbooks
-        from successcrew.services.programs import enrol_accounts
+        from successcrew.services.programs.runs import enrol_accounts
 
         wanted = p.proposal.get("playbook")
         book = next((b for b in load_playbooks() if b.id == wanted and b.spec.enabled), None)

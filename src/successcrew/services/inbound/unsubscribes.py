@@ -16,8 +16,8 @@ from successcrew.domain.unsubscribe_tokens import (
     UnsubscribeTokenError,
     verify_unsubscribe_token,
 )
-from successcrew.services.links import require_secret, unsubscribe_url
-from successcrew.services.program_results import record_campaign_feedback
+from successcrew.services.messaging.links import require_secret, unsubscribe_url
+from successcrew.services.programs.results import record_campaign_feedback
 from successcrew.store import audit
 from successcrew.store.models import Contact
 

@@ -29,8 +29,8 @@ from successcrew.domain.program_rules import (
     pause_scope,
     throttle,
 )
-from successcrew.services.links import unsubscribe_url
-from successcrew.services.proposals import drafts_held, hold_email_drafts
+from successcrew.services.messaging.links import unsubscribe_url
+from successcrew.services.model_pass.proposals import drafts_held, hold_email_drafts
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (
     ProgramEmail,

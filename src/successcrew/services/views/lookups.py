@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, text
 from sqlalchemy.orm import Session, aliased
 
-from successcrew.services import assistant as seat
-from successcrew.services.portfolio import analyse_trends, dashboard_data
+from successcrew.services.model import assistant as seat
+from successcrew.services.views.portfolio import analyse_trends, dashboard_data
 from successcrew.store.metric_queries import nps_by_segment, nps_figures
 from successcrew.store.models import (
     Account,
@@ -198,7 +198,7 @@ def open_events(session: Session, code: str | None = None, limit: int = 20) -> d
 
 def escalation_list(session: Session, limit: int = 20) -> dict[str, Any]:
     """Chairman escalations, newest first (status, account, what is proposed)."""
-    from successcrew.services.escalations import list_escalations
+    from successcrew.services.escalations.lifecycle import list_escalations
 
     rows = list_escalations(session.connection(), limit=min(limit, MAX_ROWS))
     keep = ("id", "kind", "status", "title", "account", "proposed", "created_at", "decided_at")

@@ -275,8 +275,8 @@ def model_pass(
     in another, so a slow model never holds a lock other writers wait on.
     """
     from successcrew.definitions.feedback_categories import load_taxonomy
-    from successcrew.services.feedback import read_comments_with_model
-    from successcrew.services.proposals import draft_emails
+    from successcrew.services.model_pass.proposals import draft_emails
+    from successcrew.services.voice.feedback import read_comments_with_model
 
     result = ModelPass()
     try:

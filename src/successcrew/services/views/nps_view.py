@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from successcrew.services.report import comments_between, nps_trend, themes_of
+from successcrew.services.voice.report import comments_between, nps_trend, themes_of
 from successcrew.store.metric_queries import nps_by_segment, nps_figures
 
 #: Comments listed on the page (newest first).

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import Thresholds
-from successcrew.services.model_records import usage_summary
-from successcrew.services.system_health import component_report
+from successcrew.services.model.records import usage_summary
+from successcrew.services.platform.system_health import component_report
 from successcrew.store import pauses
 from successcrew.store.models import CrewRun, SetupProgress, TaskRun
 from successcrew.store.outbox import outbox_summary

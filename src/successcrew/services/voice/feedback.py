@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from successcrew.definitions.feedback_categories import Categoriser
 from successcrew.domain.comment_analysis import effective_categories, sentiment, sentiment_label
 from successcrew.errors import InputError
-from successcrew.services.assistant import Assistant, CommentText
+from successcrew.services.model.assistant import Assistant, CommentText
 from successcrew.store import audit
 from successcrew.store.db import transaction
 from successcrew.store.models import Account, NpsResponse

@@ -1,0 +1,1 @@
+"""Chairman escalations: raise, remind, expire, decide, carry out."""

@@ -1,0 +1,2 @@
+"""What arrives from outside (provider webhooks, product events, Slack clicks,
+unsubscribes), already verified by the web layer."""

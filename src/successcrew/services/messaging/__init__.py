@@ -1,0 +1,1 @@
+"""What every message needs: signed links in e-mails, dead letters retried by hand."""

@@ -1,0 +1,1 @@
+"""Retention programs: enrolment, due steps, results (feedback, auto-pause, A/B against holdout)."""

@@ -1,0 +1,1 @@
+"""Health scoring runs, model changes, the backtest, manual overrides."""

@@ -1,0 +1,1 @@
+"""RETENTION-001..004 evaluated against the database, the rollback rules, alerts to the team."""
