@@ -92,7 +92,7 @@ class CrewDefinition(_Strict):
 
     def step_specs(self) -> list[StepSpec]:
         """Setup steps as planning values, with the default predecessor filled in."""
-        specs = []
+        specs: list[StepSpec] = []
         previous: str | None = None
         for step in self.setup.steps:
             after = step.after if step.after is not None else ((previous,) if previous else ())

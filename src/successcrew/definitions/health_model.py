@@ -272,7 +272,7 @@ def build_model(data: HealthModelFile, source: Path | None = None) -> HealthMode
         dict(data.components),
         {name: c.weight for name, c in data.components.items()},
     )
-    segments = {}
+    segments: dict[str, ResolvedModel] = {}
     for seg, override in data.segments.items():
         specs = {**data.components, **override.components}
         segments[seg] = _resolve(data.version, seg, specs, data.resolved_weights(seg))
@@ -306,7 +306,7 @@ def parse_health_model(data: object, path: Path | str) -> HealthModel:
     try:
         parsed = HealthModelFile.model_validate(data)
     except ValidationError as err:
-        lines = []
+        lines: list[str] = []
         for problem in err.errors():
             loc = tuple(problem["loc"])
             msg = problem["msg"]

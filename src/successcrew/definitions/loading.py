@@ -29,7 +29,7 @@ def _key(loc: tuple[int | str, ...]) -> str:
 
 def describe_validation_error(path: Path | str, err: ValidationError) -> str:
     """One line per problem: ``FILE: key a.b: problem``."""
-    lines = []
+    lines: list[str] = []
     for problem in err.errors():
         msg = problem["msg"]
         if problem["type"] == "extra_forbidden":

@@ -314,7 +314,7 @@ class Playbook:
         return compiled
 
     def _template_sources(self) -> list[tuple[str, str]]:
-        sources = []
+        sources: list[tuple[str, str]] = []
         arms: list[tuple[str, tuple[Any, ...]]] = [("steps", self.spec.steps)]
         for i, v in enumerate(self.spec.variants):
             if v.steps is not None:
@@ -415,7 +415,7 @@ def load_playbooks(directory: Path | None = None) -> list[Playbook]:
     if not directory.is_dir():
         return []
     found: dict[str, Path] = {}
-    books = []
+    books: list[Playbook] = []
     for path in sorted(directory.glob("*.yaml")):
         book = load_playbook(path)
         if book.id in found:

@@ -6,7 +6,7 @@ Loaded only on the crew-mode path; a broken file is a ConfigError naming the fil
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,14 +14,15 @@ from successcrew.definitions.loading import load_model
 from successcrew.paths import definition_path
 
 #: The read-only tools a review task may list (successcrew.llm.tools).
-TOOLS = (
+ToolName = Literal[
     "portfolio_overview",
     "find_accounts",
     "account_detail",
     "open_trigger_events",
     "chairman_escalations",
     "nps_figures",
-)
+]
+TOOLS: tuple[str, ...] = get_args(ToolName)
 
 
 class ReviewTask(BaseModel):
@@ -31,7 +32,7 @@ class ReviewTask(BaseModel):
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     agent: str
-    tools: tuple[Literal[TOOLS], ...] = ()  # type: ignore[valid-type]
+    tools: tuple[ToolName, ...] = ()
     description: Annotated[str, Field(min_length=1)]
     expected_output: Annotated[str, Field(min_length=1)]
     output: Literal["text", "proposals"] = "text"

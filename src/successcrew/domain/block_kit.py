@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from successcrew.domain.json_objects import json_object
+
 #: Slack's documented limits (https://api.slack.com/reference/block-kit/blocks).
 HEADER_MAX = 150
 SECTION_TEXT_MAX = 3000
@@ -120,7 +122,7 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     """
     title = str(payload.get("title") or payload.get("text") or "successcrew")
     summary = payload.get("summary")
-    fields = payload.get("fields") or {}
+    fields: Mapping[str, Any] = payload.get("fields") or {}
     buttons = [Button(**b) for b in payload.get("buttons") or ()]
     blocks = payload.get("blocks") or build_blocks(
         title, summary=summary, fields=fields, buttons=buttons, context=payload.get("context")
@@ -129,7 +131,8 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _text_of(obj: Any) -> str:
-    return str(obj.get("text") or "") if isinstance(obj, Mapping) else ""
+    mapping = json_object(obj)
+    return str(mapping.get("text") or "") if mapping is not None else ""
 
 
 def limit_problems(message: Mapping[str, Any]) -> list[str]:
@@ -155,7 +158,7 @@ def limit_problems(message: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{where}: {len(header)} characters (at most {HEADER_MAX})")
         elif kind == "section":
             body = _text_of(block.get("text"))
-            fields = list(block.get("fields") or ())
+            fields: list[Any] = list(block.get("fields") or ())
             if not body.strip() and not fields:
                 problems.append(f"{where}: empty section (no text and no fields)")
             if len(body) > SECTION_TEXT_MAX:
@@ -170,7 +173,7 @@ def limit_problems(message: Mapping[str, Any]) -> list[str]:
                 elif len(_text_of(f)) > FIELD_TEXT_MAX:
                     problems.append(f"{where}: a field over {FIELD_TEXT_MAX:,} characters")
         elif kind == "actions":
-            elements = list(block.get("elements") or ())
+            elements: list[Any] = list(block.get("elements") or ())
             if not elements or len(elements) > ACTION_ELEMENTS_MAX:
                 problems.append(f"{where}: {len(elements)} elements (1 to {ACTION_ELEMENTS_MAX})")
             for e in elements:
@@ -178,7 +181,7 @@ def limit_problems(message: Mapping[str, Any]) -> list[str]:
                 if not label.strip() or len(label) > BUTTON_TEXT_MAX:
                     problems.append(f"{where}: button text must be 1 to {BUTTON_TEXT_MAX} chars")
         elif kind == "context":
-            elements = list(block.get("elements") or ())
+            elements: list[Any] = list(block.get("elements") or ())
             if not elements or len(elements) > CONTEXT_ELEMENTS_MAX:
                 problems.append(f"{where}: {len(elements)} elements (1 to {CONTEXT_ELEMENTS_MAX})")
             if any(not _text_of(e).strip() for e in elements):

@@ -20,9 +20,12 @@ TOPIC_WORDS = ("support", "supported", "help", "please", "value")
 
 @lru_cache(maxsize=1)
 def _analyzer() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    # vaderSentiment ships no type information; its analyzer is used through Any here.
+    from vaderSentiment.vaderSentiment import (  # pyright: ignore[reportMissingTypeStubs]
+        SentimentIntensityAnalyzer,
+    )
 
-    analyzer = SentimentIntensityAnalyzer()
+    analyzer: Any = SentimentIntensityAnalyzer()
     for word in TOPIC_WORDS:
         analyzer.lexicon.pop(word, None)
     return analyzer

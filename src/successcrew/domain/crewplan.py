@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from successcrew.definitions.crew_definition import Cadence, OperationSpec, StepSpec
+from successcrew.domain.json_objects import json_object
 
 #: Setup step statuses. ``skipped`` means the step had nothing to do: its tool is not available
 #: in this build, or the tool ran and found nothing to work on (no CRM configured). It is settled
@@ -25,8 +26,9 @@ NOTHING_TO_DO = "nothing_to_do"
 
 def nothing_to_do(result: object) -> str | None:
     """Why a tool's result says there was nothing to do (None when it did its work)."""
-    if isinstance(result, Mapping) and result.get(NOTHING_TO_DO):
-        return str(result[NOTHING_TO_DO])
+    mapping = json_object(result)
+    if mapping is not None and mapping.get(NOTHING_TO_DO):
+        return str(mapping[NOTHING_TO_DO])
     return None
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from successcrew.domain.json_objects import json_object
+
 #: The custom_args / metadata key that carries our outbox idempotency key (see the senders).
 KEY_FIELD = "successcrew_key"
 #: Kinds that count against a program (its negative-feedback rate) or as its replies.
@@ -67,7 +69,7 @@ class EmailEventIn:
     email: str
     occurred_at: datetime
     outbox_key: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
 
 def _when(value: Any) -> datetime | None:
@@ -87,8 +89,9 @@ def sendgrid_events(items: Iterable[Any]) -> tuple[list[EmailEventIn], int]:
     a soft bounce (the receiving server refused for now), any other bounce is hard."""
     out: list[EmailEventIn] = []
     skipped = 0
-    for item in items:
-        if not isinstance(item, Mapping):
+    for raw in items:
+        item = json_object(raw)
+        if item is None:
             skipped += 1
             continue
         name = str(item.get("event") or "")
@@ -103,7 +106,7 @@ def sendgrid_events(items: Iterable[Any]) -> tuple[list[EmailEventIn], int]:
         event_id = str(item.get("sg_event_id") or "") or _digest(
             "sendgrid", item.get("sg_message_id"), name, item.get("timestamp"), email
         )
-        detail = {
+        detail: dict[str, Any] = {
             k: item[k]
             for k in ("reason", "type", "status", "url", "sg_message_id", "response")
             if item.get(k) not in (None, "")
@@ -134,12 +137,13 @@ def mandrill_events(
     """
     out: list[EmailEventIn] = []
     skipped = 0
-    for item in items:
-        if not isinstance(item, Mapping):
+    for raw in items:
+        item = json_object(raw)
+        if item is None:
             skipped += 1
             continue
         name = str(item.get("event") or "")
-        msg = item.get("msg") if isinstance(item.get("msg"), Mapping) else {}
+        msg = json_object(item.get("msg")) or {}
         when = _when(item.get("ts"))
         if name == "inbound":
             email = str(msg.get("from_email") or "").strip()
@@ -165,9 +169,9 @@ def mandrill_events(
         if kind is None or not email or when is None:
             skipped += 1
             continue
-        metadata = msg.get("metadata") if isinstance(msg.get("metadata"), Mapping) else {}
+        metadata = json_object(msg.get("metadata")) or {}
         key = metadata.get(KEY_FIELD)
-        detail = {
+        detail: dict[str, Any] = {
             k: msg[k]
             for k in ("bounce_description", "diag", "state")
             if msg.get(k) not in (None, "")

@@ -32,7 +32,7 @@ class SnapshotView:
     override_id: int | None = None
     stale: bool = False
     #: Components left out because their input was stale on as_of.
-    stale_components: list[str] = field(default_factory=list)
+    stale_components: list[str] = field(default_factory=list[str])
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class Explanation:
     previous_score: float | None
     previous_band: str | None
     delta_points: float | None
-    movers: list[Mover] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    movers: list[Mover] = field(default_factory=list[Mover])
+    notes: list[str] = field(default_factory=list[str])
     #: (previous version, current version) when a model change lies between the two snapshots.
     model_change: tuple[str, str] | None = None
 
@@ -136,7 +136,7 @@ def explain_change(
     current: SnapshotView, previous: SnapshotView | None, *, top: int = 3, min_points: float = 0.5
 ) -> Explanation:
     """The ``top`` components whose contribution changed most (at least ``min_points``)."""
-    notes = []
+    notes: list[str] = []
     if current.override_id is not None:
         computed = "n/a" if current.computed_score is None else f"{current.computed_score:.1f}"
         notes.append(f"manual override in force (computed score {computed})")
@@ -182,7 +182,7 @@ def explain_change(
             model_change=change,
         )
     stale = set(current.stale_components)
-    movers = []
+    movers: list[Mover] = []
     for name in dict.fromkeys([*current.components, *previous.components]):
         now = current.components.get(name) or {}
         before = previous.components.get(name)

@@ -123,7 +123,7 @@ def judge_feeds(
     last_days: Mapping[str, date | NothingSince | None], rules: DataFreshness, on: date
 ) -> list[FeedState]:
     """Each feed's state on ``on`` from its newest day (on or before ``on``)."""
-    states = []
+    states: list[FeedState] = []
     for feed, last in last_days.items():
         if isinstance(last, NothingSince):
             states.append(FeedState(feed, None, rules.max_age(feed), None, last.since))

@@ -163,7 +163,7 @@ class RetentionFigures:
     as_of: date
     current: PeriodRetention
     previous: PeriodRetention
-    cohorts: list[CohortRetention] = field(default_factory=list)
+    cohorts: list[CohortRetention] = field(default_factory=list[CohortRetention])
 
     @property
     def logo_retention_pct(self) -> float | None:

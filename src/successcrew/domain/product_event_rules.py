@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from successcrew.definitions.product_events import ProductEvents
+from successcrew.domain.json_objects import json_object
 
 #: Call types Segment defines; the ones we do not use are acknowledged and dropped.
 TYPES = frozenset({"track", "identify", "group", "page", "screen", "alias"})
@@ -38,11 +39,12 @@ class UsageRow:
 class SegmentPlan:
     """What a batch of calls asks for, and what was dropped and why."""
 
-    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    links: dict[str, str] = field(default_factory=dict)  # user id -> group id
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> traits
-    usage: list[UsageRow] = field(default_factory=list)
-    dropped: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    links: dict[str, str] = field(default_factory=dict[str, str])  # user id -> group id
+    # user id -> traits
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    usage: list[UsageRow] = field(default_factory=list[UsageRow])
+    dropped: dict[str, int] = field(default_factory=dict[str, int])
 
     def drop(self, why: str) -> None:
         """Count one call dropped for ``why``."""
@@ -69,8 +71,8 @@ def _number(value: Any) -> float | None:
 def group_of(call: Mapping[str, Any]) -> str | None:
     """The account a call names: ``groupId``, else ``context.groupId`` (Segment's B2B
     convention), else ``properties.groupId``."""
-    context = call.get("context") if isinstance(call.get("context"), Mapping) else {}
-    props = call.get("properties") if isinstance(call.get("properties"), Mapping) else {}
+    context = json_object(call.get("context")) or {}
+    props = json_object(call.get("properties")) or {}
     return (
         _text(call.get("groupId")) or _text(context.get("groupId")) or _text(props.get("groupId"))
     )
@@ -97,20 +99,20 @@ def plan_calls(
             if group is None:
                 plan.drop("group_without_groupId")
                 continue
-            traits = call.get("traits") if isinstance(call.get("traits"), Mapping) else {}
+            traits = json_object(call.get("traits")) or {}
             account = plan.accounts.setdefault(group, {})
             for column, trait in (
                 ("name", mapping.account_name_trait),
                 ("plan", mapping.account_plan_trait),
                 ("segment", mapping.account_segment_trait),
             ):
-                value = _text(traits.get(trait)) if trait else None
-                if value is not None:
-                    account[column] = value
+                text = _text(traits.get(trait)) if trait else None
+                if text is not None:
+                    account[column] = text
             if user is not None:
                 plan.links[user] = group
         elif kind == "identify":
-            traits = call.get("traits") if isinstance(call.get("traits"), Mapping) else {}
+            traits = json_object(call.get("traits")) or {}
             email = _text(traits.get("email"), 320)
             if user is None or email is None or "@" not in email:
                 plan.drop("identify_without_user_or_email")
@@ -129,9 +131,7 @@ def plan_calls(
                 continue
             value: float | None = 1.0
             if spec.value_property:
-                props = (
-                    call.get("properties") if isinstance(call.get("properties"), Mapping) else {}
-                )
+                props = json_object(call.get("properties")) or {}
                 value = _number(props.get(spec.value_property))
             if value is None:
                 plan.drop("value_property_missing")

@@ -106,8 +106,8 @@ class SendBudget:
     """
 
     caps: Mapping[str, int]
-    used: dict[str, int] = field(default_factory=dict)
-    closed: set[str] = field(default_factory=set)
+    used: dict[str, int] = field(default_factory=dict[str, int])
+    closed: set[str] = field(default_factory=set[str])
 
     def take(self, counts: Mapping[str, int]) -> bool:
         """Spend ``counts`` (messages by channel) and return True, or return False (deferred)."""

@@ -37,7 +37,7 @@ class Observation:
     value: float | None
     threshold: float | None
     account_id: int | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class UsagePlan:
 
     def days(self) -> list[date]:
         """Every day read from the daily totals (for tests and explanations)."""
-        out = []
+        out: list[date] = []
         for first, last in self.day_ranges:
             out += [first + timedelta(days=i) for i in range((last - first).days + 1)]
         return out
@@ -48,7 +48,7 @@ def plan_usage(as_of: date, lengths: Iterable[int]) -> UsagePlan:
     first_day = as_of - timedelta(days=spans[-1] - 1)
     # Each window (as_of - w, as_of] starts on the day after its boundary.
     starts = {as_of - timedelta(days=w - 1) for w in spans}
-    weeks = []
+    weeks: list[date] = []
     monday = week_start(first_day)
     if monday < first_day:
         monday += timedelta(days=WEEK)

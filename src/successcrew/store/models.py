@@ -7,7 +7,7 @@ accounts known to several systems, in ``account_sources``. Every timestamp is UT
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Numeric,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -46,6 +47,9 @@ class Base(DeclarativeBase):
     """Declarative base with a naming convention so migrations name constraints the same way."""
 
     metadata = MetaData(naming_convention=NAMING)
+    # Every model here maps one Table; SQLAlchemy types __table__ as the wider FromClause, which
+    # has no insert()/delete() and is not accepted where a Table is expected.
+    __table__: ClassVar[Table]
     type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType, datetime: UTCDateTime}
 
 
