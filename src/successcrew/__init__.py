@@ -7,7 +7,7 @@ running ``successcrew --help``) does not pull in the database stack.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -33,7 +33,47 @@ _EXPORTS: dict[str, str] = {
     "run_demo": "successcrew.demo.runner:run_demo",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# Spelled out (not computed from _EXPORTS) so type checkers read it; a test keeps the two equal.
+__all__ = [
+    "ConfigError",
+    "ImportRejected",
+    "ImportResult",
+    "InputError",
+    "LockHeld",
+    "Settings",
+    "SuccessCrewError",
+    "SyntheticData",
+    "Thresholds",
+    "__version__",
+    "generate_synthetic",
+    "import_file",
+    "initialise",
+    "load_settings",
+    "load_thresholds",
+    "make_engine",
+    "redact_secrets",
+    "run_demo",
+    "sanitise",
+]
+
+if TYPE_CHECKING:
+    # The same names as _EXPORTS, for type checkers and editors (never run).
+    from successcrew.definitions.thresholds import Thresholds, load_thresholds
+    from successcrew.demo.runner import run_demo
+    from successcrew.demo.synthetic import SyntheticData
+    from successcrew.demo.synthetic import generate as generate_synthetic
+    from successcrew.errors import (
+        ConfigError,
+        ImportRejected,
+        InputError,
+        LockHeld,
+        SuccessCrewError,
+    )
+    from successcrew.imports.pipeline import ImportResult, import_file
+    from successcrew.redaction import redact_secrets, sanitise
+    from successcrew.services.platform.setup import initialise
+    from successcrew.settings import Settings, load_settings
+    from successcrew.store.db import make_engine
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
@@ -80,8 +80,14 @@ class _PlainWhenPiped(Console):
         self._soft_wrap_on_terminal = value
 
 
-console: Console = _PlainWhenPiped(file=_SecretFreeStream("stdout"), highlight=False)
-err_console: Console = _PlainWhenPiped(file=_SecretFreeStream("stderr"), highlight=False)
+# Rich asks a stream for write, flush, isatty, fileno and encoding only, all of which the
+# redacting stream has; the cast says so to the type checker.
+console: Console = _PlainWhenPiped(
+    file=cast("IO[str]", _SecretFreeStream("stdout")), highlight=False
+)
+err_console: Console = _PlainWhenPiped(
+    file=cast("IO[str]", _SecretFreeStream("stderr")), highlight=False
+)
 
 
 def heading(title: str) -> None:

@@ -77,7 +77,8 @@ def settings_secrets(settings: Any) -> list[str]:
     out = []
     for name in type(settings).model_fields:
         value = getattr(settings, name, None)
-        secret = value.get_secret_value() if hasattr(value, "get_secret_value") else None
+        reveal = getattr(value, "get_secret_value", None)
+        secret = reveal() if callable(reveal) else None
         if isinstance(secret, str) and secret:
             out.append(secret)
     return out

@@ -413,6 +413,14 @@ def test_unknown_template_variable_is_a_config_error_naming_the_file() -> None:
         )
 
 
+def test_a_playbook_without_steps_is_a_config_error() -> None:
+    # Neither steps nor variants: before, the validator itself crashed (AttributeError).
+    with pytest.raises(ConfigError, match=r"test.yaml: .*at least one step is needed"):
+        book(steps=[])
+    with pytest.raises(ConfigError, match=r"test.yaml: .*at least one step is needed"):
+        book(steps=[], variants=[{"id": "a", "weight": 1}, {"id": "b", "weight": 1}])
+
+
 def test_shipped_playbooks_load(tmp_path: Path) -> None:
     ids = [b.id for b in load_playbooks()]
     assert ids == ["at_risk", "critical", "win_back"]

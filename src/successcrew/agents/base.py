@@ -88,8 +88,8 @@ def tool(*, requires: tuple[str, ...] = (), preview: bool = False) -> Callable[[
     """
 
     def mark(fn: F) -> F:
-        fn.__successcrew_tool__ = tuple(requires)  # type: ignore[attr-defined]
-        fn.__successcrew_preview__ = preview  # type: ignore[attr-defined]
+        fn.__successcrew_tool__ = tuple(requires)
+        fn.__successcrew_preview__ = preview
         return fn
 
     return mark

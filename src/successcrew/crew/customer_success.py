@@ -54,6 +54,7 @@ from successcrew.services.platform.setup import sync_setup_progress
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.db import rolled_back
+from successcrew.store.dialect import rowcount
 from successcrew.store.models import (
     AuditLog,
     CrewRun,
@@ -480,7 +481,7 @@ class CustomerSuccessCrew:
             .where(SetupProgress.step_id == spec.id, SetupProgress.status != "done")
             .values(**values)
         )
-        if settled.rowcount != 1:
+        if rowcount(settled) != 1:
             # Only possible if the run lock were bypassed: refuse to run it twice.
             raise RuntimeError(f"setup step {spec.id} is already done")
         return unchanged

@@ -153,7 +153,7 @@ class PlaybookFile(_Strict):
         ids = [v.id for v in self.variants]
         if len(ids) != len(set(ids)):
             raise ValueError("variant ids must be unique")
-        if not self.steps and any(v.steps is None for v in self.variants or [None]):  # type: ignore[list-item]
+        if not self.steps and (not self.variants or any(v.steps is None for v in self.variants)):
             raise ValueError("steps: at least one step is needed (here or in every variant)")
         churn_entry = any(isinstance(r, AccountChurned) for r in self.entry)
         if churn_entry and "churned" in self.exit:

@@ -17,8 +17,9 @@ from successcrew.definitions.thresholds import Thresholds, load_thresholds
 from successcrew.errors import ConfigError
 from successcrew.paths import definition_path
 
-#: Comparator spelling in YAML -> the Python operator; the SQL side uses the same operators.
-COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+#: Comparator spelling in YAML -> the Python operator; the SQL side uses the same operators
+#: (so the result is a bool on numbers and a SQL expression on columns).
+COMPARATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,

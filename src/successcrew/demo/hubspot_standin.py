@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -92,10 +93,11 @@ class HubSpotStandIn:
         method: str,
         path: str,
         args: Mapping[str, str],
-        headers: Mapping[str, str],
+        headers: Mapping[str, str] | Message[str, str],
         body: bytes,
     ) -> Answer:
-        """The status, headers and body HubSpot would answer to this request."""
+        """The status, headers and body HubSpot would answer to this request (``headers`` as
+        the HTTP server parsed them: looked up without regard to case)."""
         with self._lock:
             self.requests += 1
             if self.is_down():

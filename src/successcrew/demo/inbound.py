@@ -30,7 +30,7 @@ from successcrew.definitions.escalation_policy import load_policy
 from successcrew.demo.synthetic import Scenario
 from successcrew.domain.email_event_rules import KEY_FIELD
 from successcrew.settings import Settings
-from successcrew.store.models import Account, Escalation, OutboxMessage
+from successcrew.store.models import Account, OutboxMessage
 from successcrew.web.signatures import mandrill_signature
 
 #: The Slack member id the demo's chairman clicks with (the web app lists it as a decider).
@@ -304,8 +304,9 @@ class InboundLoop:
         self.came_back.spam_reports += len(emails)
         return len(emails)
 
-    def chairman_clicks(self, escalation: Escalation, now: datetime) -> bool:
-        """Approve ``escalation`` with a Slack button click signed as Slack signs it."""
+    def chairman_clicks(self, escalation_id: int, now: datetime) -> bool:
+        """Approve escalation ``escalation_id`` with a Slack button click signed as Slack signs
+        it."""
         assert self.http is not None
         self.clock.now = now
         payload = {
@@ -316,7 +317,7 @@ class InboundLoop:
             "actions": [
                 {
                     "action_id": "escalation_approve",
-                    "value": f"{escalation.id}:approve",
+                    "value": f"{escalation_id}:approve",
                     "type": "button",
                 }
             ],

@@ -119,7 +119,8 @@ def _hold_line(hold: Any) -> str:
         if scope.startswith("campaign:")
         else _SCOPE_WORDS.get(scope, scope)
     )
-    why = _RULE_WORDS.get(hold.held_by, hold.held_by)
+    held_by = str(hold.held_by)
+    why = _RULE_WORDS.get(held_by, held_by)
     line = f"{why[0].upper()}{why[1:]}: {what} paused on {_day(hold.set_at)}"
     line += f" ({hold.held_by}: {hold.reason})"
     if hold.lifted_at is None:

@@ -338,7 +338,7 @@ def _play_chairman(
         ).first()
     if esc is None:
         return None
-    loop.chairman_clicks(esc, now - timedelta(hours=1))
+    loop.chairman_clicks(esc.id, now - timedelta(hours=1))
     with engine.connect() as conn:
         status = conn.execute(select(Escalation.status).where(Escalation.id == esc.id)).scalar_one()
     if status != "approved":

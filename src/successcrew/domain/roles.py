@@ -78,10 +78,18 @@ OWN_BOOK_ROLES = frozenset({"csm"})
 
 
 class HasRole(Protocol):
-    """Anything with an e-mail and a role (the signed-in user)."""
+    """Anything with an e-mail and a role (the signed-in user); read-only, so a frozen
+    dataclass qualifies."""
 
-    email: str
-    role: str
+    @property
+    def email(self) -> str:
+        """The person's e-mail address."""
+        ...
+
+    @property
+    def role(self) -> str:
+        """The person's role name."""
+        ...
 
 
 @dataclass(frozen=True)

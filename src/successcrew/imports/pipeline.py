@@ -15,7 +15,16 @@ from sqlalchemy import Engine
 from successcrew.errors import ImportRejected, InputError
 from successcrew.imports.fields import text_problems
 from successcrew.imports.reader import detect_format, open_text, read_csv, read_jsonl
-from successcrew.imports.rows import ROW_MODELS, ImportRow, InvoiceRow, NpsRow, UsageRow
+from successcrew.imports.rows import (
+    ROW_MODELS,
+    AccountRow,
+    ContactRow,
+    ImportRow,
+    InvoiceRow,
+    NpsRow,
+    TicketRow,
+    UsageRow,
+)
 from successcrew.store import audit
 from successcrew.store.importing import Staging
 
@@ -67,6 +76,7 @@ def nps_natural_key(row: NpsRow) -> str:
 
 def _stage_tuple(kind: str, line: int, row: ImportRow) -> tuple[Any, ...]:
     if kind == "accounts":
+        assert isinstance(row, AccountRow)
         return (
             line,
             row.external_id,
@@ -78,17 +88,18 @@ def _stage_tuple(kind: str, line: int, row: ImportRow) -> tuple[Any, ...]:
             row.started_at,
             row.churned_at,
             row.renewal_date,
-        )  # type: ignore[attr-defined]
+        )
     if kind == "contacts":
+        assert isinstance(row, ContactRow)
         return (
             line,
             row.external_id,
             row.account_external_id,
             row.email,
-            row.name,  # type: ignore[attr-defined]
+            row.name,
             row.role,
             row.email_opt_out,
-        )  # type: ignore[attr-defined]
+        )
     if kind == "usage":
         assert isinstance(row, UsageRow)
         if row.occurred_at is not None:
@@ -113,15 +124,16 @@ def _stage_tuple(kind: str, line: int, row: ImportRow) -> tuple[Any, ...]:
             None,
         )
     if kind == "tickets":
+        assert isinstance(row, TicketRow)
         return (
             line,
             row.external_id,
             row.account_external_id,
-            row.opened_at,  # type: ignore[attr-defined]
+            row.opened_at,
             row.closed_at,
             row.priority,
             row.csat,
-        )  # type: ignore[attr-defined]
+        )
     if kind == "invoices":
         assert isinstance(row, InvoiceRow)
         return (

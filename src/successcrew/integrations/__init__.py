@@ -8,7 +8,7 @@ runs nothing, so the crew's parallel tasks never meet a half-imported module.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 #: name -> the module that defines it
 _EXPORTS: dict[str, str] = {
@@ -40,7 +40,63 @@ _EXPORTS: dict[str, str] = {
     "sync_crm": "successcrew.integrations.sync",
 }
 
-__all__ = sorted(_EXPORTS)
+# Spelled out (not computed from _EXPORTS) so type checkers read it; a test keeps the two equal.
+__all__ = [
+    "Button",
+    "CrmAccount",
+    "CrmConnector",
+    "CrmContact",
+    "CrmTask",
+    "DispatchSummary",
+    "EmailMessage",
+    "HttpPolicy",
+    "HubSpotConnector",
+    "IntercomConnector",
+    "MailchimpClient",
+    "ProviderAuthError",
+    "ProviderClient",
+    "ProviderError",
+    "ProviderResponseError",
+    "PushResult",
+    "SalesforceConnector",
+    "ScoreUpdate",
+    "SendGridClient",
+    "SlackClient",
+    "SyncSummary",
+    "build_blocks",
+    "dispatch",
+    "enqueue",
+    "outbox_summary",
+    "sync_crm",
+]
+
+if TYPE_CHECKING:
+    # The same names as _EXPORTS, for type checkers and editors (never run).
+    from successcrew.integrations.crm.connector import (
+        CrmAccount,
+        CrmConnector,
+        CrmContact,
+        CrmTask,
+        PushResult,
+        ScoreUpdate,
+    )
+    from successcrew.integrations.crm.hubspot import HubSpotConnector
+    from successcrew.integrations.crm.intercom import IntercomConnector
+    from successcrew.integrations.crm.salesforce import SalesforceConnector
+    from successcrew.integrations.dispatcher import DispatchSummary, dispatch
+    from successcrew.integrations.email.mailchimp import MailchimpClient
+    from successcrew.integrations.email.sender import EmailMessage
+    from successcrew.integrations.email.sendgrid import SendGridClient
+    from successcrew.integrations.http import (
+        HttpPolicy,
+        ProviderAuthError,
+        ProviderClient,
+        ProviderError,
+        ProviderResponseError,
+    )
+    from successcrew.integrations.slack import Button, SlackClient, build_blocks
+    from successcrew.integrations.sync import SyncSummary, sync_crm
+    from successcrew.store.outbox import enqueue, outbox_summary
 
 
 def __getattr__(name: str) -> Any:

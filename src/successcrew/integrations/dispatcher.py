@@ -246,7 +246,8 @@ def hold_unsendable(engine: Engine, senders: _Senders, now: datetime) -> int:
         held = 0
         to_hold: dict[tuple[Any, ...], str] = {}
         to_release: set[tuple[Any, ...]] = set()
-        for channel, *values, status, last_error, count, first_due in groups:
+        # tuple(): the row's width depends on key_cols, so a checker cannot unpack a Row.
+        for channel, *values, status, last_error, count, first_due in map(tuple, groups):
             key = (channel, *values)
             given = dict(zip(fields, values[:-1], strict=True))
             group = HoldGroup(

@@ -122,7 +122,7 @@ def upsert_accounts(
                 "updated_at": stmt.excluded.updated_at,
             },
         ).returning(Account.id, Account.external_id)
-        ids.update({ext: acc_id for acc_id, ext in session.execute(stmt)})
+        ids.update({row.external_id: row.id for row in session.execute(stmt)})
     result = {
         a.source_id: (ids[r["external_id"]], r["external_id"])
         for a, r in zip(accounts, rows, strict=True)

@@ -137,7 +137,7 @@ class ModelAssistant:
             self._chat_model = ChatOpenAI(
                 model=self.config.model,
                 base_url=self.config.base_url,
-                api_key=self.config.secret(),
+                api_key=SecretStr(self.config.secret()),
                 timeout=self.config.timeout,
                 max_retries=1,
                 temperature=0,

@@ -84,6 +84,7 @@ def use_crew_mode(runtime: Any, mode: str) -> None:
     from dataclasses import replace
 
     from successcrew.errors import InputError
+    from successcrew.llm.calls import ModelAssistant
 
     if mode not in ("deterministic", "crewai"):
         raise InputError(f"--crew-mode must be deterministic or crewai, not {mode!r}")
@@ -92,5 +93,5 @@ def use_crew_mode(runtime: Any, mode: str) -> None:
         if not runtime.settings.llm_model:
             raise ConfigError("--crew-mode crewai needs a model: set SUCCESSCREW_LLM_MODEL")
         require("langchain_openai", "crewai")
-    if current is not None and hasattr(current, "config"):
+    if isinstance(current, ModelAssistant):
         current.config = replace(current.config, crew_mode=mode)

@@ -80,7 +80,7 @@ class AccountPage:
 
 def _base(
     f: AccountFilter, current: date | None, previous: date | None, today: date
-) -> tuple[Select[Any], Any]:
+) -> tuple[Select, Any]:
     now = aliased(HealthSnapshot, name="now_snap")
     old = aliased(HealthSnapshot, name="old_snap")
     change = (now.score - old.score).label("change")
@@ -148,7 +148,7 @@ def _dates(session: Session, today: date) -> tuple[date | None, date | None]:
     return current, previous_as_of(session, current, at_least_days=7)
 
 
-def _ordered(query: Select[Any], key: Any, sort: str, descending: bool) -> Select[Any]:
+def _ordered(query: Select, key: Any, sort: str, descending: bool) -> Select:
     if sort == "score":
         # Never NULL: a plain order the (as_of, score) index gives in either direction.
         primary = key.desc() if descending else key.asc()
@@ -209,5 +209,5 @@ def filter_choices(session: Session, book_owner: str | None = None) -> dict[str,
         query = select(column).where(column.is_not(None)).distinct().order_by(column).limit(500)
         if book_owner is not None:
             query = query.where(Account.owner_email == book_owner)
-        out[name] = list(session.scalars(query))
+        out[name] = [value for value in session.scalars(query) if value is not None]
     return out

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Float, Integer, Select, String, Table, cast, literal, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Float,
+    Integer,
+    Result,
+    Select,
+    String,
+    Table,
+    cast,
+    literal,
+    select,
+)
 from sqlalchemy import column as column_of
 from sqlalchemy import table as table_of
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +32,9 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from successcrew.store.types import FloatList
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def upsert(conn: Connection, table: Table) -> Any:
@@ -33,14 +49,18 @@ def bulk_load(
 ) -> int:
     """Append rows to ``table``: COPY on PostgreSQL, executemany on SQLite. Returns the count."""
     if conn.dialect.name == "postgresql":
+        # Imported here: only a PostgreSQL connection reaches this branch.
+        from psycopg import sql
+
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
+        # PostgreSQL is reached through psycopg 3 only (the URL says postgresql+psycopg).
+        pg = typing.cast("psycopg.Connection[Any]", dbapi)
         count = 0
-        column_list = ", ".join(f'"{c}"' for c in columns)
-        with (
-            dbapi.cursor() as cursor,
-            cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
-        ):
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with pg.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
                 count += 1
@@ -49,6 +69,15 @@ def bulk_load(
     if batch:
         conn.execute(table.insert(), batch)
     return len(batch)
+
+
+def rowcount(result: Result) -> int:
+    """How many rows an INSERT, UPDATE or DELETE run through ``Session.execute`` changed.
+
+    The session returns the statement's CursorResult, but is typed to return a plain Result,
+    which has no row count.
+    """
+    return int(typing.cast("CursorResult[Any]", result).rowcount or 0)
 
 
 def tune_for_batch(conn: Connection) -> None:
@@ -88,7 +117,7 @@ class _CreateTempAs(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(self, name: str, query: Select[Any]) -> None:
+    def __init__(self, name: str, query: Select) -> None:
         self.name = name
         self.query = query
 
@@ -99,8 +128,8 @@ def _create_temp_as(element: _CreateTempAs, compiler: SQLCompiler, **kw: Any) ->
 
 
 def parallel_source(
-    conn: Connection, query: Select[Any], name: str, columns: Sequence[str]
-) -> tuple[Select[Any], str | None]:
+    conn: Connection, query: Select, name: str, columns: Sequence[str]
+) -> tuple[Select, str | None]:
     """``query`` as the source of an INSERT, computed by a parallel plan where there is one.
 
     PostgreSQL never plans INSERT .. SELECT in parallel, but does plan CREATE TABLE .. AS in

@@ -100,14 +100,14 @@ def portfolio_retention(
     )
 
 
-def _nps_columns() -> list[Any]:
+def _nps_columns() -> tuple[Any, Any, Any, Any]:
     score = NpsResponse.score
-    return [
+    return (
         func.count(),
         func.sum(case((score >= 9, 1), else_=0)),
         func.sum(case((and_(score >= 7, score <= 8), 1), else_=0)),
         func.sum(case((score <= 6, 1), else_=0)),
-    ]
+    )
 
 
 def _nps_window(as_of: date, window_days: int | None) -> list[ColumnElement[bool]]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from successcrew.definitions.thresholds import RetryPolicy
 from successcrew.domain.block_kit import limit_problems, slack_message
+from successcrew.store.dialect import rowcount
 from successcrew.store.models import OutboxMessage
 
 STATUSES = ("pending", "sending", "delivered", "dead", "held")
@@ -222,7 +223,7 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int) -> l
 
 def outbox_summary(session: Session, *, dead_limit: int = 20) -> dict[str, Any]:
     """Counts by status, the newest dead letters and the held reasons (for ``status``)."""
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for status, n in session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ):
@@ -308,4 +309,4 @@ def requeue_dead(session: Session, message_id: int, *, now: datetime) -> bool:
         .values(status="pending", attempts=0, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))

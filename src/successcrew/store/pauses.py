@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from successcrew.store import audit
-from successcrew.store.dialect import insert_ignore
+from successcrew.store.dialect import insert_ignore, rowcount
 from successcrew.store.models import PauseHold
 
 #: Scopes a person can pause by hand. ``automation`` stops every outbound effect.
@@ -119,12 +119,14 @@ def lift(
     """Lift ``held_by``'s open hold on ``scope`` (``by`` is who lifts it: the holder, or a person
     lifting a rule's hold); False when there was none. Other holds stay."""
     H = PauseHold
-    lifted = session.execute(
-        update(H)
-        .where(H.scope == scope, H.held_by == held_by, H.kind == kind, H.lifted_at.is_(None))
-        .values(lifted_at=now, lifted_by=by, lift_reason=reason)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    lifted = rowcount(
+        session.execute(
+            update(H)
+            .where(H.scope == scope, H.held_by == held_by, H.kind == kind, H.lifted_at.is_(None))
+            .values(lifted_at=now, lifted_by=by, lift_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not lifted:
         return False
     detail = {"reason": reason, "hold": kind, "held_by": held_by}

@@ -41,7 +41,7 @@ def band_counts(
     rows = session.execute(query).all()
     result = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
     for band, count, arr in rows:
-        result[band] = {"accounts": int(count), "arr": float(arr)}
+        result[band] = {"accounts": int(count), "arr": float(arr or 0)}
     return result
 
 
@@ -157,18 +157,19 @@ def bands_by_segment(
         query = query.where(Account.owner_email == owner)
     bands = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
     segments: dict[str, dict[str, Any]] = {}
-    for segment, band, n, arr in session.execute(query):
+    for segment, band, n, arr_or_none in session.execute(query):
+        arr = float(arr_or_none or 0)
         bands[band]["accounts"] += int(n)
-        bands[band]["arr"] += float(arr)
+        bands[band]["arr"] += arr
         name = segment or "(none)"
         row = segments.setdefault(
             name,
             {"segment": name, "accounts": 0, "arr": 0.0, "arr_at_risk": 0.0, "accounts_at_risk": 0},
         )
         row["accounts"] += int(n)
-        row["arr"] += float(arr)
+        row["arr"] += arr
         if band != "healthy":
-            row["arr_at_risk"] += float(arr)
+            row["arr_at_risk"] += arr
             row["accounts_at_risk"] += int(n)
     ordered = sorted(segments.values(), key=lambda r: (-r["arr_at_risk"], r["segment"]))
     return bands, ordered

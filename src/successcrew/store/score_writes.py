@@ -31,6 +31,7 @@ from successcrew.definitions.thresholds import HealthBands
 from successcrew.store.dialect import (
     insert_ignore,
     parallel_source,
+    rowcount,
     text_value,
     tune_for_batch,
     upsert,
@@ -355,4 +356,4 @@ def carry_forward(session: Session, as_of: date, *, now: datetime) -> int:
         # Without it SQLAlchemy keeps the row count of UPDATE and DELETE only (-1 on psycopg).
         .execution_options(preserve_rowcount=True)
     )
-    return session.execute(stmt).rowcount or 0
+    return rowcount(session.execute(stmt))

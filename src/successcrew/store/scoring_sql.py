@@ -520,7 +520,7 @@ def _model_select(
     layout_id: int | None,
     small: Mapping[str, frozenset[str | None]],
     stale: list[str],
-) -> Select[Any]:
+) -> Select:
     comps = model.components
     raw = (
         select(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from successcrew.clock import start_of_day
 from successcrew.domain.explanations import Explanation, SnapshotView, explain_change
 from successcrew.store import audit
+from successcrew.store.dialect import rowcount
 from successcrew.store.models import (
     Account,
     AuditLog,
@@ -108,13 +109,12 @@ def model_changes(session: Session, since: date, until: date) -> list[dict[str, 
 
 def delete_snapshots(session: Session, as_of: date, *, actor: str, now: datetime) -> int:
     """Delete every snapshot of ``as_of``; audited when anything went. Returns how many."""
-    deleted = (
+    deleted = rowcount(
         session.execute(
             delete(HealthSnapshot)
             .where(HealthSnapshot.as_of == as_of)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
     if deleted:
         audit.record(

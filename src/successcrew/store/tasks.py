@@ -26,7 +26,8 @@ def add_tasks(session: Session, tasks: Iterable[Mapping[str, Any]], *, now: date
     if not rows:
         return 0
     ids = {r["account_id"] for r in rows if r.get("account_id") is not None}
-    owners = dict(
+    # Keyed by int | None: a task without an account looks up None and finds no owner.
+    owners: dict[int | None, str | None] = dict(
         session.execute(select(Account.id, Account.owner_email).where(Account.id.in_(ids))).all()
     )
     values = [
@@ -78,7 +79,7 @@ class TaskRow:
     done_by: str | None
 
 
-def _task_rows() -> Select[Any]:
+def _task_rows() -> Select:
     """A task's columns in TaskRow's order, with its account's name."""
     return select(
         Task.id,

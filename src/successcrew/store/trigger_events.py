@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import Select, and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from successcrew.definitions.trigger_specs import COMPARATORS, TriggerSpec
@@ -304,7 +304,7 @@ def health_candidates(
         .where(AccountSource.source.in_(crm_sources))
         .subquery("crm")
     )
-    query_from: Any = (
+    query_from: Select = (
         select(
             cur.account_id,
             Account.name,

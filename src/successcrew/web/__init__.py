@@ -8,9 +8,12 @@ Importing this package loads FastAPI; only ``successcrew serve`` (and the demo) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["create_app"]
+
+if TYPE_CHECKING:
+    from successcrew.web.application import create_app
 
 
 def __getattr__(name: str) -> Any:

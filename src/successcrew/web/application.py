@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +37,9 @@ from successcrew.web.context import WebContext
 from successcrew.web.middleware import AccessLog, BodyLimit, ProxiedPeer
 from successcrew.web.prometheus import WebMetrics
 from successcrew.web.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from successcrew.web.socket_mode import SocketModeRunner
 
 log = logging.getLogger("successcrew.web")
 
@@ -162,7 +166,9 @@ def create_app(
     return app
 
 
-def _socket_mode(ctx: WebContext, handler: slack_endpoint.InteractionHandler) -> object | None:
+def _socket_mode(
+    ctx: WebContext, handler: slack_endpoint.InteractionHandler
+) -> SocketModeRunner | None:
     from successcrew.web.socket_mode import SocketModeRunner
 
     app_token = ctx.secret("slack_app_token")

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -139,7 +139,10 @@ class ProxiedPeer:
     def __init__(self, app: ASGIApp, trusted: str) -> None:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-        self.inner = ProxyHeadersMiddleware(app, trusted_hosts=trusted)
+        # uvicorn spells ASGI's scope and messages as its own TypedDicts; at run time they are
+        # the same plain dicts this module passes.
+        proxy = ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted)
+        self.inner = cast(ASGIApp, proxy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):

@@ -100,10 +100,8 @@ async def _receive(request: Request, kind: str) -> Response:
                 return _error(400, "invalid_request", "a call in the batch is larger than 32 KB")
             merged = dict(item)
             for name, value in outer.items():
-                merged[name] = {
-                    **value,
-                    **(item.get(name) if isinstance(item.get(name), dict) else {}),
-                }
+                inner = item.get(name)
+                merged[name] = {**value, **(inner if isinstance(inner, dict) else {})}
             calls.append(merged)
     else:
         calls = [{**document, "type": kind}]

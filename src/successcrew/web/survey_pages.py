@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -288,7 +288,7 @@ async def in_app_answer(request: Request) -> Response:
 
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        err: dict[str, Any] = exc.errors()[0]
+        err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
         return f"{where}: {err.get('msg')}"
     return str(exc)

@@ -27,7 +27,7 @@ from successcrew.domain.email_event_rules import (
 )
 from successcrew.services.programs.results import record_campaign_feedback_many
 from successcrew.store import audit
-from successcrew.store.dialect import insert_ignore
+from successcrew.store.dialect import insert_ignore, rowcount
 from successcrew.store.models import (
     Contact,
     EmailEvent,
@@ -194,7 +194,7 @@ def record_email_events(
             .values(unsubscribed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        result.unsubscribed = int(changed.rowcount or 0)
+        result.unsubscribed = rowcount(changed)
     leaving = {f["contact_id"] for f in feedback if f["kind"] in UNSUBSCRIBING_KINDS}
     if result.suppressed_addresses or result.feedback or result.unsubscribed:
         audit.record(

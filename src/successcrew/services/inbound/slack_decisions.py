@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from successcrew.definitions.escalation_policy import EscalationPolicy
 from successcrew.domain.escalation_rules import decided_card, parse_button
+from successcrew.domain.json_objects import json_object
 from successcrew.errors import InputError
 from successcrew.services.escalations.lifecycle import decide
 from successcrew.settings import Settings
@@ -100,7 +101,7 @@ def decide_from_slack(
     """Take one verified ``block_actions`` payload: decide, or refuse, and say so."""
     if payload.get("type") != "block_actions":
         return SlackOutcome("ignored", "")
-    user = payload.get("user") if isinstance(payload.get("user"), Mapping) else {}
+    user = json_object(payload.get("user")) or {}
     user_id = str(user.get("id") or "")
     name = str(user.get("username") or user.get("name") or user_id)
     response_url = (
@@ -117,8 +118,8 @@ def decide_from_slack(
     if parsed is None or not user_id:
         return SlackOutcome("ignored", "", response_url=response_url)
     escalation_id, decision = parsed
-    channel = payload.get("channel") if isinstance(payload.get("channel"), Mapping) else {}
-    container = payload.get("container") if isinstance(payload.get("container"), Mapping) else {}
+    channel = json_object(payload.get("channel")) or {}
+    container = json_object(payload.get("container")) or {}
     clicked = None
     if channel.get("id") and container.get("message_ts"):
         clicked = (str(channel["id"]), str(container["message_ts"]))

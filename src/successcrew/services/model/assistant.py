@@ -203,8 +203,9 @@ def account_facts(
     )
     for account_id, score, comment in rows:
         shown = comments.setdefault(account_id, [])
-        if len(shown) < COMMENTS_PER_ACCOUNT and comment.strip():
-            shown.append(f"(NPS {score}) {comment.strip()[:COMMENT_MAX_CHARS]}")
+        text = (comment or "").strip()  # the query keeps only rows with a comment
+        if len(shown) < COMMENTS_PER_ACCOUNT and text:
+            shown.append(f"(NPS {score}) {text[:COMMENT_MAX_CHARS]}")
     out: dict[int, AccountFacts] = {}
     for account_id in ids:
         account = accounts.get(account_id)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, RowMapping, delete, select
 from sqlalchemy.orm import Session
 
 from successcrew.domain.proposal_rules import AccountState, check_proposal
@@ -365,6 +365,7 @@ def store_crew_proposals(
         )
         messages: list[dict[str, Any]] = []
         if reason is None and item["action"] != "nothing":
+            assert account_id is not None  # check_proposal refused any other action without one
             try:
                 messages = _messages(session, key, item, accounts[account_id], settings)
             except InputError as exc:
@@ -414,7 +415,11 @@ def _approve(
 ) -> dict[str, Any]:
     """Carry out ``p`` and mark it approved (the caller's transaction)."""
     done: dict[str, Any] = {}
+    if p.action in ("escalate", "enrol_playbook") and p.account_id is None:
+        # The account was deleted after the proposal was made (the column is SET NULL).
+        raise InputError(f"the account of proposal {p.id} no longer exists: decline it")
     if p.action == "escalate":
+        assert p.account_id is not None
         from successcrew.services.escalations.lifecycle import raise_for_account
 
         if settings is None or policy is None:
@@ -429,6 +434,7 @@ def _approve(
         )
         done["escalation_id"] = esc.id
     elif p.action == "enrol_playbook":
+        assert p.account_id is not None
         from successcrew.definitions.playbooks import load_playbooks
         from successcrew.services.programs.runs import enrol_accounts
 
@@ -511,7 +517,7 @@ def decide(
     return {"id": p.id, "status": p.status, "action": p.action, **done}
 
 
-def _summary(row: Mapping[str, Any]) -> str:
+def _summary(row: RowMapping) -> str:
     proposal = row["proposal"] or {}
     if row["action"] == "email_draft":
         draft = proposal.get("draft") or {}

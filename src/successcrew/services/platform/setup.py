@@ -19,7 +19,7 @@ from successcrew.settings import (
     survey_secret_file,
 )
 from successcrew.store.db import redacted_url, transaction
-from successcrew.store.dialect import insert_ignore
+from successcrew.store.dialect import insert_ignore, rowcount
 from successcrew.store.migrate import upgrade
 from successcrew.store.models import SetupProgress
 from successcrew.store.outbox import enqueue
@@ -43,7 +43,7 @@ def sync_setup_progress(session: Session, steps: Sequence[StepSpec]) -> int:
                 attempts=0,
             )
         )
-        added += result.rowcount or 0
+        added += rowcount(result)
         session.execute(
             update(SetupProgress)
             .where(

@@ -31,7 +31,7 @@ from successcrew.domain.program_rules import (
 from successcrew.services.programs.results import check_auto_pause
 from successcrew.services.programs.steps import StepOutcome, run_due_steps
 from successcrew.store import audit
-from successcrew.store.dialect import insert_ignore
+from successcrew.store.dialect import insert_ignore, rowcount
 from successcrew.store.models import (
     Account,
     CampaignFeedback,
@@ -102,18 +102,18 @@ def apply_exits(session: Session, book: Playbook, *, now: datetime) -> dict[str,
             .values(status="exited", exit_reason=reason, ended_at=now)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount:
-            counts[reason] = result.rowcount
+        if changed := rowcount(result):
+            counts[reason] = changed
     return counts
 
 
 # --- enrolment -------------------------------------------------------------------------------
 
 
-def _entry_candidates(book: Playbook, *, now: datetime) -> list[tuple[str, Select[Any]]]:
+def _entry_candidates(book: Playbook, *, now: datetime) -> list[tuple[str, Select]]:
     """(rule name, query of account_id + entry-key part) for each entry rule."""
     today = now.date()
-    queries: list[tuple[str, Select[Any]]] = []
+    queries: list[tuple[str, Select]] = []
     for rule in book.spec.entry:
         if isinstance(rule, BandEntered):
             # One pass over the snapshot history, grouped by account (linear, no self-join):

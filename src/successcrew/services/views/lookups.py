@@ -232,7 +232,8 @@ def review_set(session: Session, today: date, *, limit: int = 20) -> list[seat.A
         .order_by(Account.arr.desc().nulls_last(), Account.id)
         .limit(limit)
     ).all()
-    ids = list(dict.fromkeys(int(i) for i in with_events))
+    # The join to accounts leaves no event without an account.
+    ids = list(dict.fromkeys(i for i in with_events if i is not None))
     if len(ids) < limit:
         more = session.scalars(
             select(Account.id)

@@ -75,6 +75,7 @@ def funnels(session: Session) -> dict[str, dict[str, int]]:
         .where(EmailEvent.program.is_not(None), EmailEvent.kind.in_(list(kinds)))
         .group_by(EmailEvent.program, EmailEvent.kind)
     ):
+        assert program is not None  # the query keeps only events of a program
         stage(program)[kinds[kind]] += n
     return out
 

@@ -130,8 +130,8 @@ def stacked_chart(title: str, months: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def report_charts(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    charts: dict[str, dict[str, Any]] = {
+def report_charts(doc: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    charts: dict[str, tuple[str, dict[str, Any]]] = {
         "nps_trend": (
             "line",
             line_chart(
@@ -184,4 +184,4 @@ def report_charts(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 fmt="{:.0f}",
             ),
         )
-    return charts  # type: ignore[return-value]
+    return charts

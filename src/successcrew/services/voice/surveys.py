@@ -32,6 +32,7 @@ from successcrew.domain.survey_tokens import (
 from successcrew.errors import InputError
 from successcrew.services.messaging.links import require_secret, unsubscribe_url
 from successcrew.store import audit
+from successcrew.store.dialect import rowcount
 from successcrew.store.models import (
     Account,
     Contact,
@@ -346,12 +347,14 @@ def record_survey_response(
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
         raise InputError(f"score {score!r} is not a whole number between 0 and 10")
     claims = verify_survey_token(token, key, now)
-    claimed = session.execute(
-        update(SurveyInvitation)
-        .where(SurveyInvitation.nonce == claims.nonce, SurveyInvitation.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = rowcount(
+        session.execute(
+            update(SurveyInvitation)
+            .where(SurveyInvitation.nonce == claims.nonce, SurveyInvitation.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     invitation = session.execute(
         select(SurveyInvitation).where(SurveyInvitation.nonce == claims.nonce)
     ).scalar_one_or_none()

@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from authlib.common.urls import add_params_to_uri
@@ -28,6 +28,9 @@ from joserfc.jwk import KeySet
 from successcrew.web.auth.identity import auth_of, safe_next
 from successcrew.web.auth.login_pages import login_page, start_session
 from successcrew.web.pages import message
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySetSerialization
 
 log = logging.getLogger("successcrew.web")
 router = APIRouter()
@@ -71,7 +74,8 @@ class Provider:
                 config = self._get(self.issuer + "/.well-known/openid-configuration")
                 if str(config.get("issuer", "")).rstrip("/") != self.issuer:
                     raise OidcError("the provider's discovery document names another issuer")
-                self._keys = KeySet.import_key_set(self._get(str(config["jwks_uri"])))  # type: ignore[arg-type]
+                jwks = cast("KeySetSerialization", self._get(str(config["jwks_uri"])))
+                self._keys = KeySet.import_key_set(jwks)
                 self._config = config
                 self._fetched = time.monotonic()
             return self._config, self._keys

@@ -3,9 +3,10 @@ template draws what these compute, so a chart is readable with the page's CSS al
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 WIDTH, HEIGHT = 640, 200
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 34, 10, 10, 24
@@ -61,7 +62,7 @@ class StackedBars:
 
 
 def band_trend_chart(
-    trend: Sequence[dict[str, object]], bands: Sequence[str]
+    trend: Sequence[Mapping[str, Any]], bands: Sequence[str]
 ) -> StackedBars | None:
     """One stacked bar per date: Critical at the bottom, then At-Risk, then Healthy."""
     if not trend:
