@@ -346,6 +346,39 @@ def test_crew_proposals_are_checked_by_policy_and_approval_uses_the_deterministi
         decided(engine, rows["issue_refund", "Acme"]["id"], "approve")
 
 
+def test_approving_a_proposal_whose_account_was_deleted_says_so_and_changes_nothing(
+    engine: Engine,
+) -> None:
+    ids = build_book(engine)
+    with transaction(engine) as session:
+        store_crew_proposals(
+            session,
+            crew_items(ids),
+            under_review=[ids["ACME"], ids["BETA"]],
+            playbooks=["at_risk", "critical", "win_back"],
+            model="m",
+            crew_run_id=None,
+            settings=SETTINGS,
+            now=NOW,
+        )
+    rows = {(p["action"], p["account"]): p for p in proposals(engine)}
+    waiting = [rows["escalate", "Beta"]["id"], rows["enrol_playbook", "Beta"]["id"]]
+    with transaction(engine) as session:
+        # What deleting the account does to its proposals (the foreign key is SET NULL).
+        session.execute(
+            update(ActionProposal).where(ActionProposal.id.in_(waiting)).values(account_id=None)
+        )
+    for proposal_id in waiting:
+        with pytest.raises(InputError, match=f"account of proposal {proposal_id} no longer exists"):
+            decided(engine, proposal_id, "approve")
+    with engine.connect() as conn:
+        statuses = conn.execute(
+            select(ActionProposal.status).where(ActionProposal.id.in_(waiting))
+        ).scalars()
+        assert list(statuses) == ["pending", "pending"]
+        assert conn.execute(select(func.count()).select_from(Escalation)).scalar_one() == 0
+
+
 def _copy_of(template: Path, tmp_path: Path, name: str) -> Engine:
     path = tmp_path / name
     shutil.copy(template, path)
