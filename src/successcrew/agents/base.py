@@ -10,7 +10,7 @@ reports it as ``not available: needs ...`` instead of running anything in its pl
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from successcrew.definitions.thresholds import Thresholds
     from successcrew.settings import Settings
 
-ToolResult = dict[str, Any]
+#: What a tool returns: a JSON-ready mapping (a dict, or a TypedDict record), stored as JSON.
+ToolResult = Mapping[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -170,7 +171,7 @@ class Agent:
             )
         return result
 
-    def run_tool(self, name: str, ctx: TaskContext) -> ToolResult:
+    def run_tool(self, name: str, ctx: TaskContext) -> dict[str, Any]:
         """Run tool ``name``; the caller has checked it is available."""
         reason = self.unavailable_reason(name)
         if reason is not None:

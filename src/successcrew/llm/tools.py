@@ -13,7 +13,7 @@ import inspect
 import json
 import threading
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -36,9 +36,9 @@ class ReadOnlyTools:
         self.results: list[str] = []
         self._lock = threading.Lock()
 
-    def _read(self, fn: Callable[..., dict[str, Any]], *args: Any, **kw: Any) -> str:
+    def _read(self, fn: Callable[..., Mapping[str, Any]], *args: Any, **kw: Any) -> str:
         with lookups.read_only(self.engine) as session:
-            data = fn(session, *args, **kw)
+            data = dict(fn(session, *args, **kw))
         comments = data.pop("customer_comments", None)
         text = scrub(json.dumps(data, default=str, sort_keys=True))
         if comments is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -221,7 +221,25 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int) -> l
     return [Claimed(m, before[m.id] == "sending") for m in sorted(claimed, key=lambda m: m.id)]
 
 
-def outbox_summary(session: Session, *, dead_limit: int = 20) -> dict[str, Any]:
+class DeadLetter(TypedDict):
+    """A message that gave up: its id, idempotency key, channel, tries and last error."""
+
+    id: int
+    key: str
+    channel: str
+    attempts: int
+    last_error: str | None
+
+
+class OutboxSummary(TypedDict):
+    """Messages per status, the newest dead letters, and held messages per reason."""
+
+    counts: dict[str, int]
+    dead_letters: list[DeadLetter]
+    held_reasons: dict[str, int]
+
+
+def outbox_summary(session: Session, *, dead_limit: int = 20) -> OutboxSummary:
     """Counts by status, the newest dead letters and the held reasons (for ``status``)."""
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for status, n in session.execute(
@@ -245,20 +263,20 @@ def outbox_summary(session: Session, *, dead_limit: int = 20) -> dict[str, Any]:
         .where(OutboxMessage.status == "held")
         .group_by(OutboxMessage.last_error)
     )
-    return {
-        "counts": counts,
-        "dead_letters": [
-            {
-                "id": r.id,
-                "key": r.idempotency_key,
-                "channel": r.channel,
-                "attempts": r.attempts,
-                "last_error": r.last_error,
-            }
+    return OutboxSummary(
+        counts=counts,
+        dead_letters=[
+            DeadLetter(
+                id=r.id,
+                key=r.idempotency_key,
+                channel=r.channel,
+                attempts=r.attempts,
+                last_error=r.last_error,
+            )
             for r in dead
         ],
-        "held_reasons": {reason or "": n for reason, n in held},
-    }
+        held_reasons={reason or "": n for reason, n in held},
+    )
 
 
 def list_messages(

@@ -4,8 +4,9 @@ scoring dates, the biggest score drops, the most at-risk accounts, the newly Cri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
@@ -15,6 +16,54 @@ from successcrew.store.models import Account, AccountSource, HealthSnapshot
 BANDS = ("healthy", "at_risk", "critical")
 #: IN-lists are chunked so a large portfolio never exceeds a driver's parameter limit.
 IN_CHUNK = 2000
+
+
+class BandFigures(TypedDict):
+    """Accounts and ARR in one band (a JSON object in the crew's trend results as is)."""
+
+    accounts: int
+    arr: float
+
+
+#: One account's fall between two scoring dates (``from`` is a keyword, hence this spelling).
+ScoreDrop = TypedDict("ScoreDrop", {"account": str, "from": float, "to": float})
+
+
+class AtRiskAccount(TypedDict):
+    """An At-Risk or Critical account and its ARR."""
+
+    account: str
+    name: str
+    arr: float
+    score: float
+
+
+@dataclass(frozen=True)
+class SegmentRisk:
+    """A segment's accounts and ARR, and the part of both At-Risk or Critical."""
+
+    segment: str
+    accounts: int
+    arr: float
+    arr_at_risk: float
+    accounts_at_risk: int
+
+
+@dataclass(frozen=True)
+class RenewalAtRisk:
+    """An At-Risk or Critical account's coming renewal (its score unrounded: pages format it
+    with ``numbers.score``, which never shows it across a band edge)."""
+
+    account: str
+    name: str
+    arr: float
+    renewal_date: date
+    score: float
+    band: str
+
+
+def _no_bands() -> dict[str, BandFigures]:
+    return {b: BandFigures(accounts=0, arr=0.0) for b in BANDS}
 
 
 def previous_as_of(session: Session, before: date, *, at_least_days: int = 1) -> date | None:
@@ -28,7 +77,7 @@ def previous_as_of(session: Session, before: date, *, at_least_days: int = 1) ->
 
 def band_counts(
     session: Session, as_of: date, *, owner: str | None = None
-) -> dict[str, dict[str, float]]:
+) -> dict[str, BandFigures]:
     """Accounts and ARR per band on ``as_of`` (one grouped query); ``owner`` narrows to a book."""
     query = (
         select(HealthSnapshot.band, func.count(), func.coalesce(func.sum(Account.arr), 0))
@@ -39,9 +88,9 @@ def band_counts(
     if owner is not None:
         query = query.where(Account.owner_email == owner)
     rows = session.execute(query).all()
-    result = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
+    result = _no_bands()
     for band, count, arr in rows:
-        result[band] = {"accounts": int(count), "arr": float(arr or 0)}
+        result[band] = BandFigures(accounts=int(count), arr=float(arr or 0))
     return result
 
 
@@ -62,7 +111,7 @@ def movements(session: Session, current: date, previous: date) -> dict[str, int]
 
 def biggest_drops(
     session: Session, current: date, previous: date, *, limit: int
-) -> list[dict[str, Any]]:
+) -> list[ScoreDrop]:
     """The accounts whose score fell most between ``previous`` and ``current``."""
     old = aliased(HealthSnapshot)
     drop = (old.score - HealthSnapshot.score).label("drop")
@@ -75,10 +124,13 @@ def biggest_drops(
         .order_by(drop.desc(), Account.external_id)
         .limit(limit)
     ).all()
-    return [{"account": e, "from": round(a, 1), "to": round(b, 1)} for e, a, b, _ in rows]
+    drops: list[ScoreDrop] = [
+        {"account": e, "from": round(a, 1), "to": round(b, 1)} for e, a, b, _ in rows
+    ]
+    return drops
 
 
-def top_at_risk(session: Session, as_of: date, *, limit: int = 10) -> list[dict[str, Any]]:
+def top_at_risk(session: Session, as_of: date, *, limit: int = 10) -> list[AtRiskAccount]:
     """The At-Risk and Critical accounts with the most ARR on ``as_of``."""
     rows = session.execute(
         select(Account.external_id, Account.name, Account.arr, HealthSnapshot.score)
@@ -88,7 +140,8 @@ def top_at_risk(session: Session, as_of: date, *, limit: int = 10) -> list[dict[
         .limit(limit)
     ).all()
     return [
-        {"account": e, "name": n, "arr": float(a or 0), "score": round(s, 1)} for e, n, a, s in rows
+        AtRiskAccount(account=e, name=n, arr=float(a or 0), score=round(s, 1))
+        for e, n, a, s in rows
     ]
 
 
@@ -139,7 +192,7 @@ def band_trend(
 
 def bands_by_segment(
     session: Session, as_of: date, *, owner: str | None = None
-) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+) -> tuple[dict[str, BandFigures], list[SegmentRisk]]:
     """Accounts and ARR per band on ``as_of``, and per segment with the part At-Risk or
     Critical, from one grouped pass over the date (``owner`` narrows to one book)."""
     query = (
@@ -155,24 +208,24 @@ def bands_by_segment(
     )
     if owner is not None:
         query = query.where(Account.owner_email == owner)
-    bands = {b: {"accounts": 0, "arr": 0.0} for b in BANDS}
-    segments: dict[str, dict[str, Any]] = {}
+    bands = _no_bands()
+    # segment -> [accounts, arr, arr at risk, accounts at risk]
+    totals: dict[str, list[float]] = {}
     for segment, band, n, arr_or_none in session.execute(query):
         arr = float(arr_or_none or 0)
         bands[band]["accounts"] += int(n)
         bands[band]["arr"] += arr
-        name = segment or "(none)"
-        row = segments.setdefault(
-            name,
-            {"segment": name, "accounts": 0, "arr": 0.0, "arr_at_risk": 0.0, "accounts_at_risk": 0},
-        )
-        row["accounts"] += int(n)
-        row["arr"] += arr
-        if band != "healthy":
-            row["arr_at_risk"] += arr
-            row["accounts_at_risk"] += int(n)
-    ordered = sorted(segments.values(), key=lambda r: (-r["arr_at_risk"], r["segment"]))
-    return bands, ordered
+        row = totals.setdefault(segment or "(none)", [0, 0.0, 0.0, 0])
+        at_risk = band != "healthy"
+        row[0] += int(n)
+        row[1] += arr
+        row[2] += arr if at_risk else 0.0
+        row[3] += int(n) if at_risk else 0
+    segments = [
+        SegmentRisk(name, int(n), arr, arr_at_risk, int(n_at_risk))
+        for name, (n, arr, arr_at_risk, n_at_risk) in totals.items()
+    ]
+    return bands, sorted(segments, key=lambda r: (-r.arr_at_risk, r.segment))
 
 
 def drops_over(
@@ -226,7 +279,7 @@ def drops_over(
 
 def renewals_at_risk(
     session: Session, as_of: date, today: date, *, days: int, limit: int, owner: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RenewalAtRisk]:
     """The ``limit`` soonest renewals within ``days`` of ``today`` of accounts At-Risk or
     Critical on ``as_of`` (read from the renewal-date index, not the whole book)."""
     conditions = [
@@ -253,15 +306,16 @@ def renewals_at_risk(
         .limit(limit)
     )
     return [
-        {
-            "account": r.external_id,
-            "name": r.name,
-            "arr": float(r.arr or 0),
-            "renewal_date": r.renewal_date,
-            "score": round(r.score, 1),
-            "band": r.band,
-        }
+        RenewalAtRisk(
+            account=r.external_id,
+            name=r.name,
+            arr=float(r.arr or 0),
+            renewal_date=r.renewal_date,
+            score=r.score,
+            band=r.band,
+        )
         for r in rows
+        if r.renewal_date is not None  # the query's range already excludes none
     ]
 
 

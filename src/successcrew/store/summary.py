@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Connection, case, func, select
 
@@ -21,7 +21,96 @@ from successcrew.store.models import (
 )
 
 
-def data_summary(conn: Connection, *, today: date) -> dict[str, Any]:
+class AccountCounts(TypedDict):
+    """Accounts: all, active, churned; active ARR and active accounts per segment."""
+
+    total: int
+    active: int
+    churned: int
+    active_arr: float
+    active_by_segment: dict[str, int]
+
+
+class ContactCounts(TypedDict):
+    """Contacts, and how many opted out of e-mail."""
+
+    total: int
+    opted_out: int
+
+
+class UsageCounts(TypedDict):
+    """Daily usage rows and raw events, and the days they span (ISO dates)."""
+
+    daily_rows: int
+    raw_events: int
+    first_day: str | None
+    last_day: str | None
+
+
+class TicketCounts(TypedDict):
+    """Tickets, and how many are open."""
+
+    total: int
+    open: int
+
+
+class InvoiceCounts(TypedDict):
+    """Invoices, and how many are overdue."""
+
+    total: int
+    overdue: int
+
+
+class NpsCounts(TypedDict):
+    """NPS answers, NPS over all of them, and when the first and last came (ISO times)."""
+
+    responses: int
+    nps_all_time: float | None
+    first: str | None
+    last: str | None
+
+
+class DataSummary(TypedDict):
+    """What the database holds (``status``'s ``data``)."""
+
+    accounts: AccountCounts
+    contacts: ContactCounts
+    usage: UsageCounts
+    tickets: TicketCounts
+    invoices: InvoiceCounts
+    nps: NpsCounts
+
+
+class ScoreSummary(TypedDict):
+    """The newest scoring date (ISO), accounts per band on it, and how many are manual or
+    stale."""
+
+    as_of: str | None
+    bands: dict[str, int]
+    manual: int
+    stale: int
+
+
+class OpenHold(TypedDict):
+    """An open pause hold: the scope, why, who (a person) or which rule, its kind, since."""
+
+    scope: str
+    reason: str
+    by: str
+    kind: str
+    since: str
+
+
+class AuditLine(TypedDict):
+    """An audit entry in brief: when (ISO), who, what, on what."""
+
+    at: str
+    actor: str
+    action: str
+    subject: str | None
+
+
+def data_summary(conn: Connection, *, today: date) -> DataSummary:
     """Counts per kind of data, the usage date range, and open/overdue items as of ``today``."""
     a = Account.__table__.c
     accounts = conn.execute(
@@ -86,7 +175,7 @@ def data_summary(conn: Connection, *, today: date) -> dict[str, Any]:
     }
 
 
-def score_summary(conn: Connection) -> dict[str, Any]:
+def score_summary(conn: Connection) -> ScoreSummary:
     """Band distribution of the newest scoring date, with manual and stale counts."""
     h = HealthSnapshot.__table__.c
     latest = conn.execute(select(func.max(h.as_of))).scalar_one()
@@ -105,7 +194,7 @@ def score_summary(conn: Connection) -> dict[str, Any]:
     return {"as_of": latest.isoformat(), "bands": bands, "manual": manual, "stale": stale}
 
 
-def pause_summary(conn: Connection) -> list[dict[str, Any]]:
+def pause_summary(conn: Connection) -> list[OpenHold]:
     """Every open pause hold: the scope, who (a person) or which rule holds it, since when, why."""
     p = PauseHold.__table__.c
     rows = conn.execute(
@@ -113,19 +202,21 @@ def pause_summary(conn: Connection) -> list[dict[str, Any]]:
         .where(p.lifted_at.is_(None))
         .order_by(p.scope, p.set_at, p.id)
     )
-    return [
+    holds: list[OpenHold] = [
         {"scope": s, "reason": r, "by": b, "kind": k, "since": at.isoformat()}
         for s, r, b, k, at in rows
     ]
+    return holds
 
 
-def last_audit(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
+def last_audit(conn: Connection, limit: int = 5) -> list[AuditLine]:
     """The newest audit entries."""
     l_ = AuditLog.__table__.c
     rows = conn.execute(
         select(l_.at, l_.actor, l_.action, l_.subject).order_by(l_.id.desc()).limit(limit)
     )
-    return [
+    lines: list[AuditLine] = [
         {"at": at.isoformat(), "actor": actor, "action": action, "subject": subject}
         for at, actor, action, subject in rows
     ]
+    return lines

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Engine, func, select, true
 
@@ -60,7 +60,51 @@ def record(
 USAGE_TOTALS = ("runs", "calls", "prompt_tokens", "completion_tokens", "cache_hits", "fallbacks")
 
 
-def usage_summary(conn: Connection, *, now: datetime, last: int = 5) -> dict[str, Any]:
+class UsageLine(TypedDict):
+    """What one run or command spent on the model (``status`` shows it with an ISO time)."""
+
+    crew_run_id: int | None
+    command: str
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cache_hits: int
+    fallbacks: int
+    recorded_at: str
+
+
+class UsageRow(TypedDict):
+    """What one run or command spent, and why it fell back to the deterministic text."""
+
+    crew_run_id: int | None
+    command: str
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cache_hits: int
+    fallbacks: int
+    fallback_reasons: list[str]
+    recorded_at: datetime
+
+
+class UsageSummary(TypedDict):
+    """The newest usage rows and the totals over 30 days (keys of USAGE_TOTALS)."""
+
+    recent: list[UsageRow]
+    last_30_days: dict[str, int]
+
+
+class UsageStatus(TypedDict):
+    """``status``'s view of usage: rows without reasons, totals, proposals per status."""
+
+    recent: list[UsageLine]
+    last_30_days: dict[str, int]
+    proposals: dict[str, int]
+
+
+def usage_summary(conn: Connection, *, now: datetime, last: int = 5) -> UsageSummary:
     """The last ``last`` usage rows, newest first, and the totals over the 30 days before
     ``now``, in one statement (the totals' one row joined with the recent rows)."""
     u = ModelUsage.__table__.c
@@ -83,26 +127,26 @@ def usage_summary(conn: Connection, *, now: datetime, last: int = 5) -> dict[str
         .order_by(recent.c.id.desc())
     ).mappings()
     month: dict[str, int] = {}
-    shown: list[dict[str, Any]] = []
+    shown: list[UsageRow] = []
     for r in rows:
         month = {k: int(r[f"total_{k}"]) for k in USAGE_TOTALS}
         if r["id"] is None:  # no usage row at all: the totals' row alone
             continue
         shown.append(
-            {
-                "crew_run_id": r["crew_run_id"],
-                "command": r["command"],
-                "model": r["model"],
-                "calls": r["calls"],
-                "prompt_tokens": r["prompt_tokens"],
-                "completion_tokens": r["completion_tokens"],
-                "cache_hits": r["cache_hits"],
-                "fallbacks": r["fallbacks"],
-                "fallback_reasons": _reasons(r["detail"]),
-                "recorded_at": r["recorded_at"],
-            }
+            UsageRow(
+                crew_run_id=r["crew_run_id"],
+                command=r["command"],
+                model=r["model"],
+                calls=r["calls"],
+                prompt_tokens=r["prompt_tokens"],
+                completion_tokens=r["completion_tokens"],
+                cache_hits=r["cache_hits"],
+                fallbacks=r["fallbacks"],
+                fallback_reasons=_reasons(r["detail"]),
+                recorded_at=r["recorded_at"],
+            )
         )
-    return {"recent": shown, "last_30_days": month}
+    return UsageSummary(recent=shown, last_30_days=month)
 
 
 def _reasons(detail: Mapping[str, Any] | None) -> list[str]:
@@ -111,23 +155,30 @@ def _reasons(detail: Mapping[str, Any] | None) -> list[str]:
     return [f"{reason} ({n})" for reason, n in dict(reasons).items()]
 
 
-def usage_status(conn: Connection, *, now: datetime, last: int = 5) -> dict[str, Any]:
+def usage_status(conn: Connection, *, now: datetime, last: int = 5) -> UsageStatus:
     """For ``status``: the last usage rows, the totals over 30 days, proposals by status."""
     summary = usage_summary(conn, now=now, last=last)
     recent = [
-        {
-            **{k: v for k, v in row.items() if k != "fallback_reasons"},
-            "recorded_at": row["recorded_at"].isoformat(),
-        }
+        UsageLine(
+            crew_run_id=row["crew_run_id"],
+            command=row["command"],
+            model=row["model"],
+            calls=row["calls"],
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            cache_hits=row["cache_hits"],
+            fallbacks=row["fallbacks"],
+            recorded_at=row["recorded_at"].isoformat(),
+        )
         for row in summary["recent"]
     ]
     p = ActionProposal.__table__.c
     proposals = dict(conn.execute(select(p.status, func.count()).group_by(p.status)).all())
-    return {
-        "recent": recent,
-        "last_30_days": summary["last_30_days"],
-        "proposals": {k: int(v) for k, v in sorted(proposals.items())},
-    }
+    return UsageStatus(
+        recent=recent,
+        last_30_days=summary["last_30_days"],
+        proposals={k: int(v) for k, v in sorted(proposals.items())},
+    )
 
 
 def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
@@ -97,34 +97,57 @@ def check_components(
     return run_system_health_checks(engine, now, probes)
 
 
+class ComponentHealth(TypedDict):
+    """One component's checks: failures in a row (alerting at the threshold), the last check
+    (ISO time) and error, and uptime over ``window_days`` against the SLO (None: no checks)."""
+
+    component: str
+    consecutive_failures: int
+    alerting: bool
+    last_checked_at: str | None
+    last_ok: bool | None
+    last_error: str | None
+    uptime_pct: float | None
+    checks: int
+    slo_pct: float
+    meets_slo: bool | None
+    window_days: int
+
+
+class SystemHealthSection(TypedDict):
+    """``status``'s ``system_health``: one entry per component."""
+
+    system_health: list[ComponentHealth]
+
+
 def component_report(
     session: Session, thresholds: Thresholds, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[ComponentHealth]:
     """Per component: consecutive failures, last check and error, uptime against the SLO."""
     sh = thresholds.system_health
     states = component_checks.component_states(session, sh.components, now, sh.uptime_window_days)
-    rows = []
+    rows: list[ComponentHealth] = []
     for comp, s in states.items():
         uptime = uptime_pct(s.ok_in_window, s.checks_in_window)
         rows.append(
-            {
-                "component": comp,
-                "consecutive_failures": s.consecutive_failures,
-                "alerting": s.consecutive_failures >= sh.consecutive_failures_alert,
-                "last_checked_at": s.last_checked_at.isoformat() if s.last_checked_at else None,
-                "last_ok": s.last_ok,
-                "last_error": s.last_error,
-                "uptime_pct": None if uptime is None else round(uptime, 3),
-                "checks": s.checks_in_window,
-                "slo_pct": sh.uptime_slo_pct,
-                "meets_slo": None if uptime is None else uptime >= sh.uptime_slo_pct,
-                "window_days": sh.uptime_window_days,
-            }
+            ComponentHealth(
+                component=comp,
+                consecutive_failures=s.consecutive_failures,
+                alerting=s.consecutive_failures >= sh.consecutive_failures_alert,
+                last_checked_at=s.last_checked_at.isoformat() if s.last_checked_at else None,
+                last_ok=s.last_ok,
+                last_error=s.last_error,
+                uptime_pct=None if uptime is None else round(uptime, 3),
+                checks=s.checks_in_window,
+                slo_pct=sh.uptime_slo_pct,
+                meets_slo=None if uptime is None else uptime >= sh.uptime_slo_pct,
+                window_days=sh.uptime_window_days,
+            )
         )
     return rows
 
 
-def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, Any]:
+def status_section(conn: Connection, runtime: Any, now: datetime) -> SystemHealthSection:
     """``STATUS_SECTIONS`` entry: ``{"system_health": [...]}``."""
     thresholds = getattr(runtime, "thresholds", None) or load_thresholds()
     with Session(bind=conn) as session:

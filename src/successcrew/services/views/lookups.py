@@ -11,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import Engine, and_, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from successcrew.services.model import assistant as seat
-from successcrew.services.views.portfolio import analyse_trends, dashboard_data
+from successcrew.services.views.portfolio import (
+    AtRiskAccount,
+    BandFigures,
+    TrendAnalysis,
+    analyse_trends,
+    dashboard_data,
+)
 from successcrew.store.metric_queries import nps_by_segment, nps_figures
 from successcrew.store.models import (
     Account,
@@ -30,6 +36,86 @@ from successcrew.store.snapshots import latest_as_of
 
 #: The most rows one lookup returns (a model's context is not a report).
 MAX_ROWS = 50
+
+
+class PortfolioLookup(TypedDict):
+    """Bands, the accounts most at risk, and the week's trend analysis."""
+
+    scores: NotRequired[str]
+    as_of: NotRequired[str]
+    bands: NotRequired[dict[str, BandFigures]]
+    top_at_risk: NotRequired[list[AtRiskAccount]]
+    trends: TrendAnalysis
+
+
+class AccountMatch(TypedDict):
+    """An account ``find_accounts`` found: its figures and its change in points (None when
+    there is no score to compare with)."""
+
+    account_id: int
+    external_id: str
+    name: str
+    segment: str | None
+    plan: str | None
+    arr: float | None
+    renewal_date: str | None
+    score: float
+    band: str
+    change_points: float | None
+
+
+class AccountSearch(TypedDict):
+    """The scoring date read (None before the first scores), the one compared with, and the
+    accounts found."""
+
+    as_of: str | None
+    compared_with: NotRequired[str | None]
+    accounts: list[AccountMatch]
+
+
+class OpenEvent(TypedDict):
+    """An open trigger event and the account it is about (None for a portfolio event)."""
+
+    code: str
+    title: str | None
+    account_id: int | None
+    account: str | None
+    value: float | None
+    threshold: float | None
+    fired_at: str
+
+
+class OpenEvents(TypedDict):
+    """Open trigger events, newest first."""
+
+    events: list[OpenEvent]
+
+
+class EscalationBrief(TypedDict):
+    """A chairman escalation in brief."""
+
+    id: int
+    kind: str
+    status: str
+    title: str
+    account: str | None
+    proposed: str | None
+    created_at: str
+    decided_at: str | None
+
+
+class EscalationBriefs(TypedDict):
+    """Chairman escalations, newest first."""
+
+    escalations: list[EscalationBrief]
+
+
+class NpsLookup(TypedDict):
+    """NPS over the window, overall and per segment (``NpsFigures.as_dict``)."""
+
+    window_days: int
+    overall: dict[str, object]
+    by_segment: list[dict[str, object]]
 
 
 @contextmanager
@@ -51,7 +137,7 @@ def read_only(engine: Engine) -> Iterator[Session]:
                 conn.commit()
 
 
-def portfolio(session: Session, today: date) -> dict[str, Any]:
+def portfolio(session: Session, today: date) -> PortfolioLookup:
     """Bands with accounts and ARR, the most at-risk by ARR, and movements over a week."""
     return {
         **dashboard_data(session, today),
@@ -69,7 +155,7 @@ def find_accounts(
     worse_by_points: float | None = None,
     compare_days: int = 30,
     limit: int = 20,
-) -> dict[str, Any]:
+) -> AccountSearch:
     """Active accounts on the latest scores, filtered, with the change over ``compare_days``
     (one query). ``worse_by_points``: only those whose score fell by at least that much."""
     current = latest_as_of(session, today)
@@ -114,25 +200,28 @@ def find_accounts(
         "as_of": current.isoformat(),
         "compared_with": previous.isoformat() if previous else None,
         "accounts": [
-            {
-                "account_id": r.id,
-                "external_id": r.external_id,
-                "name": r.name,
-                "segment": r.segment,
-                "plan": r.plan,
-                "arr": float(r.arr) if r.arr is not None else None,
-                "renewal_date": r.renewal_date.isoformat() if r.renewal_date else None,
-                "score": round(r.score, 1),
-                "band": r.band,
-                "change_points": round(r.score - r.before, 1) if r.before is not None else None,
-            }
+            AccountMatch(
+                account_id=r.id,
+                external_id=r.external_id,
+                name=r.name,
+                segment=r.segment,
+                plan=r.plan,
+                arr=float(r.arr) if r.arr is not None else None,
+                renewal_date=r.renewal_date.isoformat() if r.renewal_date else None,
+                score=round(r.score, 1),
+                band=r.band,
+                change_points=round(r.score - r.before, 1) if r.before is not None else None,
+            )
             for r in rows
         ],
     }
 
 
 def account_detail(session: Session, account_id: int, today: date) -> dict[str, Any]:
-    """One account's figures and the health engine's explanation (comments apart, untrusted)."""
+    """One account's figures and the health engine's explanation (comments apart, untrusted).
+
+    A plain mapping: the figures are the model seat's ``AccountFacts.figures``, whose keys
+    follow the health model's components."""
     as_of = latest_as_of(session, today)
     if as_of is None:
         return {"account_id": account_id, "error": "no health scores yet"}
@@ -160,7 +249,7 @@ def account_detail(session: Session, account_id: int, today: date) -> dict[str, 
     }
 
 
-def open_events(session: Session, code: str | None = None, limit: int = 20) -> dict[str, Any]:
+def open_events(session: Session, code: str | None = None, limit: int = 20) -> OpenEvents:
     """Open trigger events, newest first, with the account they are about."""
     query = (
         select(
@@ -182,30 +271,43 @@ def open_events(session: Session, code: str | None = None, limit: int = 20) -> d
         query = query.where(TriggerEvent.code == code)
     return {
         "events": [
-            {
-                "code": r.code,
-                "title": r.title,
-                "account_id": r.account_id,
-                "account": r.name,
-                "value": r.value,
-                "threshold": r.threshold,
-                "fired_at": str(r.fired_at),
-            }
+            OpenEvent(
+                code=r.code,
+                title=r.title,
+                account_id=r.account_id,
+                account=r.name,
+                value=r.value,
+                threshold=r.threshold,
+                fired_at=str(r.fired_at),
+            )
             for r in session.execute(query)
         ]
     }
 
 
-def escalation_list(session: Session, limit: int = 20) -> dict[str, Any]:
+def escalation_list(session: Session, limit: int = 20) -> EscalationBriefs:
     """Chairman escalations, newest first (status, account, what is proposed)."""
     from successcrew.services.escalations.lifecycle import list_escalations
 
     rows = list_escalations(session.connection(), limit=min(limit, MAX_ROWS))
-    keep = ("id", "kind", "status", "title", "account", "proposed", "created_at", "decided_at")
-    return {"escalations": [{k: r[k] for k in keep} for r in rows]}
+    return {
+        "escalations": [
+            EscalationBrief(
+                id=r["id"],
+                kind=r["kind"],
+                status=r["status"],
+                title=r["title"],
+                account=r["account"],
+                proposed=r["proposed"],
+                created_at=r["created_at"],
+                decided_at=r["decided_at"],
+            )
+            for r in rows
+        ]
+    }
 
 
-def nps(session: Session, today: date, window_days: int = 90) -> dict[str, Any]:
+def nps(session: Session, today: date, window_days: int = 90) -> NpsLookup:
     """NPS over the window, overall and by segment."""
     return {
         "window_days": window_days,

@@ -15,7 +15,7 @@ import calendar
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
@@ -38,6 +38,55 @@ TREND_MONTHS = 12
 THEME_LABELS = {"ux": "UX", "missing_feature": "missing feature"}
 
 
+class NpsMonth(TypedDict):
+    """NPS of one calendar month (``month`` as ``YYYY-MM``; ``nps`` None without answers)."""
+
+    month: str
+    nps: float | None
+    responses: int
+    promoters: int
+    detractors: int
+
+
+class NpsComment(TypedDict):
+    """An NPS answer with a comment, its effective categories and its account."""
+
+    id: int
+    score: int
+    comment: str
+    responded_at: datetime
+    sentiment: float | None
+    categories: list[str]
+    account: str
+    segment: str | None
+    churned_at: date | None
+
+
+class Quote(TypedDict):
+    """A comment quoted under a theme (one line, at most 220 characters)."""
+
+    text: str
+    score: int
+    segment: str
+    date: str
+
+
+class Theme(TypedDict):
+    """A comment category as a theme: how often, its tone, and recent quotes."""
+
+    name: str
+    label: str
+    count: int
+    share_pct: float
+    tone: str
+    negative: int
+    neutral: int
+    positive: int
+    negative_pct: float | None
+    positive_pct: float | None
+    quotes: list[Quote]
+
+
 # --- figures ---------------------------------------------------------------------------------
 
 
@@ -57,11 +106,11 @@ def _quote(text: str) -> str:
     return flat if len(flat) <= 220 else flat[:217] + "..."
 
 
-def nps_trend(session: Session, now: datetime) -> list[dict[str, Any]]:
+def nps_trend(session: Session, now: datetime) -> list[NpsMonth]:
     """NPS of each of the last 12 calendar months (answers in that month)."""
     from successcrew.store.metric_queries import nps_figures
 
-    rows = []
+    rows: list[NpsMonth] = []
     for first in _months(now, TREND_MONTHS):
         last = min(_month_end(first), now.date())
         figures = nps_figures(session, last, (last - first).days + 1)
@@ -79,7 +128,7 @@ def nps_trend(session: Session, now: datetime) -> list[dict[str, Any]]:
 
 def comments_between(
     session: Session, since: datetime, now: datetime, *, owner: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[NpsComment]:
     """NPS answers with a comment from ``since`` to ``now``, newest first, each with its
     effective categories (a person's correction over the automatic reading); ``owner``
     narrows them to the accounts one CSM owns."""
@@ -124,10 +173,10 @@ def comments_between(
     ]
 
 
-def themes_of(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def themes_of(comments: list[NpsComment]) -> list[Theme]:
     """The comments' categories as themes, most frequent first, with tone and recent quotes."""
     counts: Counter[str] = Counter()
-    quotes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    quotes: dict[str, list[Quote]] = defaultdict(list)
     sentiments: dict[str, list[float | None]] = defaultdict(list)
     for c in comments:
         for name in c["categories"]:
@@ -146,7 +195,7 @@ def themes_of(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     }
                 )
     total = len(comments)
-    themes = []
+    themes: list[Theme] = []
     for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         tone = tone_of(sentiments[name])
         themes.append(
@@ -252,7 +301,7 @@ def health_trends(session: Session, now: datetime, months: int = 6) -> dict[str,
 
 
 def churn_reasons(
-    session: Session, comments_all: list[dict[str, Any]], now: datetime
+    session: Session, comments_all: list[NpsComment], now: datetime
 ) -> dict[str, Any]:
     """Why accounts left: categories of comments from accounts that churned in the last year,
     answered in the 180 days before their churn, plus exit survey answers."""
@@ -290,7 +339,7 @@ def churn_reasons(
     }
 
 
-def feature_requests(comments: list[dict[str, Any]], limit: int = 8) -> dict[str, Any]:
+def feature_requests(comments: list[NpsComment], limit: int = 8) -> dict[str, Any]:
     """Comments in the ``missing_feature`` category, newest first."""
     found = [c for c in comments if "missing_feature" in c["categories"]]
     by_text: Counter[str] = Counter(_quote(c["comment"]) for c in found)
@@ -338,7 +387,7 @@ def program_results(session: Session, now: datetime) -> list[dict[str, Any]]:
 
 
 def what_worked(
-    programs: list[dict[str, Any]], themes: list[dict[str, Any]], trend: list[dict[str, Any]]
+    programs: list[dict[str, Any]], themes: list[Theme], trend: list[NpsMonth]
 ) -> list[str]:
     """Plain sentences: significant wins first, then what the data does not show yet.
 
@@ -396,12 +445,11 @@ def what_worked(
             if praise["quotes"]
             else f"Customers praise us in {numbers.count(praise['count'])} comments."
         )
-    known = [m for m in trend if m["nps"] is not None]
+    known = [(m["month"], m["nps"]) for m in trend if m["nps"] is not None]
     if len(known) >= 2:
-        delta = known[-1]["nps"] - known[0]["nps"]
-        lines.append(
-            f"NPS moved {delta:+.0f} points from {known[0]['month']} to {known[-1]['month']}."
-        )
+        (first_month, first), (last_month, last) = known[0], known[-1]
+        delta = last - first
+        lines.append(f"NPS moved {delta:+.0f} points from {first_month} to {last_month}.")
     return lines
 
 

@@ -3,10 +3,11 @@ template draws what these compute, so a chart is readable with the page's CSS al
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+
+from successcrew.services.views.portfolio import TrendPoint
 
 WIDTH, HEIGHT = 640, 200
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 34, 10, 10, 24
@@ -53,17 +54,35 @@ def score_chart(
 
 
 @dataclass(frozen=True)
+class BarPart:
+    """One band's slice of a bar: its top ``y``, height ``h`` and the accounts ``n`` in it."""
+
+    band: str
+    y: float
+    h: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One date's bar: left edge ``x``, width ``w``, its slices and the date as ``MM-DD``."""
+
+    x: float
+    w: float
+    parts: list[BarPart]
+    label: str
+
+
+@dataclass(frozen=True)
 class StackedBars:
     """Bars per date, each split by band (heights in SVG units)."""
 
-    bars: list[dict[str, object]]
+    bars: list[Bar]
     width: int = WIDTH
     height: int = HEIGHT
 
 
-def band_trend_chart(
-    trend: Sequence[Mapping[str, Any]], bands: Sequence[str]
-) -> StackedBars | None:
+def band_trend_chart(trend: Sequence[TrendPoint], bands: Sequence[str]) -> StackedBars | None:
     """One stacked bar per date: Critical at the bottom, then At-Risk, then Healthy."""
     if not trend:
         return None
@@ -71,23 +90,17 @@ def band_trend_chart(
     span = WIDTH - PAD_LEFT - PAD_RIGHT
     bar = span / n * 0.7
     inner = HEIGHT - PAD_TOP - PAD_BOTTOM
-    bars = []
+    bars: list[Bar] = []
     for i, point in enumerate(trend):
-        total = sum(int(point[b]) for b in bands) or 1
+        total = sum(point.accounts[b] for b in bands) or 1
         x = PAD_LEFT + span * i / n + (span / n - bar) / 2
         y = float(HEIGHT - PAD_BOTTOM)
-        parts = []
+        parts: list[BarPart] = []
         for b in reversed(bands):
-            h = inner * int(point[b]) / total
+            h = inner * point.accounts[b] / total
             y -= h
-            parts.append({"band": b, "y": round(y, 1), "h": round(h, 1), "n": point[b]})
-        label = point["as_of"]
+            parts.append(BarPart(band=b, y=round(y, 1), h=round(h, 1), n=point.accounts[b]))
         bars.append(
-            {
-                "x": round(x, 1),
-                "w": round(bar, 1),
-                "parts": parts,
-                "label": label.strftime("%m-%d") if isinstance(label, date) else str(label),
-            }
+            Bar(x=round(x, 1), w=round(bar, 1), parts=parts, label=point.as_of.strftime("%m-%d"))
         )
     return StackedBars(bars=bars)

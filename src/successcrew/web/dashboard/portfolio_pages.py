@@ -33,14 +33,12 @@ def portfolio(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
     with read_session(request) as session:
         view = portfolio_view(session, now.date(), owner=book_owner(user), drop_points=points)
         feeds = feed_freshness(session, load_health_model(), thresholds.data_freshness, now.date())
-    total_arr = sum(b["arr"] for b in view.get("bands", {}).values()) or 0.0
     return render_dashboard(
         request,
         "dashboard/portfolio.html",
         view=view,
         bands=BANDS,
-        total_arr=total_arr,
-        trend_chart=band_trend_chart(view.get("trend", []), BANDS),
+        trend_chart=band_trend_chart(view.trend, BANDS) if view else None,
         feeds=feeds,
         book=book_owner(user),
     )
