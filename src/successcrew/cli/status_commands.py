@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import typer
 
 from successcrew.console import console, err_console, plain, print_json
 from successcrew.numbers import amount, count, share
+
+if TYPE_CHECKING:
+    from successcrew.crew.setup_status import RunLine, SetupProgressLines
+    from successcrew.services.model.records import ModelStatus
+    from successcrew.services.platform.system_health import ComponentHealth
+    from successcrew.store.outbox import OutboxSummary
+    from successcrew.store.summary import AuditLine, DataSummary, OpenHold, ScoreSummary
+
+
+class StatusDocument(TypedDict):
+    """``status --json``: the core keys, then one or more keys per STATUS_SECTIONS entry."""
+
+    database: str
+    schema: str | None
+    as_of: str
+    data: DataSummary
+    scores: ScoreSummary
+    paused: list[OpenHold]
+    recent_actions: list[AuditLine]
+    outbox: NotRequired[OutboxSummary]
+    system_health: NotRequired[list[ComponentHealth]]
+    extensions: NotRequired[dict[str, list[dict[str, str]]]]
+    setup: NotRequired[SetupProgressLines]
+    last_runs: NotRequired[list[RunLine]]
+    trigger_files_not_synced: NotRequired[list[str]]
+    data_freshness: NotRequired[dict[str, Any]]
+    model: NotRequired[ModelStatus]
+
 
 #: Extra sections (``"module:function"``) taking (connection, runtime, now) -> dict, added by
 #: later parts (outbox, system health, setup progress).
@@ -29,7 +57,7 @@ STATUS_RENDERERS: tuple[str, ...] = (
 )
 
 
-def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, Any]:
+def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, OutboxSummary]:
     """Outbox counts by status, dead letters and why messages are held."""
     from sqlalchemy.orm import Session
 
@@ -39,30 +67,31 @@ def outbox_section(conn: Any, runtime: Any, now: Any) -> dict[str, Any]:
         return {"outbox": outbox_summary(session)}
 
 
-def collect_status(runtime: Any, now: Any) -> dict[str, Any]:
+def collect_status(runtime: Any, now: Any) -> StatusDocument:
     """The whole status document."""
     from successcrew.store.db import redacted_url
     from successcrew.store.migrate import current_revision
     from successcrew.store.summary import data_summary, last_audit, pause_summary, score_summary
 
     engine = runtime.ready_engine()
-    document: dict[str, Any] = {
-        "database": redacted_url(engine),
-        "schema": current_revision(engine),
-        "as_of": now.isoformat(),
-    }
+    database, schema = redacted_url(engine), current_revision(engine)
     with engine.connect() as conn:
-        document["data"] = data_summary(conn, today=now.date())
-        document["scores"] = score_summary(conn)
-        document["paused"] = pause_summary(conn)
-        document["recent_actions"] = last_audit(conn)
+        document: StatusDocument = {
+            "database": database,
+            "schema": schema,
+            "as_of": now.isoformat(),
+            "data": data_summary(conn, today=now.date()),
+            "scores": score_summary(conn),
+            "paused": pause_summary(conn),
+            "recent_actions": last_audit(conn),
+        }
         for section in STATUS_SECTIONS:
             module, _, name = section.partition(":")
             document.update(getattr(importlib.import_module(module), name)(conn, runtime, now))
     return document
 
 
-def render(document: dict[str, Any]) -> None:
+def render(document: StatusDocument) -> None:
     """Print the status document for a person."""
     data = document["data"]
     acc = data["accounts"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, select
 
@@ -16,10 +16,50 @@ from successcrew.store.models import (
 )
 
 
-def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, Any]:
+class SetupStep(TypedDict):
+    """A setup step's state: its day, tries, last error (or why it was skipped), ISO times."""
+
+    step: str
+    substage: str
+    day: int
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None
+    completed_at: str | None
+
+
+class SetupProgressLines(TypedDict):
+    """The setup's first day (ISO; None before the first run), the day it is on, its steps."""
+
+    start_date: str | None
+    day: int | None
+    steps: list[SetupStep]
+
+
+class RunLine(TypedDict):
+    """A crew run in brief: its clock (ISO), state, and tasks run and failed (from its summary)."""
+
+    id: int
+    now: str
+    status: str
+    dry_run: bool
+    tasks_run: int | None
+    failed: int | None
+
+
+class CrewStatusSection(TypedDict):
+    """``status``'s crew part: installed extensions per entry-point group, setup, last runs."""
+
+    extensions: dict[str, list[dict[str, str]]]
+    setup: SetupProgressLines
+    last_runs: list[RunLine]
+
+
+def status_section(conn: Connection, runtime: Any, now: datetime) -> CrewStatusSection:
     """``status`` section: setup progress (with failures and skips) and the last runs."""
     p = SetupProgress.__table__.c
-    steps = [
+    steps: list[SetupStep] = [
         {
             "step": r.step_id,
             "substage": r.substage,
@@ -33,7 +73,7 @@ def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, A
         for r in conn.execute(select(SetupProgress.__table__).order_by(p.day_offset, p.step_id))
     ]
     c = CrewRun.__table__.c
-    runs = [
+    runs: list[RunLine] = [
         {
             "id": r.id,
             "now": r.simulated_now.isoformat(),

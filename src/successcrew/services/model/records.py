@@ -181,7 +181,22 @@ def usage_status(conn: Connection, *, now: datetime, last: int = 5) -> UsageStat
     )
 
 
-def status_section(conn: Connection, runtime: Any, now: datetime) -> dict[str, Any]:
+class ModelStatus(UsageStatus):
+    """The model configured (None: none) and its endpoint, crew mode, budget, and usage."""
+
+    configured: str | None
+    endpoint: str | None
+    crew_mode: str
+    budget_per_run: dict[str, int]
+
+
+class ModelStatusSection(TypedDict):
+    """``status``'s ``model``."""
+
+    model: ModelStatus
+
+
+def status_section(conn: Connection, runtime: Any, now: datetime) -> ModelStatusSection:
     """``status`` section ``model``: the model configured, what recent runs spent, proposals."""
     settings = runtime.settings
     return {

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -77,7 +77,13 @@ def _unsynced(session: Session, specs: Sequence[TriggerSpec]) -> list[str]:
     return sorted(s.code for s in specs if stored.get(s.code) != s.checksum())
 
 
-def trigger_files_section(conn: Any, runtime: Any, now: datetime) -> dict[str, Any]:
+class TriggerFilesSection(TypedDict):
+    """``status``'s trigger codes whose file differs from the stored definition."""
+
+    trigger_files_not_synced: list[str]
+
+
+def trigger_files_section(conn: Any, runtime: Any, now: datetime) -> TriggerFilesSection:
     """``status`` section: the trigger codes whose file differs from the database."""
     specs = runtime.definitions.triggers if runtime.definitions else load_specs()
     with Session(bind=conn) as session:
