@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
@@ -127,6 +127,30 @@ def read_comments_with_model(
     }
 
 
+class CategoryCorrection(TypedDict):
+    """A response after ``feedback correct``: the automatic categories and the person's."""
+
+    id: int
+    comment: str | None
+    categories: list[str] | None
+    categories_manual: list[str]
+
+
+class CommentLine(TypedDict):
+    """A comment as ``successcrew feedback`` lists it (``categories``: those in force)."""
+
+    id: int
+    account: str
+    score: int
+    responded_at: str
+    sentiment: float | None
+    sentiment_label: str | None
+    categories: list[str]
+    corrected: bool
+    read_by: str | None
+    comment: str | None
+
+
 def correct_categories(
     session: Session,
     response_id: int,
@@ -135,7 +159,7 @@ def correct_categories(
     known: Collection[str],
     actor: str,
     now: datetime,
-) -> dict[str, Any]:
+) -> CategoryCorrection:
     """Set a response's categories by hand; later automatic runs keep them."""
     unknown = [c for c in categories if c not in known]
     if unknown:
@@ -151,27 +175,28 @@ def correct_categories(
         if response.categories_manual is not None
         else (response.categories)
     )
-    response.categories_manual = list(dict.fromkeys(categories))
+    manual = list(dict.fromkeys(categories))
+    response.categories_manual = manual
     audit.record(
         session,
         at=now,
         actor=actor,
         action="feedback.correct",
         subject=f"nps_response:{response_id}",
-        detail={"before": before, "after": response.categories_manual},
+        detail={"before": before, "after": manual},
     )
     session.flush()
-    return {
-        "id": response_id,
-        "comment": response.comment,
-        "categories": response.categories,
-        "categories_manual": response.categories_manual,
-    }
+    return CategoryCorrection(
+        id=response_id,
+        comment=response.comment,
+        categories=response.categories,
+        categories_manual=manual,
+    )
 
 
 def list_comments(
     session: Session, *, since: datetime | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[CommentLine]:
     """NPS answers with a comment, newest first (for ``successcrew feedback``): the response id
     that ``feedback correct`` takes, the account, score, sentiment and the categories in force
     (a person's correction wins). One query, ``limit`` rows at most."""
@@ -185,17 +210,17 @@ def list_comments(
     if since is not None:
         query = query.where(NpsResponse.responded_at >= since)
     return [
-        {
-            "id": r.id,
-            "account": name,
-            "score": r.score,
-            "responded_at": r.responded_at.isoformat(),
-            "sentiment": r.sentiment,
-            "sentiment_label": sentiment_label(r.sentiment) if r.sentiment is not None else None,
-            "categories": effective_categories(r.categories, r.categories_manual),
-            "corrected": r.categories_manual is not None,
-            "read_by": r.read_by,
-            "comment": r.comment,
-        }
+        CommentLine(
+            id=r.id,
+            account=name,
+            score=r.score,
+            responded_at=r.responded_at.isoformat(),
+            sentiment=r.sentiment,
+            sentiment_label=sentiment_label(r.sentiment) if r.sentiment is not None else None,
+            categories=effective_categories(r.categories, r.categories_manual),
+            corrected=r.categories_manual is not None,
+            read_by=r.read_by,
+            comment=r.comment,
+        )
         for r, name in session.execute(query)
     ]
