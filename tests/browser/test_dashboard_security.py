@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -94,6 +95,86 @@ def test_behind_https_the_cookie_is_secure(dashboard: Dashboard) -> None:
         headers={"X-Forwarded-Proto": "https"},
     )
     assert "; secure" in answer.headers["set-cookie"].lower()
+
+
+def _signed_in_user(dashboard: Dashboard, role: str = "csm") -> tuple[str, httpx.Client]:
+    """A user of its own (the shared ones keep their sessions), signed in over HTTP."""
+    import uuid
+
+    email = f"copied-{uuid.uuid4().hex[:8]}@example.com"
+    with transaction(dashboard.engine) as session:
+        add_user(
+            session,
+            email,
+            role=role,
+            name=None,
+            password=dashboard.password,
+            by="tests",
+            now=utcnow(),
+            cost="low",
+        )
+    client = dashboard.http(None)
+    answer = client.post("/login", data={"email": email, "password": dashboard.password})
+    assert answer.status_code == 303
+    return email, client
+
+
+def _copy(dashboard: Dashboard, client: httpx.Client) -> httpx.Client:
+    """Another client holding a copy of ``client``'s session cookie (as a thief would)."""
+    thief = dashboard.http(None)
+    thief.cookies.set("successcrew_session", client.cookies["successcrew_session"])
+    assert thief.get("/my-work").status_code == 200
+    return thief
+
+
+def test_signing_out_ends_every_copy_of_the_session(dashboard: Dashboard) -> None:
+    _, client = _signed_in_user(dashboard)
+    thief = _copy(dashboard, client)
+    token = dashboard.csrf(client, "/my-work")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    for holder in (client, thief):
+        holder.cookies.set("successcrew_session", thief.cookies["successcrew_session"])
+        answer = holder.get("/my-work")
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    # A form posted with the old cookie and its token is not taken either.
+    task_id = seeding.task(
+        dashboard.engine, seeding.account(dashboard.engine, "Signed Out Ltd", None), "Call"
+    )
+    form = thief.post(f"/my-work/{task_id}", data={"action": "done", "csrf_token": token})
+    assert form.status_code == 303 and form.headers["location"].startswith("/login")
+    assert _task_status(dashboard, task_id) == "open"
+
+
+def test_disabling_a_user_or_a_new_password_ends_their_sessions(dashboard: Dashboard) -> None:
+    from successcrew.services.platform.users import disable_user
+
+    email, client = _signed_in_user(dashboard)
+    thief = _copy(dashboard, client)
+    with transaction(dashboard.engine) as session:
+        add_user(
+            session,
+            email,
+            role="csm",
+            name=None,
+            password="a new password, changed",
+            by="tests",
+            now=utcnow(),
+            cost="low",
+        )
+    assert client.get("/my-work").status_code == 303
+    assert thief.get("/my-work").status_code == 303
+    signed_in = dashboard.http(None)
+    assert (
+        signed_in.post(
+            "/login", data={"email": email, "password": "a new password, changed"}
+        ).status_code
+        == 303
+    )
+    thief = _copy(dashboard, signed_in)
+    with transaction(dashboard.engine) as session:
+        disable_user(session, email, by="tests", now=utcnow())
+    assert signed_in.get("/my-work").status_code == 303
+    assert thief.get("/my-work").status_code == 303
 
 
 def test_repeated_failed_sign_ins_are_slowed_down(dashboard: Dashboard) -> None:

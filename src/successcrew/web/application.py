@@ -33,7 +33,7 @@ from successcrew.web import (
     unsubscribe_pages,
 )
 from successcrew.web.context import WebContext
-from successcrew.web.middleware import AccessLog, BodyLimit, ProxiedPeer
+from successcrew.web.middleware import AccessLog, BodyLimit, ProxiedPeer, RefuseNul
 from successcrew.web.prometheus import WebMetrics
 from successcrew.web.ratelimit import RateLimiter
 
@@ -154,6 +154,7 @@ def create_app(
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse({"error": f"malformed request: {where}: {first.get('msg')}"}, 400)
 
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
     app.add_middleware(AccessLog)
     # Outermost: notes the peer address, then believes X-Forwarded-For/-Proto from trusted

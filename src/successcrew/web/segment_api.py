@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from successcrew.services.inbound.product_events import record_segment_calls
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
+from successcrew.web.params import load_json
 
 router = APIRouter()
 
@@ -78,9 +79,9 @@ async def _receive(request: Request, kind: str) -> Response:
     if body is None:
         return _error(400, "invalid_request", f"the body is larger than {limit // 1024} KB")
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "invalid_request", "the body is not JSON")
+        document = load_json(body)
+    except ValueError as exc:
+        return _error(400, "invalid_request", str(exc))
     if not isinstance(document, dict):
         return _error(400, "invalid_request", "the body must be a JSON object")
     if kind == "batch":

@@ -50,6 +50,15 @@ def verify_sendgrid(
     return True
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality of a value from a request and the expected one. Compared as UTF-8
+    bytes: ``hmac.compare_digest`` raises on a ``str`` with characters outside ASCII, and a
+    header, a form field or a query parameter may hold any."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
+
+
 def mandrill_signature(key: str, url: str, params: Mapping[str, str]) -> str:
     """Base64 HMAC-SHA1 of the URL as registered, then each POST key and value, keys sorted."""
     signed = url + "".join(k + params[k] for k in sorted(params))
@@ -63,7 +72,7 @@ def verify_mandrill(
     if not signature:
         return False
     keys = [key, MANDRILL_TEST_KEY] if test_key else [key]
-    return any(hmac.compare_digest(mandrill_signature(k, url, params), signature) for k in keys)
+    return any(same_secret(signature, mandrill_signature(k, url, params)) for k in keys)
 
 
 class _Clock:
@@ -75,10 +84,10 @@ def verify_slack(
     secret: str, body: bytes, headers: Mapping[str, str], *, wall_clock: Callable[[], float]
 ) -> bool:
     """``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``; a timestamp more than 5 minutes
-    from ``wall_clock`` fails. The verifier raises on a non-numeric timestamp or a body that
-    is not UTF-8; both are refusals, not errors."""
+    from ``wall_clock`` fails. The verifier raises on a non-numeric timestamp, a body that is not
+    UTF-8 or a signature with characters outside ASCII; each is a refusal, not an error."""
     verifier = SignatureVerifier(secret, clock=_Clock(wall_clock))
     try:
         return bool(verifier.is_valid_request(body, dict(headers)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return False

@@ -101,8 +101,10 @@ def decide_from_slack(
     if payload.get("type") != "block_actions":
         return SlackOutcome("ignored", "")
     user = payload.get("user") if isinstance(payload.get("user"), Mapping) else {}
-    user_id = str(user.get("id") or "")
-    name = str(user.get("username") or user.get("name") or user_id)
+    user_id = user.get("id") if isinstance(user.get("id"), str) else ""
+    name = next(
+        (v for v in (user.get("username"), user.get("name")) if isinstance(v, str) and v), user_id
+    )
     response_url = (
         payload.get("response_url") if isinstance(payload.get("response_url"), str) else None
     )

@@ -39,8 +39,13 @@ from successcrew.web.dashboard.reading import (
 )
 from successcrew.web.dashboard.rendering import render_dashboard
 from successcrew.web.pages import score_text
+from successcrew.web.params import whole_number
 
 router = APIRouter()
+
+#: The furthest page and renewal window the address may ask for (beyond: 400, saying so).
+MAX_PAGE = 1_000_000
+MAX_RENEWAL_DAYS = 3650
 
 #: Query parameters the table keeps between its links (filters and sort, not the page).
 FILTER_PARAMS = ("band", "segment", "owner", "plan", "renewal", "q", "sort", "dir")
@@ -67,13 +72,9 @@ def _filter(request: Request, user: SignedInUser, *, per_page: int = 50) -> Acco
         value = p.get(name, "").strip()
         return value or None
 
-    def number(name: str, default: int | None) -> int | None:
+    def number(name: str, default: int | None, low: int, high: int) -> int | None:
         raw = text(name)
-        if raw is None:
-            return default
-        if not raw.isdigit():
-            raise ValueError(f"{name}={raw!r}: must be a whole number")
-        return int(raw)
+        return default if raw is None else whole_number(raw, name=name, low=low, high=high)
 
     direction = text("dir") or "asc"
     if direction not in ("asc", "desc"):
@@ -83,11 +84,11 @@ def _filter(request: Request, user: SignedInUser, *, per_page: int = 50) -> Acco
         segment=text("segment"),
         owner=text("owner"),
         plan=text("plan"),
-        renewal_days=number("renewal", None),
+        renewal_days=number("renewal", None, 0, MAX_RENEWAL_DAYS),
         search=text("q"),
         sort=text("sort") or "score",
         descending=direction == "desc",
-        page=number("page", 1) or 1,
+        page=number("page", 1, 1, MAX_PAGE) or 1,
         per_page=per_page,
         book_owner=book_owner(user),
     )

@@ -19,6 +19,7 @@ from successcrew.domain import roles
 from successcrew.errors import AlreadyDecided, InputError
 from successcrew.web.auth import SignedInUser, require, signed_in_user, verify_csrf
 from successcrew.web.dashboard.rendering import render_dashboard
+from successcrew.web.params import RowId
 
 router = APIRouter()
 
@@ -90,7 +91,7 @@ def _decided(
 )
 def decide_escalation(
     request: Request,
-    escalation_id: int,
+    escalation_id: RowId,
     decision: str = Form(...),
     note: str = Form(""),
     user: SignedInUser = Depends(require(roles.DECIDE_ESCALATION)),
@@ -123,7 +124,7 @@ def decide_escalation(
 )
 def decide_proposal(
     request: Request,
-    proposal_id: int,
+    proposal_id: RowId,
     decision: str = Form(...),
     note: str = Form(""),
     user: SignedInUser = Depends(require(roles.DECIDE_PROPOSAL)),
