@@ -177,6 +177,14 @@ def test_disabling_a_user_or_a_new_password_ends_their_sessions(dashboard: Dashb
     assert thief.get("/my-work").status_code == 303
 
 
+def test_hsts_when_a_trusted_proxy_says_the_request_came_over_https(dashboard: Dashboard) -> None:
+    # 127.0.0.1 is a trusted proxy by default: its X-Forwarded-Proto is believed.
+    client = dashboard.http(None)
+    secure = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert secure.headers["strict-transport-security"] == "max-age=31536000"
+    assert "strict-transport-security" not in client.get("/login").headers
+
+
 def test_repeated_failed_sign_ins_are_slowed_down(dashboard: Dashboard) -> None:
     client = dashboard.http(None)
     email = "guessed@example.com"  # a user of its own: the others keep signing in
@@ -272,6 +280,34 @@ def test_only_the_chairman_decides(dashboard: Dashboard, role: str) -> None:
     )
     assert answer.status_code == 403
     assert seeding.escalation_row(dashboard.engine, esc).status == "open"
+
+
+def test_a_csm_sees_decisions_about_their_own_book_only(dashboard: Dashboard) -> None:
+    from successcrew.store.models import Account
+
+    mine = seeding.account(dashboard.engine, "Mine Decided Co", dashboard.users["csm"])
+    theirs = seeding.account(dashboard.engine, "Theirs Decided Co", "someone.else@example.com")
+    seeding.escalation(dashboard.engine, mine, "Mine Decided Co", "Call the sponsor of mine")
+    seeding.escalation(dashboard.engine, theirs, "Theirs Decided Co", "A 15 % offer for theirs")
+    seeding.proposal(dashboard.engine, theirs, "usage of theirs fell by half")
+    with transaction(dashboard.engine) as session:
+        external = dict(
+            session.execute(
+                select(Account.id, Account.external_id).where(Account.id.in_([mine, theirs]))
+            ).all()
+        )
+    page = dashboard.http("csm").get("/decisions").text
+    assert "Call the sponsor of mine" in page
+    for hidden in ("Theirs Decided Co", "A 15 % offer for theirs", "usage of theirs fell"):
+        assert hidden not in page
+    # Cards link to the account page by external id (an internal id is a 404 for every role).
+    lead = dashboard.http("lead").get("/decisions").text
+    assert "A 15 % offer for theirs" in lead and "usage of theirs fell by half" in lead
+    for account_id, external_id in external.items():
+        assert f'href="/accounts/{external_id}"' in lead
+        assert f'href="/accounts/{account_id}"' not in lead
+    assert not re.search(r'href="/accounts/\d+"', lead)
+    assert dashboard.http("lead").get(f"/accounts/{external[theirs]}").status_code == 200
 
 
 def test_a_viewer_cannot_change_tasks(dashboard: Dashboard) -> None:

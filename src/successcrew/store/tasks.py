@@ -66,6 +66,8 @@ class TaskRow:
     id: int
     account_id: int | None
     account_name: str | None
+    #: What the account's page is addressed by (``/accounts/<external id>``).
+    account_external_id: str | None
     owner_email: str | None
     title: str
     reason: str | None
@@ -84,6 +86,7 @@ def _task_rows() -> Select[Any]:
         Task.id,
         Task.account_id,
         Account.name,
+        Account.external_id,
         Task.owner_email,
         Task.title,
         Task.reason,

@@ -33,7 +33,13 @@ from successcrew.web import (
     unsubscribe_pages,
 )
 from successcrew.web.context import WebContext
-from successcrew.web.middleware import AccessLog, BodyLimit, ProxiedPeer, RefuseNul
+from successcrew.web.middleware import (
+    AccessLog,
+    BodyLimit,
+    ProxiedPeer,
+    RefuseNul,
+    StrictTransport,
+)
 from successcrew.web.prometheus import WebMetrics
 from successcrew.web.ratelimit import RateLimiter
 
@@ -157,6 +163,8 @@ def create_app(
     app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
     app.add_middleware(AccessLog)
+    if settings.hsts_seconds > 0:
+        app.add_middleware(StrictTransport, max_age=settings.hsts_seconds)
     # Outermost: notes the peer address, then believes X-Forwarded-For/-Proto from trusted
     # proxies (uvicorn's own handling is off, it would forget the peer the auth proxy check needs).
     app.add_middleware(ProxiedPeer, trusted=settings.trusted_proxies)

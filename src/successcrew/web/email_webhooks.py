@@ -61,9 +61,13 @@ async def sendgrid(request: Request) -> Response:
         body,
         request.headers.get("x-twilio-email-event-webhook-signature"),
         request.headers.get("x-twilio-email-event-webhook-timestamp"),
+        now=ctx.wall_clock(),
+        max_age_seconds=ctx.settings.sendgrid_webhook_max_age_seconds,
     ):
         request.app.state.metrics.signature_failure("sendgrid")
-        return JSONResponse({"error": "the signature does not verify"}, 403)
+        return JSONResponse(
+            {"error": "the signature does not verify (or its timestamp is too old)"}, 403
+        )
     try:
         items = load_json(body)
     except ValueError as exc:

@@ -176,6 +176,31 @@ def route_template(scope: Scope) -> str:
     return "(unmatched)"
 
 
+class StrictTransport:
+    """``Strict-Transport-Security`` on every answer to a request that came over HTTPS: directly,
+    or through a trusted proxy whose X-Forwarded-Proto said so (``ProxiedPeer`` runs first). Over
+    plain HTTP the header means nothing to a browser and is left out."""
+
+    def __init__(self, app: ASGIApp, max_age: int) -> None:
+        self.app = app
+        self.value = f"max-age={max_age}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(event: Message) -> None:
+            if event["type"] == "http.response.start":
+                headers = [
+                    h for h in event.get("headers", []) if h[0] != b"strict-transport-security"
+                ]
+                event["headers"] = [*headers, (b"strict-transport-security", self.value)]
+            await send(event)
+
+        await self.app(scope, receive, with_header)
+
+
 class ProxiedPeer:
     """Keep the connection's peer address (``scope["successcrew.peer"]``), then apply
     X-Forwarded-For / -Proto from ``trusted`` proxies as uvicorn would.

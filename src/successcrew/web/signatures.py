@@ -35,12 +35,25 @@ def sendgrid_key_usable(public_key_b64: str) -> bool:
 
 
 def verify_sendgrid(
-    public_key_b64: str, body: bytes, signature_b64: str | None, timestamp: str | None
+    public_key_b64: str,
+    body: bytes,
+    signature_b64: str | None,
+    timestamp: str | None,
+    *,
+    now: float,
+    max_age_seconds: int,
 ) -> bool:
     """SendGrid signs ``timestamp + raw body`` (the body exactly as sent: a trailing CRLF
-    counts) with ECDSA P-256 / SHA-256; the signature is base64 DER."""
+    counts) with ECDSA P-256 / SHA-256; the signature is base64 DER. A timestamp further than
+    ``max_age_seconds`` from ``now`` (either way) fails, as Slack's window does: a signed
+    request recorded and replayed later is refused. SendGrid signs each delivery when it sends
+    it, retries included."""
     key = _sendgrid_key(public_key_b64)
     if key is None or not signature_b64 or not timestamp:
+        return False
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    if abs(now - int(timestamp)) > max_age_seconds:
         return False
     try:
         signature = base64.b64decode(signature_b64, validate=True)

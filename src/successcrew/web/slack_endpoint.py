@@ -83,6 +83,6 @@ async def interactions(request: Request, background: BackgroundTasks) -> Respons
         return JSONResponse({"error": "payload must be a JSON object"}, 400)
     handler: InteractionHandler = request.app.state.slack_handler
     outcome = await run_in_threadpool(handler.handle, payload)
-    if outcome.outcome != "ignored":
+    if outcome.follows_up:
         background.add_task(handler.after, outcome)
     return Response(status_code=200)

@@ -3,13 +3,16 @@ Mode, already verified) decides through ``escalations.decide``, the same path as
 ``successcrew decide``; then the cards are updated with ``chat.update`` where they were posted.
 
 Exactly once: ``decide`` locks the escalation and refuses a second decision, so a double click
-or a replayed request body decides nothing twice. Only the Slack users that
+decides nothing twice; a replayed request body (the same click again) is recognised by its click
+id and changes nothing at all, not even the audit log. Only the Slack users that
 ``config/escalation.yaml`` lists as ``deciders`` may decide; everyone else is told so and
 nothing changes. Every click is audited, taken or refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from successcrew.services.escalations.lifecycle import decide
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.models import Escalation, OutboxMessage
+from successcrew.store.receipts import take_new
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +53,33 @@ class CardUpdate:
 class SlackOutcome:
     """What a click did, and what to tell the person who clicked."""
 
-    outcome: str  # decided, not_allowed, final, ignored
+    outcome: str  # decided, not_allowed, final, ignored, replayed
     message: str
     escalation_id: int | None = None
     response_url: str | None = None
     cards: list[CardUpdate] = field(default_factory=list)
+
+    @property
+    def follows_up(self) -> bool:
+        """Whether cards are redrawn and the person told (not for ignored or replayed clicks)."""
+        return self.outcome not in ("ignored", "replayed")
+
+
+def click_id(payload: Mapping[str, Any]) -> str:
+    """What identifies one click: Slack's ``trigger_id`` (new for every interaction), else the
+    action's ``action_ts`` with who clicked, else a digest of the whole payload. A replayed
+    request body carries the same id; a second real click does not."""
+    trigger = payload.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        return f"trigger:{trigger}"[:200]
+    actions = payload.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    stamp = first.get("action_ts") if isinstance(first, Mapping) else None
+    user = payload.get("user") if isinstance(payload.get("user"), Mapping) else {}
+    if isinstance(stamp, str) and stamp:
+        return f"action:{user.get('id')}:{stamp}"[:200]
+    canonical = json.dumps(payload, sort_keys=True, default=str).encode()
+    return "sha:" + hashlib.sha256(canonical).hexdigest()
 
 
 def _cards(session: Session, esc: Escalation, clicked: tuple[str, str] | None) -> list[CardUpdate]:
@@ -119,6 +145,9 @@ def decide_from_slack(
     if parsed is None or not user_id:
         return SlackOutcome("ignored", "", response_url=response_url)
     escalation_id, decision = parsed
+    if not take_new(session, "slack", [click_id(payload)], now=now):
+        # The same click again (a replayed request body, Slack's retry): taken once, audited once.
+        return SlackOutcome("replayed", "", escalation_id)
     channel = payload.get("channel") if isinstance(payload.get("channel"), Mapping) else {}
     container = payload.get("container") if isinstance(payload.get("container"), Mapping) else {}
     clicked = None

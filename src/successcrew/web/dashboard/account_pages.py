@@ -32,7 +32,7 @@ from successcrew.web.dashboard.charts import score_chart
 from successcrew.web.dashboard.reading import (
     bad_request,
     book_owner,
-    ensure_in_book,
+    in_book,
     now_of,
     read_session,
     web_context,
@@ -192,11 +192,10 @@ def _cell(value: str | None) -> str:
 
 
 def _account_in_book(session: Session, external_id: str, user: SignedInUser) -> Any:
-    """The account (None: no such account); 403 when it is not in a CSM's book."""
+    """The account, or None when there is none or it is outside a CSM's book (both 404)."""
     account = find_account(session, external_id)
-    if account is None:
+    if account is None or not in_book(user, account.owner_email):
         return None
-    ensure_in_book(user, account.owner_email)
     return account
 
 
@@ -269,7 +268,7 @@ def override(
         return bad_request(request, "score must be a number 0-100 and expiry a date (YYYY-MM-DD)")
     try:
         with transaction(ctx.engine) as session:
-            acc = find_account(session, external_id)
+            acc = _account_in_book(session, external_id, user)
             if acc is None:
                 return _not_found(request, external_id)
             ensure(user, roles.OVERRIDE, acc.owner_email)
@@ -298,7 +297,7 @@ def note(
     ctx = web_context(request)
     try:
         with transaction(ctx.engine) as session:
-            acc = find_account(session, external_id)
+            acc = _account_in_book(session, external_id, user)
             if acc is None:
                 return _not_found(request, external_id)
             ensure(user, roles.NOTE, acc.owner_email)

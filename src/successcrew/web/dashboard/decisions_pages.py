@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from successcrew.domain import roles
 from successcrew.errors import AlreadyDecided, InputError
 from successcrew.web.auth import SignedInUser, require, signed_in_user, verify_csrf
+from successcrew.web.dashboard.reading import book_owner
 from successcrew.web.dashboard.rendering import render_dashboard
 from successcrew.web.params import RowId
 
@@ -43,11 +44,13 @@ def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
 
     ctx = request.app.state.ctx
     now = ctx.clock()
+    # A csm sees what is about their own book (and the company's), like every other list.
+    owner = book_owner(user)
     with transaction(ctx.engine) as session:
-        waiting = open_escalations(session)
-        decided = recent_decisions(session)
-        events = list_events(session, now - timedelta(days=EVENT_DAYS), limit=200)
-        proposals = list_proposals(session.connection(), status="pending", limit=100)
+        waiting = open_escalations(session, owner=owner)
+        decided = recent_decisions(session, owner=owner)
+        events = list_events(session, now - timedelta(days=EVENT_DAYS), limit=200, owner=owner)
+        proposals = list_proposals(session.connection(), status="pending", limit=100, owner=owner)
     return render_dashboard(
         request,
         "dashboard/decisions.html",
@@ -57,6 +60,7 @@ def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
         proposals=proposals,
         may_decide=roles.can(user, roles.DECIDE_ESCALATION),
         may_decide_proposals=roles.can(user, roles.DECIDE_PROPOSAL),
+        book=owner,
         flash=FLASH.get(request.query_params.get("done", "")),
     )
 
