@@ -304,3 +304,36 @@ def test_json_stays_one_document_when_the_model_fails(
         model = next(t for t in document["tasks"] if t["task"] == "model_pass")
         assert model["result"]["review"]["fallback"]
     assert "CrewAIEventsBus" in done.err
+
+
+def test_ask_cites_accounts_by_external_id_as_the_portfolio_names_them(
+    sqlite_template: Path,
+    tmp_path: Path,
+    standin: OpenAIStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``portfolio_overview`` names accounts by external id; an answer citing them so is
+    accepted and resolved. The responder is the cost benchmark's (bench/bench_llm_demo.py), so
+    this also shows it answers ``ask``."""
+    from bench.bench_llm_demo import answer as bench_responder
+
+    for key in [k for k in os.environ if k.startswith("SUCCESSCREW_")]:
+        monkeypatch.delenv(key)
+    engine, db_url = sqlite_copy(sqlite_template, tmp_path)
+    monkeypatch.setenv("SUCCESSCREW_DATABASE_URL", db_url)
+    ids = build_book(engine)
+    evaluate(engine)
+    model_env(monkeypatch, standin)
+    standin.script = [bench_responder] * 6
+    asked = run_cli(
+        capsys, "ask", "which accounts fell most this week?", "--now", NOW.isoformat(), "--json"
+    )
+    assert asked.code == 0, asked.out + asked.err
+    doc = asked.json()
+    assert doc["account_ids"] == ["ACME", "DELTA", "BETA"]
+    assert doc["figures"] == [{"account_id": "ACME", "name": "score", "value": "30.0"}]
+    assert doc["accounts"] == [
+        {"id": ids[x], "external_id": x, "name": x.title()} for x in ("ACME", "BETA", "DELTA")
+    ]
+    assert len(standin.requests) == 2  # the lookup, then the answer: accepted at once

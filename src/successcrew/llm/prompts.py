@@ -19,7 +19,7 @@ VERSIONS = {
     "comments": "comments-1",
     "report": "report-1",
     "review": "review-2",
-    "ask": "ask-1",
+    "ask": "ask-2",
 }
 
 #: Characters of one customer comment shown to a model, and of all comments in one prompt.
