@@ -517,6 +517,20 @@ def test_every_page_parameter_answers_400_at_worst(
     assert answer.status_code in (200, 400), (path, params, answer.status_code)
 
 
+@FAST
+@given(
+    path=st.sampled_from(["/login", "/login/oidc", "/login/oidc/callback"]),
+    values=st.lists(odd_text, min_size=1, max_size=3),
+)
+def test_the_sign_in_pages_take_any_parameter_without_a_500(
+    web: Web, path: str, values: list[str]
+) -> None:
+    params = dict(zip(("next", "code", "state"), values, strict=False))
+    for client in (web.client, web.lead):
+        answer = client.get(path + "?" + urlencode(params), follow_redirects=False)
+        _no_500(answer)
+
+
 FORMS: list[tuple[str, Callable[[Web, str], str]]] = [
     ("/my-work/{id}", lambda w, v: f"/my-work/{quote(v, safe='')}"),
     ("/decisions/escalations/{id}", lambda w, v: f"/decisions/escalations/{quote(v, safe='')}"),
