@@ -229,7 +229,7 @@ def test_a_question_on_sqlite_through_serve_leaves_every_page_working(
                 "/login", data={"email": "lead@example.com", "password": PASSWORD}
             )
             assert signed_in.status_code == 303
-            for _question in range(2):
+            for _question in range(2):  # the second proves the first left writes working
                 token = re.search(r'name="csrf_token" value="([^"]+)"', lead.get("/ask").text)
                 assert token
                 asked = lead.post(

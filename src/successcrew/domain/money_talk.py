@@ -214,9 +214,15 @@ def money_change(text: str) -> str | None:
     for name, pattern in _PATTERNS:
         found = pattern.search(plain)
         if found:
-            return f"{name}: {found.group(0).strip()!r}"
+            return f"{name}: {_quoted(found.group(0))}"
     for clause in _clauses(plain):
         paid = _PAID.search(clause)
         if paid and _SHIFT.search(clause):
-            return f"a change to what they pay: {clause.strip()!r}"
+            return f"a change to what they pay: {_quoted(clause)}"
     return None
+
+
+def _quoted(phrase: str, limit: int = 50) -> str:
+    """The phrase quoted for a reason (reasons are kept short: they are cut when stored)."""
+    phrase = phrase.strip()
+    return repr(phrase if len(phrase) <= limit else phrase[:limit].rstrip() + "...")

@@ -46,10 +46,7 @@ def text_problem(text: str) -> str | None:
     """Why a model-written text may not stand, or None."""
     money = money_change(text)
     if money is not None:
-        return (
-            f"changes what the customer pays ({money}): price, discount, credit, refund and "
-            "terms are the chairman's decision"
-        )
+        return f"changes what the customer pays ({money}; the chairman decides money)"
     if _ADDRESS.search(text):
         return "contains an address or a link (recipients are never the model's to choose)"
     if _EVERYONE.search(text):
