@@ -135,7 +135,8 @@ def decide_from_slack(
         payload.get("response_url") if isinstance(payload.get("response_url"), str) else None
     )
     parsed = None
-    for action in payload.get("actions") or []:
+    actions = payload.get("actions")
+    for action in actions if isinstance(actions, list) else []:
         if isinstance(action, Mapping):
             parsed = parse_button(
                 str(action.get("action_id") or ""), str(action.get("value") or "")
