@@ -570,7 +570,7 @@ def test_every_form_takes_odd_ids_and_fields_without_a_500(
     _unchanged(web, before)
 
 
-@FAST
+@settings(FAST, max_examples=15)  # each example hashes a password: fewer, same reach
 @given(email=odd_text, password=odd_text, next_=odd_text)
 def test_the_sign_in_form_takes_anything_without_a_500(
     web: Web, email: str, password: str, next_: str
