@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.Column("failed_at", AT, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
-    op.create_index(
-        "ix_login_failures_key", "login_failures", ["scope", "key_hash", "failed_at"]
-    )
+    op.create_index("ix_login_failures_key", "login_failures", ["scope", "key_hash", "failed_at"])
     op.create_index("ix_login_failures_failed_at", "login_failures", ["failed_at"])
 
 
