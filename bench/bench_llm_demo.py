@@ -7,7 +7,8 @@ Not a timed test: run it by hand in a venv with the llm extra (pip install -e '.
 
 It starts the OpenAI-compatible stand-in of the tests (tests/fakes/openai_server.py) with a
 responder that gives a valid answer of a realistic length to every request (briefs, e-mail
-drafts, comment readings, the report's summary, the crew's tool calls and proposals), points
+drafts, comment readings, the report's summary, the crew's tool calls and proposals, and
+``successcrew ask``: a portfolio lookup, then the accounts it named), points
 SUCCESSCREW_LLM_* at it, runs ``successcrew demo`` into a fresh SQLite file and then one
 ``successcrew run --crew-mode crewai``, and prints calls and tokens per purpose from what the
 stand-in received (tokens counted as a tokenizer roughly would: four characters a token) and
@@ -85,6 +86,25 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
         )
     if schema == "ProposalListOut" or '{"proposals"' in user:
         return reply({"proposals": []})
+    last = body["messages"][-1]
+    if last["role"] == "tool" and '{"answer"' in prompt_text(body):
+        # `successcrew ask`: cite the accounts the portfolio named (by external id) and one
+        # figure exactly as it gave it.
+        seen = str(last.get("content") or "")
+        accounts = list(dict.fromkeys(re.findall(r'"account": "([^"]+)"', seen)))[:3]
+        score = re.search(r'"account": "([^"]+)"[^{}]*?"score": (-?[\d.]+)', seen)
+        figures = (
+            [{"account_id": score.group(1), "name": "score", "value": score.group(2)}]
+            if score
+            else []
+        )
+        return reply(
+            {
+                "answer": "These accounts fell the most this week; call their sponsors first.",
+                "account_ids": accounts,
+                "figures": figures,
+            }
+        )
     if body.get("tools") and body["messages"][-1]["role"] != "tool":
         return reply(None, [tool_call("portfolio_overview", {})])
     return reply(

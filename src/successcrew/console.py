@@ -7,9 +7,11 @@ configured secret and no run of 8 or more of its characters reaches the terminal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import IO, Any, TextIO, cast
 
 from rich.console import Console, ConsoleDimensions
@@ -98,9 +100,31 @@ def heading(title: str) -> None:
         console.print(f"-- {plain(title)} --")
 
 
+#: Where ``print_json`` writes while a ``--json`` command runs (the real stdout), or None.
+_document_stream: TextIO | None = None
+
+
+@contextlib.contextmanager
+def json_document_mode() -> Iterator[None]:
+    """While a ``--json`` command runs, whatever anything else prints to stdout (a library's
+    warning, a progress line) goes to stderr: stdout carries the one JSON document alone."""
+    global _document_stream
+    real = sys.stdout
+    _document_stream = real
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _document_stream = None
+
+
 def print_json(document: Any) -> None:
     """One JSON document on stdout, nothing else (for ``--json``), without secrets."""
-    print(json.dumps(redact_document(document), indent=2, default=str, sort_keys=False))
+    stream = _document_stream or sys.stdout
+    print(
+        json.dumps(redact_document(document), indent=2, default=str, sort_keys=False), file=stream
+    )
+    stream.flush()
 
 
 def plain(text: str) -> str:

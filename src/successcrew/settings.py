@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     # missing refuses every request), and the limits every request meets.
     #: SendGrid Event Webhook verification key: the base64 DER P-256 public key SendGrid shows.
     sendgrid_webhook_public_key: SecretStr | None = None
+    #: A signed SendGrid request whose timestamp is further from now than this is refused
+    #: (a recorded request replayed later), like Slack's five-minute window.
+    sendgrid_webhook_max_age_seconds: int = 600
     #: Mailchimp Transactional (Mandrill) webhook key, shown beside the webhook in its settings.
     mailchimp_webhook_key: SecretStr | None = None
     #: The webhook URL exactly as registered with Mandrill (it is part of the signed text);
@@ -155,6 +158,9 @@ class Settings(BaseSettings):
     #: Largest request body accepted (413 beyond); webhooks batch events and get more room.
     max_body_bytes: int = 64 * 1024
     webhook_max_body_bytes: int = 8 * 1024 * 1024
+    #: ``Strict-Transport-Security`` max-age on answers to requests that came over HTTPS
+    #: (directly, or per a trusted proxy's X-Forwarded-Proto); 0 sends none.
+    hsts_seconds: int = 31_536_000
     #: ``/healthz`` answers 503 when the last successful run is older than this.
     health_max_run_age_minutes: int = 180
 

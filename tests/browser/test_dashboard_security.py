@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -94,6 +95,94 @@ def test_behind_https_the_cookie_is_secure(dashboard: Dashboard) -> None:
         headers={"X-Forwarded-Proto": "https"},
     )
     assert "; secure" in answer.headers["set-cookie"].lower()
+
+
+def _signed_in_user(dashboard: Dashboard, role: str = "csm") -> tuple[str, httpx.Client]:
+    """A user of its own (the shared ones keep their sessions), signed in over HTTP."""
+    import uuid
+
+    email = f"copied-{uuid.uuid4().hex[:8]}@example.com"
+    with transaction(dashboard.engine) as session:
+        add_user(
+            session,
+            email,
+            role=role,
+            name=None,
+            password=dashboard.password,
+            by="tests",
+            now=utcnow(),
+            cost="low",
+        )
+    client = dashboard.http(None)
+    answer = client.post("/login", data={"email": email, "password": dashboard.password})
+    assert answer.status_code == 303
+    return email, client
+
+
+def _copy(dashboard: Dashboard, client: httpx.Client) -> httpx.Client:
+    """Another client holding a copy of ``client``'s session cookie (as a thief would)."""
+    thief = dashboard.http(None)
+    thief.cookies.set("successcrew_session", client.cookies["successcrew_session"])
+    assert thief.get("/my-work").status_code == 200
+    return thief
+
+
+def test_signing_out_ends_every_copy_of_the_session(dashboard: Dashboard) -> None:
+    _, client = _signed_in_user(dashboard)
+    thief = _copy(dashboard, client)
+    token = dashboard.csrf(client, "/my-work")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    for holder in (client, thief):
+        holder.cookies.set("successcrew_session", thief.cookies["successcrew_session"])
+        answer = holder.get("/my-work")
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    # A form posted with the old cookie and its token is not taken either.
+    task_id = seeding.task(
+        dashboard.engine, seeding.account(dashboard.engine, "Signed Out Ltd", None), "Call"
+    )
+    form = thief.post(f"/my-work/{task_id}", data={"action": "done", "csrf_token": token})
+    assert form.status_code == 303 and form.headers["location"].startswith("/login")
+    assert _task_status(dashboard, task_id) == "open"
+
+
+def test_disabling_a_user_or_a_new_password_ends_their_sessions(dashboard: Dashboard) -> None:
+    from successcrew.services.platform.users import disable_user
+
+    email, client = _signed_in_user(dashboard)
+    thief = _copy(dashboard, client)
+    with transaction(dashboard.engine) as session:
+        add_user(
+            session,
+            email,
+            role="csm",
+            name=None,
+            password="a new password, changed",
+            by="tests",
+            now=utcnow(),
+            cost="low",
+        )
+    assert client.get("/my-work").status_code == 303
+    assert thief.get("/my-work").status_code == 303
+    signed_in = dashboard.http(None)
+    assert (
+        signed_in.post(
+            "/login", data={"email": email, "password": "a new password, changed"}
+        ).status_code
+        == 303
+    )
+    thief = _copy(dashboard, signed_in)
+    with transaction(dashboard.engine) as session:
+        disable_user(session, email, by="tests", now=utcnow())
+    assert signed_in.get("/my-work").status_code == 303
+    assert thief.get("/my-work").status_code == 303
+
+
+def test_hsts_when_a_trusted_proxy_says_the_request_came_over_https(dashboard: Dashboard) -> None:
+    # 127.0.0.1 is a trusted proxy by default: its X-Forwarded-Proto is believed.
+    client = dashboard.http(None)
+    secure = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert secure.headers["strict-transport-security"] == "max-age=31536000"
+    assert "strict-transport-security" not in client.get("/login").headers
 
 
 def test_repeated_failed_sign_ins_are_slowed_down(dashboard: Dashboard) -> None:
@@ -191,6 +280,34 @@ def test_only_the_chairman_decides(dashboard: Dashboard, role: str) -> None:
     )
     assert answer.status_code == 403
     assert seeding.escalation_row(dashboard.engine, esc).status == "open"
+
+
+def test_a_csm_sees_decisions_about_their_own_book_only(dashboard: Dashboard) -> None:
+    from successcrew.store.models import Account
+
+    mine = seeding.account(dashboard.engine, "Mine Decided Co", dashboard.users["csm"])
+    theirs = seeding.account(dashboard.engine, "Theirs Decided Co", "someone.else@example.com")
+    seeding.escalation(dashboard.engine, mine, "Mine Decided Co", "Call the sponsor of mine")
+    seeding.escalation(dashboard.engine, theirs, "Theirs Decided Co", "A 15 % offer for theirs")
+    seeding.proposal(dashboard.engine, theirs, "usage of theirs fell by half")
+    with transaction(dashboard.engine) as session:
+        external = dict(
+            session.execute(
+                select(Account.id, Account.external_id).where(Account.id.in_([mine, theirs]))
+            ).all()
+        )
+    page = dashboard.http("csm").get("/decisions").text
+    assert "Call the sponsor of mine" in page
+    for hidden in ("Theirs Decided Co", "A 15 % offer for theirs", "usage of theirs fell"):
+        assert hidden not in page
+    # Cards link to the account page by external id (an internal id is a 404 for every role).
+    lead = dashboard.http("lead").get("/decisions").text
+    assert "A 15 % offer for theirs" in lead and "usage of theirs fell by half" in lead
+    for account_id, external_id in external.items():
+        assert f'href="/accounts/{external_id}"' in lead
+        assert f'href="/accounts/{account_id}"' not in lead
+    assert not re.search(r'href="/accounts/\d+"', lead)
+    assert dashboard.http("lead").get(f"/accounts/{external[theirs]}").status_code == 200
 
 
 def test_a_viewer_cannot_change_tasks(dashboard: Dashboard) -> None:

@@ -148,17 +148,23 @@ def test_writes_are_refused_without_the_role_the_book_or_the_csrf_token(book: Da
     form = {"score": "20", "reason": "x"}
     token = book.csrf(viewer, path)
     assert viewer.post(path + "/override", data={**form, "csrf_token": token}).status_code == 403
-    # The falling account is the CSM's own; A-00001 belongs to someone else.
-    assert csm.get("/accounts/A-00001").status_code == 403
+    # The falling account is the CSM's own; A-00001 belongs to someone else, and to a csm it
+    # is answered exactly as an external id that does not exist (404 either way).
     token = book.csrf(csm, path)
-    assert (
-        csm.post("/accounts/A-00001/override", data={**form, "csrf_token": token}).status_code
-        == 403
-    )
-    assert (
-        csm.post("/accounts/A-00001/notes", data={"body": "hi", "csrf_token": token}).status_code
-        == 403
-    )
+    for other in ("A-00001", "NO-SUCH-ACCOUNT"):
+        page = csm.get(f"/accounts/{other}")
+        assert page.status_code == 404
+        assert f"There is no account with the external id &#39;{other}&#39;." in page.text
+        assert (
+            csm.post(f"/accounts/{other}/override", data={**form, "csrf_token": token}).status_code
+            == 404
+        )
+        assert (
+            csm.post(
+                f"/accounts/{other}/notes", data={"body": "hi", "csrf_token": token}
+            ).status_code
+            == 404
+        )
     resume = {"scope": f"campaign:{PROGRAM}", "reason": "x", "csrf_token": token}
     assert csm.post("/programs/resume", data=resume).status_code == 403
     with book.engine.connect() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import threading
 import time
 import uuid
@@ -510,6 +511,60 @@ def test_sendgrid_events_stored_once_bounces_suppress_and_feedback_counts(world:
     assert count(world, EmailEvent, EmailEvent.account_id == account) == 5
 
 
+def test_sendgrid_refuses_a_genuine_signature_older_than_ten_minutes(world: World) -> None:
+    account, contacts = seed(world, 1)
+    keys = campaign_messages(world, account, contacts)
+    body = json.dumps([sg_event(keys[0], "old@customer.example", "delivered")]).encode()
+    url = f"{world.base}/webhooks/sendgrid"
+    month_old = str(int(time.time()) - 30 * 86400)
+    replayed = world.http.post(
+        url, content=body, headers=sendgrid_headers(world.sendgrid_key, body, ts=month_old)
+    )
+    assert replayed.status_code == 403
+    assert "too old" in replayed.json()["error"]
+    late = str(int(time.time()) - 11 * 60)
+    assert (
+        world.http.post(
+            url, content=body, headers=sendgrid_headers(world.sendgrid_key, body, ts=late)
+        ).status_code
+        == 403
+    )
+    assert count(world, EmailEvent, EmailEvent.account_id == account) == 0
+    fresh = world.http.post(url, content=body, headers=sendgrid_headers(world.sendgrid_key, body))
+    assert fresh.status_code == 200 and fresh.json()["stored"] == 1
+
+
+def test_a_replayed_slack_click_is_taken_and_audited_once(world: World) -> None:
+    esc_id, channel, ts = posted_escalation(world)
+    url = f"{world.base}/slack/interactions"
+
+    def audit_rows() -> list[str]:
+        with world.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(AuditLog.action)
+                    .where(AuditLog.subject == f"escalation:{esc_id}")
+                    .order_by(AuditLog.id)
+                ).scalars()
+            )
+
+    outsider = click(world, esc_id, "U0OTHER9", channel, ts)
+    body = click(world, esc_id, CHAIR, channel, ts)
+    for _ in range(3):  # a recorded body sent again within Slack's five minutes, re-signed
+        for payload in (outsider, body):
+            answer = world.http.post(
+                url, content=payload, headers=slack_headers(SLACK_SECRET, payload)
+            )
+            assert answer.status_code == 200
+    deadline = time.monotonic() + 5
+    while "escalation.slack_card" not in audit_rows() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    actions = audit_rows()
+    assert actions.count("escalation.slack_refused") == 1
+    assert actions.count("escalation.approved") == 1
+    assert "escalation.slack_final" not in actions
+
+
 def test_mailchimp_webhook_head_test_batch_events_and_replies(world: World) -> None:
     url = f"{world.base}/webhooks/mailchimp"
     assert world.http.head(url).status_code == 200
@@ -774,7 +829,8 @@ def test_segment_calls_create_accounts_contacts_and_usage_once(world: World) -> 
     assert segment(world, "batch", batch, key="wrong").status_code == 401
     assert count(world, Account, Account.external_id == group) == 0
     ok = segment(world, "batch", batch)
-    assert ok.status_code == 200 and ok.json() == {"success": True}
+    assert ok.status_code == 200
+    assert ok.json() == {"success": True, "dropped": {"event_not_mapped": 1}}
     # Retried by the client: nothing twice. A single track call with a known messageId too.
     assert segment(world, "batch", batch).status_code == 200
     assert segment(world, "track", batch["batch"][2]).status_code == 200
@@ -822,6 +878,111 @@ def test_segment_calls_create_accounts_contacts_and_usage_once(world: World) -> 
     )
     assert sent.status_code == 200
     assert count(world, UsageEvent, UsageEvent.account_id == account_id) == 4
+
+
+def library_batch(library: str, call: dict[str, Any]) -> dict[str, Any]:
+    """A batch exactly as the library posts it to ``/v1/batch`` (captured from
+    segment-analytics-python 2.4.0 and rudder-sdk-python 2.1.9 against a local server): the
+    wrapper, the library context, and where each puts an identify's traits."""
+    version = {"segment": "2.4.0", "rudderstack": "2.1.9"}[library]
+    item = {
+        "integrations": {} if library == "segment" else {"All": True},
+        "anonymousId": None,
+        "timestamp": "2026-12-07T23:50:20.647+00:00",
+        "context": {"library": {"name": "analytics-python", "version": version}},
+        "messageId": str(uuid.uuid4()),
+        **call,
+    }
+    if library == "rudderstack":
+        item["channel"] = "server"
+        if item["type"] == "identify":  # RudderStack's library: context.traits, not traits
+            item["context"] = {"traits": item.pop("traits"), **item["context"]}
+    if "context_extra" in item:
+        item["context"].update(item.pop("context_extra"))
+    body: dict[str, Any] = {"batch": [item], "sentAt": "2026-12-07T23:50:20.647891+00:00"}
+    if library == "segment":
+        body["writeKey"] = WRITE_KEY
+    return body
+
+
+@pytest.mark.parametrize("library", ["segment", "rudderstack"])
+def test_calls_as_the_segment_and_rudderstack_libraries_send_them(
+    world: World, library: str
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    group, user = f"G-{library}-{tag}", f"user-{library}-{tag}"
+    calls = [
+        {
+            "type": "group",
+            "userId": user,
+            "groupId": group,
+            "traits": {"name": "Acme", "plan": "pro"},
+        },
+        {
+            "type": "identify",
+            "userId": user,
+            "traits": {"email": f"{tag}@acme.example", "name": "Bo"},
+        },
+        {
+            "type": "track",
+            "userId": user,
+            "event": "Signed In",
+            "properties": {"count": 2},
+            "context_extra": {"groupId": group},
+        },
+    ]
+    for call in calls:
+        body = json.dumps(library_batch(library, call)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"analytics-python/{'2.4.0' if library == 'segment' else '2.1.9'}",
+        }
+        if library == "rudderstack":  # its library gzips every batch
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        sent = world.http.post(
+            f"{world.base}/v1/batch", content=body, headers=headers, auth=(WRITE_KEY, "")
+        )
+        assert sent.status_code == 200 and sent.json() == {"success": True, "dropped": {}}
+    with world.engine.connect() as conn:
+        name, plan = conn.execute(
+            select(Account.name, Account.plan).where(Account.external_id == group)
+        ).one()
+        email, contact_name = conn.execute(
+            select(Contact.email, Contact.name).where(Contact.external_id == user)
+        ).one()
+    assert (name, plan) == ("Acme", "pro")
+    assert (email, contact_name) == (f"{tag}@acme.example", "Bo")
+    with world.engine.connect() as conn:
+        usage = conn.execute(
+            select(UsageEvent.metric, UsageEvent.value, Contact.external_id)
+            .join(Account, Account.id == UsageEvent.account_id)
+            .join(Contact, Contact.id == UsageEvent.contact_id)
+            .where(Account.external_id == group)
+        ).all()
+    assert [tuple(u) for u in usage] == [("logins", 1.0, user)]
+
+
+def test_a_call_dropped_for_missing_data_is_counted_and_logged(world: World) -> None:
+    def dropped_identifies() -> float:
+        text = world.http.get(f"{world.base}/metrics").text
+        found = re.search(
+            r'^successcrew_product_events_dropped_total\{reason="identify_without_user_or_email"\} (\S+)$',
+            text,
+            re.M,
+        )
+        return float(found.group(1)) if found else 0.0
+
+    before = dropped_identifies()
+    nameless = {"type": "identify", "userId": "u-no-email", "traits": {"name": "No Mail"}}
+    answer = segment(world, "batch", library_batch("rudderstack", nameless))
+    assert answer.status_code == 200
+    assert answer.json()["dropped"] == {"identify_without_user_or_email": 1}
+    assert dropped_identifies() == before + 1
+    time.sleep(0.2)
+    assert "product events: 1 of 1 call(s) dropped: identify_without_user_or_email 1" in (
+        world.served.log()
+    )
 
 
 def test_segment_limits_and_malformed_bodies_are_400(world: World) -> None:
@@ -924,6 +1085,13 @@ def test_in_app_survey_api_origin_cors_rate_limit(world: World) -> None:
 
 
 # --- operations --------------------------------------------------------------------------------
+
+
+def test_no_hsts_over_http_or_from_an_untrusted_proxy(world: World) -> None:
+    # 127.0.0.1 is not a trusted proxy here: its X-Forwarded-Proto is not believed.
+    answer = world.http.get(f"{world.base}/livez", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in answer.headers
+    assert "strict-transport-security" not in world.http.get(f"{world.base}/livez").headers
 
 
 def test_healthz_and_metrics(world: World) -> None:

@@ -328,7 +328,7 @@ def test_crew_proposals_are_checked_by_policy_and_approval_uses_the_deterministi
         rows["draft_email", "Gamma"]["reason"]
         == f"account {ids['GAMMA']} is not among the accounts under review"
     )
-    assert rows["internal_task", "Beta"]["reason"].startswith("text talks money")
+    assert rows["internal_task", "Beta"]["reason"].startswith("text changes what the customer pays")
     with engine.connect() as conn:
         assert (
             conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,3 +154,94 @@ def test_a_question_asking_to_pause_campaigns_changes_nothing(
         )
         assert refused.status_code == 403
     assert counts(engine)["pause_holds"] == before["pause_holds"]
+
+
+def test_a_question_on_sqlite_through_serve_leaves_every_page_working(
+    sqlite_template: Path,
+    tmp_path: Path,
+    standin: OpenAIStandIn,
+    no_foreign_sockets: NetworkGuard,
+) -> None:
+    """The real ``successcrew serve`` on SQLite (its own engine: transactions BEGIN IMMEDIATE),
+    two questions on the Ask page, then every page of the dashboard: none answers 500 (the
+    read-only tools once left the pooled connection refusing writes)."""
+    import re
+    import shutil
+
+    import httpx
+
+    from successcrew.clock import utcnow
+    from successcrew.services.platform.users import add_user
+    from successcrew.store.db import make_engine, transaction
+    from successcrew.web.dashboard import ROUTERS
+    from tests.serving import base_env, free_port, start_serve, stop_serve
+
+    path = tmp_path / "serve.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    ids = build_book(engine)
+    evaluate(engine)
+    with transaction(engine) as session:
+        add_user(
+            session,
+            "lead@example.com",
+            role="lead",
+            name=None,
+            password=PASSWORD,
+            by="tests",
+            now=utcnow(),
+            cost="low",
+        )
+    engine.dispose()
+
+    def responder(body: dict[str, Any]) -> dict[str, Any]:
+        # A lookup first, then the answer from what it returned.
+        if not any(m.get("role") == "tool" for m in body["messages"]):
+            return reply(None, [tool_call("account_detail", {"account_id": ids["ACME"]})])
+        return answer("Acme is Critical at 30.0.", ids["ACME"], "30.0")
+
+    standin.script = [responder] * 20
+    env = base_env(
+        url,
+        SUCCESSCREW_SESSION_SECRET="ask-on-sqlite-session-secret-0123456789",
+        SUCCESSCREW_LLM_MODEL="stand-in-model",
+        SUCCESSCREW_LLM_BASE_URL=standin.base_url,
+        SUCCESSCREW_LLM_TIMEOUT_SECONDS="10",
+    )
+    port = free_port()
+    no_foreign_sockets.allowed_ports.add(port)
+    served = start_serve(env, tmp_path, port=port, timeout=60)
+    pages = sorted(
+        {
+            re.sub(r"\{[^}]+\}", "ACME", route.path)
+            for router in ROUTERS
+            for route in router.routes
+            if "GET" in getattr(route, "methods", set()) and "{" not in route.path.split("/")[1]
+        }
+        - {"/login", "/login/oidc", "/login/oidc/callback"}
+    )
+    try:
+        with httpx.Client(
+            base_url=served.base, headers={"Origin": served.base}, timeout=120
+        ) as lead:
+            signed_in = lead.post(
+                "/login", data={"email": "lead@example.com", "password": PASSWORD}
+            )
+            assert signed_in.status_code == 303
+            for _question in range(2):  # the second proves the first left writes working
+                token = re.search(r'name="csrf_token" value="([^"]+)"', lead.get("/ask").text)
+                assert token
+                asked = lead.post(
+                    "/ask", data={"csrf_token": token.group(1), "question": "how is Acme?"}
+                )
+                assert asked.status_code == 200, asked.text[:500]
+                assert "Acme is Critical at 30.0." in asked.text, re.findall(
+                    r"No answer[^<]{0,300}", asked.text
+                )
+                answers = {page: lead.get(page).status_code for page in pages}
+                assert answers == dict.fromkeys(pages, 200), served.log()[-3000:]
+    finally:
+        stop_serve(served)
+    assert "/accounts/ACME" in pages and "/decisions" in pages and "/operations" in pages
+    assert "readonly database" not in served.log()

@@ -142,7 +142,7 @@ def test_a_malformed_answer_is_asked_again_then_the_deterministic_text_stands(
     assert usage["fallbacks"] == 1
     (reason,) = usage["fallback_reasons"]
     assert reason.startswith("crm_task: unusable answer after 2 attempts: ")
-    assert "figures not in the facts: 12.5" in reason and "talks money" in reason
+    assert "figures not in the facts: 12.5" in reason and "changes what the customer pays" in reason
 
 
 def test_the_budget_runs_out_mid_run_and_the_rest_falls_back_recorded(

@@ -7,6 +7,7 @@ and registers itself on ``app``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import traceback
@@ -88,12 +89,16 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1, 2 or 75, see ARCHITECTURE.md)."""
-    from successcrew.console import err_console, plain
+    from successcrew.console import err_console, json_document_mode, plain
     from successcrew.redaction import install_log_redaction, sanitise
 
     install_log_redaction()
+    args = sys.argv[1:] if argv is None else argv
+    # --json: one document on stdout whatever a library prints (crewAI's warnings among them).
+    document_only = json_document_mode() if "--json" in args else contextlib.nullcontext()
     try:
-        result = app(args=argv, prog_name="successcrew", standalone_mode=False)
+        with document_only:
+            result = app(args=args, prog_name="successcrew", standalone_mode=False)
     except SuccessCrewError as exc:
         err_console.print(f"[bold red]error:[/] {plain(sanitise(str(exc)))}", soft_wrap=True)
         return exc.exit_code

@@ -73,6 +73,9 @@ class EmailEventIn:
 
 
 def _when(value: Any) -> datetime | None:
+    # A Unix time is a number (or its digits); ``true`` is not 1970-01-01 00:00:01.
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
     try:
         return datetime.fromtimestamp(float(value), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
@@ -81,6 +84,18 @@ def _when(value: Any) -> datetime | None:
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:40]
+
+
+def _address(value: Any) -> str:
+    """An e-mail address as a provider sends it, or ``""`` for anything that is not one."""
+    if not isinstance(value, str) or "@" not in value:
+        return ""
+    return value.strip()[:320]
+
+
+def _text(value: Any) -> str:
+    """A provider's string field; ``""`` for a missing one or one of another type."""
+    return value if isinstance(value, str) else ""
 
 
 def sendgrid_events(items: Iterable[Any]) -> tuple[list[EmailEventIn], int]:
@@ -94,16 +109,17 @@ def sendgrid_events(items: Iterable[Any]) -> tuple[list[EmailEventIn], int]:
         if item is None:
             skipped += 1
             continue
-        name = str(item.get("event") or "")
+        name = _text(item.get("event"))
         kind = _SENDGRID.get(name)
         if name == "bounce":
             kind = "soft_bounce" if item.get("type") == "blocked" else "hard_bounce"
-        email = str(item.get("email") or "").strip()
+        email = _address(item.get("email"))
         when = _when(item.get("timestamp"))
-        if kind is None or not email or when is None:
+        given_id = item.get("sg_event_id")
+        if kind is None or not email or when is None or not isinstance(given_id, str | None):
             skipped += 1
             continue
-        event_id = str(item.get("sg_event_id") or "") or _digest(
+        event_id = (given_id or "") or _digest(
             "sendgrid", item.get("sg_message_id"), name, item.get("timestamp"), email
         )
         detail: dict[str, Any] = {
@@ -142,15 +158,15 @@ def mandrill_events(
         if item is None:
             skipped += 1
             continue
-        name = str(item.get("event") or "")
+        name = _text(item.get("event"))
         msg = json_object(item.get("msg")) or {}
         when = _when(item.get("ts"))
         if name == "inbound":
-            email = str(msg.get("from_email") or "").strip()
+            email = _address(msg.get("from_email"))
             if not email or when is None:
                 skipped += 1
                 continue
-            text = str(msg.get("text") or "")[:5000] or None
+            text = _text(msg.get("text"))[:5000] or None
             score = sentiment(text)
             kind = "negative_reply" if score is not None and score <= NEGATIVE_REPLY_AT else "reply"
             out.append(
@@ -160,13 +176,15 @@ def mandrill_events(
                     kind=kind,
                     email=email,
                     occurred_at=when,
-                    detail={"subject": str(msg.get("subject") or "")[:300], "sentiment": score},
+                    detail={"subject": _text(msg.get("subject"))[:300], "sentiment": score},
                 )
             )
             continue
         kind = _MANDRILL.get(name)
-        email = str(msg.get("email") or "").strip()
-        if kind is None or not email or when is None:
+        email = _address(msg.get("email"))
+        message_id = item.get("_id") or msg.get("_id")
+        # Mandrill gives every message an ``_id``: without one there is no dedupe key either.
+        if kind is None or not email or when is None or not isinstance(message_id, str):
             skipped += 1
             continue
         metadata = json_object(msg.get("metadata")) or {}
@@ -181,7 +199,7 @@ def mandrill_events(
         out.append(
             EmailEventIn(
                 provider="mailchimp",
-                event_id=f"{item.get('_id') or msg.get('_id')}:{name}:{item.get('ts')}"[:200],
+                event_id=f"{message_id}:{name}:{item.get('ts')}"[:200],
                 kind=kind,
                 email=email,
                 occurred_at=when,

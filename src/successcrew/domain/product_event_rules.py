@@ -68,6 +68,21 @@ def _number(value: Any) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
+#: Drops by design (calls and events the crew does not use), as opposed to calls that came
+#: without the data they need (those are warned about: the sender is likely misconfigured).
+UNUSED = frozenset({"page_not_used", "screen_not_used", "alias_not_used", "event_not_mapped"})
+
+
+def traits_of(call: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The traits of an ``identify`` or ``group`` call: top-level ``traits`` (Segment's spec and
+    libraries), with ``context.traits`` (where RudderStack's libraries put an identify's traits)
+    filling in what the top level lacks."""
+    top = json_object(call.get("traits")) or {}
+    context = json_object(call.get("context")) or {}
+    inner = json_object(context.get("traits")) or {}
+    return {**inner, **top}
+
+
 def group_of(call: Mapping[str, Any]) -> str | None:
     """The account a call names: ``groupId``, else ``context.groupId`` (Segment's B2B
     convention), else ``properties.groupId``."""
@@ -99,7 +114,7 @@ def plan_calls(
             if group is None:
                 plan.drop("group_without_groupId")
                 continue
-            traits = json_object(call.get("traits")) or {}
+            traits = traits_of(call)
             account = plan.accounts.setdefault(group, {})
             for column, trait in (
                 ("name", mapping.account_name_trait),
@@ -112,7 +127,7 @@ def plan_calls(
             if user is not None:
                 plan.links[user] = group
         elif kind == "identify":
-            traits = json_object(call.get("traits")) or {}
+            traits = traits_of(call)
             email = _text(traits.get("email"), 320)
             if user is None or email is None or "@" not in email:
                 plan.drop("identify_without_user_or_email")

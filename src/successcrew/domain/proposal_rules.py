@@ -4,8 +4,9 @@ A model's proposal is data. Its shape is validated at the edge (pydantic, in the
 whether it may stand is decided here, from facts the deterministic code read: the accounts under
 review, the playbooks in force, an open health event, an owner. A proposal that fails is kept as
 ``blocked`` with the reason, never carried out. Amounts, recipients and tools are never the
-model's to choose: proposals carry none, and text that talks money or addresses someone is
-blocked, whatever the model was told by a comment it read.
+model's to choose: proposals carry none, and text that changes what a customer pays (read for
+amounts and meaning by ``domain.money_talk``) or addresses someone is blocked, whatever the model
+was told by a comment it read.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+
+from successcrew.domain.money_talk import money_change
 
 #: The actions a model may propose, and what approval does (services.model_pass.proposals).
 ALLOWED_ACTIONS = (
@@ -24,13 +27,8 @@ ALLOWED_ACTIONS = (
     "nothing",
 )
 
-# Money, discounts and free time are the chairman's decisions (config/escalation.yaml), never a
-# model's text; addresses and links are the deterministic code's to choose.
-_MONEY = re.compile(
-    r"(discount|refund|rebate|\bcredits?\b|coupon|voucher|(%|percent)\s*off\b|free\s+(month|"
-    r"year|seat|upgrade)s?|[$€£¥]|\b(usd|eur|gbp)\b|price\s+(cut|drop|reduction))",
-    re.IGNORECASE,
-)
+# Addresses and links are the deterministic code's to choose; money (domain.money_talk) is the
+# chairman's decision.
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+|https?://|www\.", re.IGNORECASE)
 _EVERYONE = re.compile(r"\b(every|all|each)\s+(customer|client|account|contact|user)s?\b", re.I)
 
@@ -46,8 +44,9 @@ class AccountState:
 
 def text_problem(text: str) -> str | None:
     """Why a model-written text may not stand, or None."""
-    if _MONEY.search(text):
-        return "talks money (discounts, credits, amounts are the chairman's decision)"
+    money = money_change(text)
+    if money is not None:
+        return f"changes what the customer pays ({money}; the chairman decides money)"
     if _ADDRESS.search(text):
         return "contains an address or a link (recipients are never the model's to choose)"
     if _EVERYONE.search(text):

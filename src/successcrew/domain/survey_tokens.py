@@ -62,6 +62,15 @@ def hmac_b64url(body: str, secret: str) -> str:
     return b64url(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
 
 
+def signature_matches(body: str, signature: str, secret: str) -> bool:
+    """True when ``signature`` is ``body``'s HMAC under ``secret``, compared in constant time (the
+    check takes as long however many characters match). A token with characters outside ASCII
+    never matches: we issue none."""
+    if not (body.isascii() and signature.isascii()):
+        return False
+    return hmac.compare_digest(hmac_b64url(body, secret), signature)
+
+
 def sign_survey_token(claims: SurveyClaims, secret: str) -> str:
     """The token for ``claims``; only a holder of ``secret`` can make one that verifies."""
     if not secret:
@@ -87,8 +96,7 @@ def verify_survey_token(token: str, secret: str, now: datetime) -> SurveyClaims:
     body, dot, signature = token.strip().partition(".")
     if not dot or not body or not signature:
         raise SurveyTokenError("malformed", "this survey link is incomplete; copy the whole link")
-    # compare_digest: the check takes the same time however many characters match.
-    if not hmac.compare_digest(hmac_b64url(body, secret), signature):
+    if not signature_matches(body, signature, secret):
         raise SurveyTokenError(
             "altered", "this survey link has been altered or was not issued by us"
         )

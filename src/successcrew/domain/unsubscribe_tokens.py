@@ -9,11 +9,10 @@ e-mail must keep working. ``p`` names the program (or survey) whose e-mail carri
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import dataclass
 
-from successcrew.domain.survey_tokens import b64url, hmac_b64url, unb64url
+from successcrew.domain.survey_tokens import b64url, hmac_b64url, signature_matches, unb64url
 from successcrew.errors import InputError
 
 _PURPOSE = "unsubscribe."
@@ -54,7 +53,7 @@ def verify_unsubscribe_token(token: str, secret: str) -> UnsubscribeClaims:
         raise UnsubscribeTokenError(
             "malformed", "this unsubscribe link is incomplete; copy the whole link from the e-mail"
         )
-    if not hmac.compare_digest(hmac_b64url(_PURPOSE + body, secret), signature):
+    if not signature_matches(_PURPOSE + body, signature, secret):
         raise UnsubscribeTokenError(
             "altered", "this unsubscribe link has been altered or was not issued by us"
         )

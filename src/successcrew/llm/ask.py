@@ -26,15 +26,25 @@ ASK_AGENT = "health_monitoring_specialist"
 TASK = (
     "A person on the customer-success team asks: {question}\n\n"
     "Answer from what the tools return, and only that. Use the tools to find the accounts and "
-    "figures. Give the account ids the answer is about and every figure you used, with its "
-    "value exactly as a tool returned it. If the tools cannot answer it, say so."
+    "figures. Give the accounts the answer is about (their id, or their external id where a "
+    "tool named them by it) and every figure you used, with its value exactly as a tool "
+    "returned it. If the tools cannot answer it, say so."
 )
+
+
+def cited_accounts(results: list[str]) -> set[int | str]:
+    """The accounts the tools' ``results`` named: ids (``account_id``) and external ids
+    (``external_id``, and ``account`` where the portfolio names accounts by external id)."""
+    seen = "\n".join(results)
+    ids: set[int | str] = {int(m) for m in re.findall(r'"account_id":\s*(\d+)', seen)}
+    ids |= set(re.findall(r'"(?:external_id|account)":\s*"((?:[^"\\]|\\.)+)"', seen))
+    return ids
 
 
 def answer_problems(answer: AnswerOut, results: list[str]) -> list[str]:
     """What in ``answer`` did not come from the tools' ``results`` (empty when all did)."""
     seen = "\n".join(results)
-    ids = {int(m) for m in re.findall(r'"account_id":\s*(\d+)', seen)}
+    ids = cited_accounts(results)
     numbers = prompts.numbers_in(seen)
     problems = [f"account {i} is in no tool result" for i in answer.account_ids if i not in ids]
     for f in answer.figures:
@@ -144,7 +154,7 @@ def answer_question(
     dashboard: each question its own budget and usage row). ConfigError (exit 2) without a model
     or without the extra; InputError for an empty or overlong question.
     """
-    from sqlalchemy import select
+    from sqlalchemy import or_, select
 
     from successcrew.errors import ConfigError
     from successcrew.llm.setup import ask_unavailable
@@ -166,10 +176,12 @@ def answer_question(
         k: usage.get(k, 0)
         for k in ("calls", "prompt_tokens", "completion_tokens", "cache_hits", "fallbacks")
     }
-    cited = sorted(
-        set(result.get("account_ids") or [])
-        | {f["account_id"] for f in result.get("figures") or [] if f["account_id"] is not None}
-    )
+    cited = set(result.get("account_ids") or []) | {
+        f["account_id"] for f in result.get("figures") or [] if f["account_id"] is not None
+    }
+    # Cited by id (a number) or by external id (a string), as the tools named them.
+    numbers = sorted(i for i in cited if isinstance(i, int))
+    externals = sorted(i for i in cited if isinstance(i, str))
     accounts: list[dict[str, Any]] = []
     if cited:
         with engine.connect() as conn:
@@ -177,7 +189,7 @@ def answer_question(
                 {"id": i, "external_id": e, "name": n}
                 for i, e, n in conn.execute(
                     select(Account.id, Account.external_id, Account.name)
-                    .where(Account.id.in_(cited))
+                    .where(or_(Account.id.in_(numbers), Account.external_id.in_(externals)))
                     .order_by(Account.id)
                 )
             ]

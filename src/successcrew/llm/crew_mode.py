@@ -138,6 +138,12 @@ def proposals_guardrail(output: Any) -> tuple[bool, Any]:
     return True, parsed.model_dump_json()
 
 
+def model_text_guardrail(output: Any) -> tuple[bool, Any]:
+    """A crewAI task guardrail for every task but the last: its output, as handed to the next
+    task, is fenced as model text (an injection the agent repeated stays data)."""
+    return True, prompts.fence_model_text(str(output.raw or ""))
+
+
 def accounts_block(facts: list[Any]) -> str:
     """The accounts under review for a task description: figures, then fenced comments."""
     parts = []
@@ -180,7 +186,13 @@ def build_crew(
             max_retry_limit=1,
             verbose=False,
         )
-        description = spec.description.replace("{accounts}", block) + "\n\n" + prompts.DATA_RULES
+        description = (
+            spec.description.replace("{accounts}", block)
+            + "\n\n"
+            + prompts.DATA_RULES
+            + " "
+            + prompts.MODEL_TEXT_RULE
+        )
         if spec.output == "proposals":
             description += (
                 f"\n\nAccounts under review (ids): {ids}. At most {review.max_proposals} "
@@ -195,7 +207,12 @@ def build_crew(
                 guardrail_max_retries=GUARDRAIL_RETRIES,
             )
         else:
-            task = Task(description=description, expected_output=spec.expected_output, agent=agent)
+            task = Task(
+                description=description,
+                expected_output=spec.expected_output,
+                agent=agent,
+                guardrail=model_text_guardrail,
+            )
         crew_agents.append(agent)
         tasks.append(task)
     crew = Crew(

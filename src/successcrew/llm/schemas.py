@@ -154,7 +154,10 @@ class ProposalListOut(_Out):
 class FigureOut(_Out):
     """A figure an answer used."""
 
-    account_id: int | None = Field(description="The account it belongs to, if any.")
+    account_id: int | str | None = Field(
+        description="The account it belongs to, if any: its id (a number) or its external id, "
+        "as a tool returned it."
+    )
     name: str = Field(description="What the figure is (score, ARR, NPS, ...).")
     value: str = Field(description="The value exactly as a tool returned it.")
 
@@ -163,5 +166,8 @@ class AnswerOut(_Out):
     """An answer to a question over the book."""
 
     answer: str = Field(description="The answer in a few sentences.")
-    account_ids: list[int] = Field(description="The account ids the answer is about.")
+    account_ids: list[int | str] = Field(
+        description="The accounts the answer is about: each an id (a number) or an external id "
+        "(a string), as a tool returned it."
+    )
     figures: list[FigureOut] = Field(description="The figures the answer used.")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from successcrew.store.models import Account, HealthSnapshot
@@ -22,6 +22,17 @@ from successcrew.store.models import Account, HealthSnapshot
 SORT_KEYS = ("score", "arr", "change", "name", "renewal")
 BANDS = ("healthy", "at_risk", "critical")
 MAX_PER_PAGE = 200
+
+
+def in_book(account_id: Any, owner: str | None) -> Any:
+    """A WHERE clause keeping rows about ``owner``'s accounts, and rows about no account (the
+    company's, which every role sees); true for every row when ``owner`` is None."""
+    if owner is None:
+        return true()
+    return or_(
+        account_id.is_(None),
+        account_id.in_(select(Account.id).where(Account.owner_email == owner)),
+    )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from successcrew.errors import ConfigError, DatabaseConflict
 from successcrew.redaction import redact_document
@@ -88,6 +89,38 @@ def make_engine(url: str, *, immediate: bool = False) -> Engine:
         f"SUCCESSCREW_DATABASE_URL: the {backend!r} database is not supported; "
         "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )
+
+
+def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_reader(url: str) -> Engine:
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_read_only)
+    # A deferred BEGIN: it writes nothing, so it works on a connection that refuses writes
+    # (BEGIN IMMEDIATE takes the write lock and fails there).
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """An engine on ``engine``'s database for reads that must not write (a model's tools).
+
+    SQLite: an engine of its own whose every connection is opened with ``query_only`` and never
+    pooled (closed after use), so the setting cannot reach a connection that writes, whatever
+    happens inside. PostgreSQL: ``engine`` itself; ``lookups.read_only`` makes each transaction
+    READ ONLY, which ends with the transaction.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return _sqlite_reader(engine.url.render_as_string(hide_password=False))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

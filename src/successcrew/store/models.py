@@ -885,6 +885,42 @@ class User(Base):
     )
 
 
+class DashboardSession(Base):
+    """A dashboard sign-in. The cookie names it by a random id (``sid``); only its SHA-256 is
+    stored, so reading this table gives no way in. Signing out, disabling the user or changing
+    their password revokes it, and every request checks it: a copied cookie ends with it."""
+
+    __tablename__ = "dashboard_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: ``password`` or ``oidc`` (a proxy's header makes no session).
+    method: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    #: Why it ended early: ``signed_out``, ``disabled``, ``password_changed``.
+    revoked_why: Mapped[str | None] = mapped_column(String(30))
+    __table_args__ = (Index("ix_dashboard_sessions_user", "user_id"),)
+
+
+class LoginFailure(Base):
+    """One failed (or still being checked) password sign-in, counted per e-mail and per client
+    address over the last minute by every ``serve`` worker alike. ``key_hash`` is a SHA-256 of
+    the e-mail or the address: what someone typed into the e-mail box is not kept."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: ``email`` or ``client``.
+    scope: Mapped[str] = mapped_column(String(10))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime]
+    __table_args__ = (
+        Index("ix_login_failures_key", "scope", "key_hash", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
+
+
 class Task(Base):
     """Work for a person: what a trigger, a playbook step or a decided escalation asks the
     account's owner to do, with the reason, a due date and its state (open, snoozed, done).

@@ -67,6 +67,8 @@ class TaskRow:
     id: int
     account_id: int | None
     account_name: str | None
+    #: What the account's page is addressed by (``/accounts/<external id>``).
+    account_external_id: str | None
     owner_email: str | None
     title: str
     reason: str | None
@@ -85,6 +87,7 @@ def _task_rows() -> Select:
         Task.id,
         Task.account_id,
         Account.name,
+        Account.external_id,
         Task.owner_email,
         Task.title,
         Task.reason,

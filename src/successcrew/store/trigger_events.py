@@ -17,6 +17,7 @@ from successcrew.definitions.trigger_specs import COMPARATORS, TriggerSpec
 from successcrew.domain.explanations import SnapshotView, explain_change
 from successcrew.domain.trigger_rules import OpenEvent
 from successcrew.store import audit
+from successcrew.store.account_list import in_book
 from successcrew.store.models import (
     Account,
     AccountSource,
@@ -179,12 +180,16 @@ def add_escalation(
     return row.id
 
 
-def list_events(session: Session, since: datetime | None, limit: int = 500) -> list[dict[str, Any]]:
-    """Events newest first (fired at or after ``since``), with the account name where any."""
+def list_events(
+    session: Session, since: datetime | None, limit: int = 500, *, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """Events newest first (fired at or after ``since``), with the account name where any
+    (``owner``: only events about that CSM's accounts, and the company's)."""
     query = (
         select(TriggerEvent, Account.name, TriggerDefinition.metric)
         .outerjoin(Account, Account.id == TriggerEvent.account_id)
         .outerjoin(TriggerDefinition, TriggerDefinition.code == TriggerEvent.code)
+        .where(in_book(TriggerEvent.account_id, owner))
         .order_by(TriggerEvent.fired_at.desc(), TriggerEvent.id.desc())
         .limit(limit)
     )

@@ -34,7 +34,13 @@ from successcrew.web import (
     unsubscribe_pages,
 )
 from successcrew.web.context import WebContext
-from successcrew.web.middleware import AccessLog, BodyLimit, ProxiedPeer
+from successcrew.web.middleware import (
+    AccessLog,
+    BodyLimit,
+    ProxiedPeer,
+    RefuseNul,
+    StrictTransport,
+)
 from successcrew.web.prometheus import WebMetrics
 from successcrew.web.ratelimit import RateLimiter
 
@@ -158,8 +164,11 @@ def create_app(
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse({"error": f"malformed request: {where}: {first.get('msg')}"}, 400)
 
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
     app.add_middleware(AccessLog)
+    if settings.hsts_seconds > 0:
+        app.add_middleware(StrictTransport, max_age=settings.hsts_seconds)
     # Outermost: notes the peer address, then believes X-Forwarded-For/-Proto from trusted
     # proxies (uvicorn's own handling is off, it would forget the peer the auth proxy check needs).
     app.add_middleware(ProxiedPeer, trusted=settings.trusted_proxies)

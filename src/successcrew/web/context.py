@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
@@ -34,6 +34,10 @@ class WebContext:
     clock: Callable[[], datetime] = utcnow
     wall_clock: Callable[[], float] = time.time
     _refusals_logged: set[str] = field(default_factory=set, repr=False)
+
+    def wall_now(self) -> datetime:
+        """The real time now (UTC): sessions and sign-in limits live in it, as cookies do."""
+        return datetime.fromtimestamp(self.wall_clock(), UTC)
 
     def secret(self, name: str) -> str | None:
         """The value of a ``SecretStr`` setting, or None when unset."""

@@ -4,7 +4,6 @@ form with ``mandrill_events``). Verified on the raw body, then stored once per e
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +16,7 @@ from successcrew.domain.email_event_rules import EmailEventIn, mandrill_events, 
 from successcrew.services.inbound.email_events import record_email_events
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
+from successcrew.web.params import load_json
 from successcrew.web.signatures import sendgrid_key_usable, verify_mandrill, verify_sendgrid
 
 router = APIRouter()
@@ -61,13 +61,17 @@ async def sendgrid(request: Request) -> Response:
         body,
         request.headers.get("x-twilio-email-event-webhook-signature"),
         request.headers.get("x-twilio-email-event-webhook-timestamp"),
+        now=ctx.wall_clock(),
+        max_age_seconds=ctx.settings.sendgrid_webhook_max_age_seconds,
     ):
         request.app.state.metrics.signature_failure("sendgrid")
-        return JSONResponse({"error": "the signature does not verify"}, 403)
+        return JSONResponse(
+            {"error": "the signature does not verify (or its timestamp is too old)"}, 403
+        )
     try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return JSONResponse({"error": "the body is not JSON"}, 400)
+        items = load_json(body)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, 400)
     if not isinstance(items, list):
         return JSONResponse({"error": "expected a JSON array of events"}, 400)
     events, skipped = sendgrid_events(items)
@@ -98,12 +102,14 @@ async def mailchimp(request: Request) -> Response:
     if not verify_mandrill(key, ctx.settings.mandrill_url(), params, signature, test_key=empty):
         request.app.state.metrics.signature_failure("mailchimp")
         return JSONResponse({"error": "the signature does not verify"}, 403)
-    try:
-        items = json.loads(params["mandrill_events"])
-    except (KeyError, ValueError):
+    if "mandrill_events" not in params:
         return JSONResponse(
             {"error": "expected a form field mandrill_events with a JSON array"}, 400
         )
+    try:
+        items = load_json(params["mandrill_events"])
+    except ValueError as exc:
+        return JSONResponse({"error": f"mandrill_events: {exc}"}, 400)
     if not isinstance(items, list):
         return JSONResponse({"error": "mandrill_events must be a JSON array"}, 400)
     events, skipped = mandrill_events(items, sentiment=sentiment)

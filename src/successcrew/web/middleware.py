@@ -85,6 +85,54 @@ class BodyLimit:
         await self.app(scope, counted, guarded)
 
 
+class RefuseNul:
+    """Refuse (400) a path, query string or form body that carries a NUL character.
+
+    No field of ours may hold one, and PostgreSQL refuses text with NUL outright, so the same
+    request would be stored on SQLite and fail with a database error on PostgreSQL. JSON bodies
+    are checked where they are parsed (``web.params.load_json``).
+    """
+
+    FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            await _answer(send, 400, {"error": "the address contains a NUL character"})
+            return
+        kind = next((v for k, v in scope["headers"] if k == b"content-type"), b"").lower()
+        if not kind.startswith(self.FORMS):
+            await self.app(scope, receive, send)
+            return
+        tail = b""
+        answered = False
+
+        async def checked() -> Message:
+            nonlocal tail, answered
+            event = await receive()
+            if event["type"] == "http.request" and not answered:
+                # Keep the last two bytes: a "%00" may be split across two chunks.
+                chunk = tail + event.get("body", b"")
+                if b"\x00" in chunk or b"%00" in chunk.lower():
+                    answered = True
+                    await _answer(send, 400, {"error": "the form contains a NUL character"})
+                    return {"type": "http.disconnect"}
+                tail = chunk[-2:]
+            return event
+
+        async def guarded(event: Message) -> None:
+            if not answered:
+                await send(event)
+
+        await self.app(scope, checked, guarded)
+
+
 class AccessLog:
     """One line per request: method, route template, status, milliseconds, client address."""
 
@@ -126,6 +174,31 @@ def route_template(scope: Scope) -> str:
     if isinstance(path, str):
         return path
     return "(unmatched)"
+
+
+class StrictTransport:
+    """``Strict-Transport-Security`` on every answer to a request that came over HTTPS: directly,
+    or through a trusted proxy whose X-Forwarded-Proto said so (``ProxiedPeer`` runs first). Over
+    plain HTTP the header means nothing to a browser and is left out."""
+
+    def __init__(self, app: ASGIApp, max_age: int) -> None:
+        self.app = app
+        self.value = f"max-age={max_age}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(event: Message) -> None:
+            if event["type"] == "http.response.start":
+                headers = [
+                    h for h in event.get("headers", []) if h[0] != b"strict-transport-security"
+                ]
+                event["headers"] = [*headers, (b"strict-transport-security", self.value)]
+            await send(event)
+
+        await self.app(scope, receive, with_header)
 
 
 class ProxiedPeer:

@@ -62,7 +62,15 @@ PRODUCT_EVENTS = Counter(
     ["outcome"],
     registry=None,
 )
+PRODUCT_EVENTS_DROPPED = Counter(
+    "successcrew_product_events_dropped",
+    "Segment-compatible calls acknowledged but not used, by reason (identify_without_user_or_"
+    "email, track_account_unknown, event_not_mapped, ...)",
+    ["reason"],
+    registry=None,
+)
 COUNTERS = (
+    PRODUCT_EVENTS_DROPPED,
     WEBHOOK_EVENTS,
     SIGNATURE_FAILURES,
     SLACK_INTERACTIONS,
@@ -100,6 +108,12 @@ class WebMetrics:
         """Count ``n`` Segment calls with ``outcome``."""
         if n:
             PRODUCT_EVENTS.labels(outcome).inc(n)
+
+    def product_events_dropped(self, reasons: dict[str, int]) -> None:
+        """Count dropped Segment calls by reason (a fixed set: the plan's and the store's)."""
+        for reason, n in reasons.items():
+            if n:
+                PRODUCT_EVENTS_DROPPED.labels(reason).inc(n)
 
 
 class CrewCollector(Collector):

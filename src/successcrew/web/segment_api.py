@@ -15,6 +15,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import zlib
 from typing import Any
 
@@ -22,11 +23,14 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from successcrew.domain.product_event_rules import UNUSED
 from successcrew.services.inbound.product_events import record_segment_calls
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
+from successcrew.web.params import load_json
 
 router = APIRouter()
+log = logging.getLogger("successcrew.web.segment")
 
 CALL_LIMIT = 32 * 1024
 BATCH_LIMIT = 500 * 1024
@@ -78,9 +82,9 @@ async def _receive(request: Request, kind: str) -> Response:
     if body is None:
         return _error(400, "invalid_request", f"the body is larger than {limit // 1024} KB")
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "invalid_request", "the body is not JSON")
+        document = load_json(body)
+    except ValueError as exc:
+        return _error(400, "invalid_request", str(exc))
     if not isinstance(document, dict):
         return _error(400, "invalid_request", "the body must be a JSON object")
     if kind == "batch":
@@ -114,12 +118,25 @@ async def _receive(request: Request, kind: str) -> Response:
 
     result = await run_in_threadpool(run)
     metrics = request.app.state.metrics
+    dropped: dict[str, int] = result["dropped"]
     metrics.product_events(
-        "stored", result["received"] - result["duplicates"] - sum(result["dropped"].values())
+        "stored", result["received"] - result["duplicates"] - sum(dropped.values())
     )
     metrics.product_events("duplicate", result["duplicates"])
-    metrics.product_events("dropped", sum(result["dropped"].values()))
-    return JSONResponse({"success": True})
+    metrics.product_events("dropped", sum(dropped.values()))
+    metrics.product_events_dropped(dropped)
+    if dropped:
+        # Acknowledged as Segment does (its libraries would retry anything else), so the
+        # sender never learns: the log and the metric say what was dropped and why.
+        missing = {k: n for k, n in dropped.items() if k not in UNUSED}
+        log.log(
+            logging.WARNING if missing else logging.INFO,
+            "product events: %d of %d call(s) dropped: %s",
+            sum(dropped.values()),
+            result["received"],
+            ", ".join(f"{k} {n}" for k, n in sorted(dropped.items())),
+        )
+    return JSONResponse({"success": True, "dropped": dropped})
 
 
 @router.post("/v1/batch")

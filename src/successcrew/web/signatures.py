@@ -35,12 +35,25 @@ def sendgrid_key_usable(public_key_b64: str) -> bool:
 
 
 def verify_sendgrid(
-    public_key_b64: str, body: bytes, signature_b64: str | None, timestamp: str | None
+    public_key_b64: str,
+    body: bytes,
+    signature_b64: str | None,
+    timestamp: str | None,
+    *,
+    now: float,
+    max_age_seconds: int,
 ) -> bool:
     """SendGrid signs ``timestamp + raw body`` (the body exactly as sent: a trailing CRLF
-    counts) with ECDSA P-256 / SHA-256; the signature is base64 DER."""
+    counts) with ECDSA P-256 / SHA-256; the signature is base64 DER. A timestamp further than
+    ``max_age_seconds`` from ``now`` (either way) fails, as Slack's window does: a signed
+    request recorded and replayed later is refused. SendGrid signs each delivery when it sends
+    it, retries included."""
     key = _sendgrid_key(public_key_b64)
     if key is None or not signature_b64 or not timestamp:
+        return False
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    if abs(now - int(timestamp)) > max_age_seconds:
         return False
     try:
         signature = base64.b64decode(signature_b64, validate=True)
@@ -48,6 +61,15 @@ def verify_sendgrid(
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality of a value from a request and the expected one. Compared as UTF-8
+    bytes: ``hmac.compare_digest`` raises on a ``str`` with characters outside ASCII, and a
+    header, a form field or a query parameter may hold any."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
 
 
 def mandrill_signature(key: str, url: str, params: Mapping[str, str]) -> str:
@@ -63,7 +85,7 @@ def verify_mandrill(
     if not signature:
         return False
     keys = [key, MANDRILL_TEST_KEY] if test_key else [key]
-    return any(hmac.compare_digest(mandrill_signature(k, url, params), signature) for k in keys)
+    return any(same_secret(signature, mandrill_signature(k, url, params)) for k in keys)
 
 
 class _Clock(Clock):
@@ -80,10 +102,10 @@ def verify_slack(
     secret: str, body: bytes, headers: Mapping[str, str], *, wall_clock: Callable[[], float]
 ) -> bool:
     """``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``; a timestamp more than 5 minutes
-    from ``wall_clock`` fails. The verifier raises on a non-numeric timestamp or a body that
-    is not UTF-8; both are refusals, not errors."""
+    from ``wall_clock`` fails. The verifier raises on a non-numeric timestamp, a body that is not
+    UTF-8 or a signature with characters outside ASCII; each is a refusal, not an error."""
     verifier = SignatureVerifier(secret, clock=_Clock(wall_clock))
     try:
         return bool(verifier.is_valid_request(body, dict(headers)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return False

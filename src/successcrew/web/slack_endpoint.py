@@ -7,7 +7,6 @@ refused user why.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,6 +23,7 @@ from successcrew.services.inbound.slack_decisions import (
 )
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
+from successcrew.web.params import load_json
 from successcrew.web.signatures import verify_slack
 
 router = APIRouter()
@@ -76,13 +76,13 @@ async def interactions(request: Request, background: BackgroundTasks) -> Respons
         request.app.state.metrics.signature_failure("slack")
         return JSONResponse({"error": "the signature does not verify (or is too old)"}, 401)
     try:
-        payload = json.loads(parse_qs(body.decode("utf-8"), strict_parsing=True)["payload"][0])
+        payload = load_json(parse_qs(body.decode("utf-8"), strict_parsing=True)["payload"][0])
     except (KeyError, IndexError, ValueError, UnicodeDecodeError):
         return JSONResponse({"error": "expected a form field payload with JSON"}, 400)
     if not isinstance(payload, dict):
         return JSONResponse({"error": "payload must be a JSON object"}, 400)
     handler: InteractionHandler = request.app.state.slack_handler
     outcome = await run_in_threadpool(handler.handle, payload)
-    if outcome.outcome != "ignored":
+    if outcome.follows_up:
         background.add_task(handler.after, outcome)
     return Response(status_code=200)

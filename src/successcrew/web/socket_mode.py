@@ -60,7 +60,7 @@ class SocketModeRunner:
         if request.type != "interactive" or not isinstance(request.payload, dict):
             return
         outcome = self.handler.handle(request.payload)
-        if outcome.outcome != "ignored":
+        if outcome.follows_up:
             self.handler.after(outcome)
 
     def _watch(self) -> None:

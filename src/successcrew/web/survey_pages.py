@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from importlib import resources
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -29,7 +28,9 @@ from successcrew.services.voice.surveys import (
 from successcrew.store.db import transaction
 from successcrew.web.context import WebContext
 from successcrew.web.pages import message, page
+from successcrew.web.params import load_json, whole_number
 from successcrew.web.ratelimit import RateLimiter
+from successcrew.web.signatures import same_secret
 
 router = APIRouter()
 
@@ -82,7 +83,7 @@ def survey_page(request: Request, token: str, score: str | None = None) -> Respo
             view = read_survey(session, token, secret=secret, now=ctx.clock())
     except SurveyTokenError as exc:
         return _token_page(exc)
-    chosen = int(score) if score is not None and score.isdigit() and int(score) <= 10 else None
+    chosen = _score(score)
     return page(
         "survey.html",
         title=view.question,
@@ -93,6 +94,17 @@ def survey_page(request: Request, token: str, score: str | None = None) -> Respo
         action=f"/survey/{token}",
         comment_max=COMMENT_MAX,
     )
+
+
+def _score(raw: str | None) -> int | None:
+    """A score 0-10 from a link or a form, or None for anything else (``²``, ``11``, 5,000
+    digits): the page then asks for one."""
+    if raw is None:
+        return None
+    try:
+        return whole_number(raw, name="score", low=0, high=10)
+    except ValueError:
+        return None
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -134,14 +146,14 @@ async def survey_answer(request: Request, token: str) -> Response:
         )
     raw_score = form.get("score", "").strip()
     comment = form.get("comment", "")[:COMMENT_MAX]
-    score = int(raw_score) if raw_score.isdigit() else None
+    score = _score(raw_score)
 
     def record() -> Response:
         now = ctx.clock()
         try:
             with transaction(ctx.engine) as session:
                 view = read_survey(session, token, secret=secret, now=now)
-                if score is None or score > 10:
+                if score is None:
                     return page(
                         "survey.html",
                         400,
@@ -237,7 +249,7 @@ def in_app_question(request: Request, user: str = "", user_hash: str = "") -> Re
     ctx = _ctx(request)
     key = ctx.secret("in_app_secret") or ""
     expected = hmac.new(key.encode(), user.encode(), hashlib.sha256).hexdigest()
-    if not user or not hmac.compare_digest(expected, user_hash.lower()):
+    if not user or not same_secret(user_hash.lower(), expected):
         return JSONResponse({"error": "user_hash does not match user"}, 401, headers=headers)
     with transaction(ctx.engine) as session:
         found = in_app_survey(session, user, secret=ctx.settings.link_secret(), now=ctx.clock())
@@ -254,12 +266,13 @@ async def in_app_answer(request: Request) -> Response:
         return refusal
     ctx = _ctx(request)
     try:
-        answer = InAppAnswer.model_validate(json.loads(await request.body()))
-    except (ValueError, ValidationError) as exc:
-        detail = (
-            "the body is not JSON" if isinstance(exc, json.JSONDecodeError) else _first_error(exc)
+        answer = InAppAnswer.model_validate(load_json(await request.body()))
+    except ValidationError as exc:
+        return JSONResponse(
+            {"error": f"malformed answer: {_first_error(exc)}"}, 400, headers=headers
         )
-        return JSONResponse({"error": f"malformed answer: {detail}"}, 400, headers=headers)
+    except ValueError as exc:
+        return JSONResponse({"error": f"malformed answer: {exc}"}, 400, headers=headers)
 
     def record() -> Response:
         try:

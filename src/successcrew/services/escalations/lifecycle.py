@@ -32,6 +32,7 @@ from successcrew.errors import AlreadyDecided, InputError
 from successcrew.services.model.assistant import brief_texts
 from successcrew.settings import Settings
 from successcrew.store import audit
+from successcrew.store.account_list import in_book
 from successcrew.store.models import (
     Account,
     AccountSource,
@@ -724,17 +725,29 @@ def announce_policy(
     return {"high_value_arr_cutoff": cutoff, "proposal_for_critical": offer}
 
 
-def open_escalations(session: Session, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Escalations waiting for the chairman, oldest first, with the facts to decide on."""
+def open_escalations(
+    session: Session, *, limit: int = 100, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """Escalations waiting for the chairman, oldest first, with the facts to decide on
+    (``owner``: only those about that CSM's accounts, and the company's)."""
     rows = session.scalars(
-        select(Escalation).where(Escalation.status == "open").order_by(Escalation.id).limit(limit)
+        select(Escalation)
+        .where(Escalation.status == "open", in_book(Escalation.account_id, owner))
+        .order_by(Escalation.id)
+        .limit(limit)
     ).all()
+    ids = sorted({esc.account_id for esc in rows if esc.account_id is not None})
+    # Keyed by int | None: an escalation without an account looks up None and finds nothing.
+    external: dict[int | None, str] = dict(
+        session.execute(select(Account.id, Account.external_id).where(Account.id.in_(ids))).all()
+    )
     return [
         {
             "id": esc.id,
             "title": esc.title,
             "kind": esc.kind,
             "account_id": esc.account_id,
+            "account_external_id": external.get(esc.account_id),
             "fields": context_fields(esc.context or {}),
             "summary": (esc.context or {}).get("summary"),
             "explanation": list((esc.context or {}).get("explanation") or []),
@@ -746,11 +759,13 @@ def open_escalations(session: Session, *, limit: int = 100) -> list[dict[str, An
     ]
 
 
-def recent_decisions(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest decided escalations (who, how, when)."""
+def recent_decisions(
+    session: Session, *, limit: int = 20, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """The latest decided escalations (who, how, when; ``owner`` as ``open_escalations``)."""
     rows = session.scalars(
         select(Escalation)
-        .where(Escalation.decided_at.is_not(None))
+        .where(Escalation.decided_at.is_not(None), in_book(Escalation.account_id, owner))
         .order_by(Escalation.decided_at.desc(), Escalation.id.desc())
         .limit(limit)
     ).all()

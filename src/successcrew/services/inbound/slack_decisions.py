@@ -3,13 +3,16 @@ Mode, already verified) decides through ``escalations.decide``, the same path as
 ``successcrew decide``; then the cards are updated with ``chat.update`` where they were posted.
 
 Exactly once: ``decide`` locks the escalation and refuses a second decision, so a double click
-or a replayed request body decides nothing twice. Only the Slack users that
+decides nothing twice; a replayed request body (the same click again) is recognised by its click
+id and changes nothing at all, not even the audit log. Only the Slack users that
 ``config/escalation.yaml`` lists as ``deciders`` may decide; everyone else is told so and
 nothing changes. Every click is audited, taken or refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from successcrew.services.escalations.lifecycle import decide
 from successcrew.settings import Settings
 from successcrew.store import audit
 from successcrew.store.models import Escalation, OutboxMessage
+from successcrew.store.receipts import take_new
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +54,33 @@ class CardUpdate:
 class SlackOutcome:
     """What a click did, and what to tell the person who clicked."""
 
-    outcome: str  # decided, not_allowed, final, ignored
+    outcome: str  # decided, not_allowed, final, ignored, replayed
     message: str
     escalation_id: int | None = None
     response_url: str | None = None
     cards: list[CardUpdate] = field(default_factory=list)
+
+    @property
+    def follows_up(self) -> bool:
+        """Whether cards are redrawn and the person told (not for ignored or replayed clicks)."""
+        return self.outcome not in ("ignored", "replayed")
+
+
+def click_id(payload: Mapping[str, Any]) -> str:
+    """What identifies one click: Slack's ``trigger_id`` (new for every interaction), else the
+    action's ``action_ts`` with who clicked, else a digest of the whole payload. A replayed
+    request body carries the same id; a second real click does not."""
+    trigger = payload.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        return f"trigger:{trigger}"[:200]
+    actions = payload.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    stamp = (json_object(first) or {}).get("action_ts")
+    user = json_object(payload.get("user")) or {}
+    if isinstance(stamp, str) and stamp:
+        return f"action:{user.get('id')}:{stamp}"[:200]
+    canonical = json.dumps(payload, sort_keys=True, default=str).encode()
+    return "sha:" + hashlib.sha256(canonical).hexdigest()
 
 
 def _cards(session: Session, esc: Escalation, clicked: tuple[str, str] | None) -> list[CardUpdate]:
@@ -102,13 +128,16 @@ def decide_from_slack(
     if payload.get("type") != "block_actions":
         return SlackOutcome("ignored", "")
     user = json_object(payload.get("user")) or {}
-    user_id = str(user.get("id") or "")
-    name = str(user.get("username") or user.get("name") or user_id)
+    user_id = user.get("id") if isinstance(user.get("id"), str) else ""
+    name = next(
+        (v for v in (user.get("username"), user.get("name")) if isinstance(v, str) and v), user_id
+    )
     response_url = (
         payload.get("response_url") if isinstance(payload.get("response_url"), str) else None
     )
     parsed = None
-    for action in payload.get("actions") or []:
+    actions = payload.get("actions")
+    for action in actions if isinstance(actions, list) else []:
         if isinstance(action, Mapping):
             parsed = parse_button(
                 str(action.get("action_id") or ""), str(action.get("value") or "")
@@ -118,6 +147,9 @@ def decide_from_slack(
     if parsed is None or not user_id:
         return SlackOutcome("ignored", "", response_url=response_url)
     escalation_id, decision = parsed
+    if not take_new(session, "slack", [click_id(payload)], now=now):
+        # The same click again (a replayed request body, Slack's retry): taken once, audited once.
+        return SlackOutcome("replayed", "", escalation_id)
     channel = json_object(payload.get("channel")) or {}
     container = json_object(payload.get("container")) or {}
     clicked = None

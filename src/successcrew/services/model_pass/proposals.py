@@ -28,6 +28,7 @@ from successcrew.domain.trigger_rules import plan_actions
 from successcrew.errors import AlreadyDecided, InputError
 from successcrew.services.model import assistant as seat
 from successcrew.store import audit
+from successcrew.store.account_list import in_book
 from successcrew.store.db import transaction
 from successcrew.store.dialect import insert_ignore
 from successcrew.store.models import (
@@ -529,13 +530,19 @@ def _summary(row: RowMapping) -> str:
 
 
 def list_proposals(
-    conn: Connection, *, status: str | None = None, limit: int = 200
+    conn: Connection, *, status: str | None = None, limit: int = 200, owner: str | None = None
 ) -> list[dict[str, Any]]:
-    """Proposals newest first (``status`` filters), for ``successcrew proposals``."""
+    """Proposals newest first (``status`` filters), for ``successcrew proposals`` and the
+    Decisions page (``owner``: only those about that CSM's accounts, and the company's)."""
     p = ActionProposal.__table__.c
     query = (
-        select(ActionProposal.__table__, Account.name.label("account"))
+        select(
+            ActionProposal.__table__,
+            Account.name.label("account"),
+            Account.external_id.label("account_external_id"),
+        )
         .outerjoin(Account, Account.id == p.account_id)
+        .where(in_book(p.account_id, owner))
         .order_by(p.id.desc())
         .limit(limit)
     )
@@ -551,6 +558,7 @@ def list_proposals(
                 "status": row["status"],
                 "account_id": row["account_id"],
                 "account": row["account"],
+                "account_external_id": row["account_external_id"],
                 "summary": _summary(row)[:300],
                 "reason": row["reason"],
                 "model": row["model"],

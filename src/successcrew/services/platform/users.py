@@ -20,6 +20,7 @@ from successcrew.domain.roles import ROLES
 from successcrew.errors import InputError
 from successcrew.store import audit
 from successcrew.store.models import User
+from successcrew.store.sign_in import revoke_sessions
 
 #: Shortest password accepted for local sign-in.
 MIN_PASSWORD = 10
@@ -56,7 +57,8 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
-def _record(user: User) -> UserRecord:
+def user_record(user: User) -> UserRecord:
+    """The user as the rest of the app sees them."""
     return UserRecord(user.email, user.name, user.role, user.active, user.password_hash is not None)
 
 
@@ -90,6 +92,9 @@ def add_user(
     if hashed is not None:
         user.password_hash = hashed
     session.flush()
+    if hashed is not None and changed == "changed":
+        # A new password signs the user out everywhere (a stolen cookie included).
+        revoke_sessions(session, now=now, why="password_changed", user_id=user.id)
     audit.record(
         session,
         at=now,
@@ -98,18 +103,19 @@ def add_user(
         subject=f"user:{address}",
         detail={"role": role, "password_set": hashed is not None},
     )
-    return _record(user)
+    return user_record(user)
 
 
 def disable_user(session: Session, email: str, *, by: str, now: datetime) -> UserRecord:
-    """Stop a user signing in (their sessions end at the next request; the row stays)."""
+    """Stop a user signing in: every session of theirs ends at once (the row stays)."""
     user = find_user_row(session, normalise_email(email))
     if user is None:
         raise InputError(f"no user {email!r} (see `successcrew users list`)")
     user.active = False
     user.updated_at = now
+    revoke_sessions(session, now=now, why="disabled", user_id=user.id)
     audit.record(session, at=now, actor=by, action="user.disabled", subject=f"user:{user.email}")
-    return _record(user)
+    return user_record(user)
 
 
 def find_user_row(session: Session, email: str) -> User | None:
@@ -122,7 +128,7 @@ def find_user_row(session: Session, email: str) -> User | None:
 def active_user(session: Session, email: str) -> UserRecord | None:
     """The active user ``email``, or None (unknown or disabled)."""
     user = find_user_row(session, email)
-    return _record(user) if user is not None and user.active else None
+    return user_record(user) if user is not None and user.active else None
 
 
 def check_password(
@@ -141,12 +147,12 @@ def check_password(
         return None
     if not hasher.verify(password, stored):
         return None
-    return _record(user) if user is not None and user.active else None
+    return user_record(user) if user is not None and user.active else None
 
 
 def list_users(session: Session) -> list[UserRecord]:
     """Every user, by e-mail."""
-    return [_record(u) for u in session.execute(select(User).order_by(User.email)).scalars()]
+    return [user_record(u) for u in session.execute(select(User).order_by(User.email)).scalars()]
 
 
 @lru_cache(maxsize=2)

@@ -24,6 +24,7 @@ from successcrew.services.views.portfolio import (
     analyse_trends,
     dashboard_data,
 )
+from successcrew.store.db import read_only_engine
 from successcrew.store.metric_queries import nps_by_segment, nps_figures
 from successcrew.store.models import (
     Account,
@@ -120,21 +121,18 @@ class NpsLookup(TypedDict):
 
 @contextmanager
 def read_only(engine: Engine) -> Iterator[Session]:
-    """A session whose connection refuses writes (PostgreSQL: a read-only transaction; SQLite:
-    ``query_only``), rolled back at the end."""
-    with engine.connect() as conn:
+    """A session whose connection refuses writes, rolled back at the end: on PostgreSQL a READ
+    ONLY transaction, on SQLite a connection of ``store.db.read_only_engine`` (opened with
+    ``query_only``, never returned to the pool the app writes through). Nothing is switched off
+    again afterwards, so no exit path can leave a writing connection read-only."""
+    with read_only_engine(engine).connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET TRANSACTION READ ONLY"))
-        else:
-            conn.execute(text("PRAGMA query_only = ON"))
         try:
             with Session(bind=conn) as session:
                 yield session
         finally:
             conn.rollback()
-            if conn.dialect.name == "sqlite":
-                conn.execute(text("PRAGMA query_only = OFF"))
-                conn.commit()
 
 
 def portfolio(session: Session, today: date) -> PortfolioLookup:

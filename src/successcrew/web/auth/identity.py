@@ -8,7 +8,6 @@ row holds the role.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +18,8 @@ from fastapi import Depends, Request
 from successcrew.domain import roles
 from successcrew.settings import Settings
 from successcrew.web.auth.sessions import COOKIE, SessionCodec
-from successcrew.web.ratelimit import RateLimiter
+from successcrew.web.signatures import same_secret
 
-#: A client address may fail this many times the per-e-mail allowance.
-CLIENT_RATE_FACTOR = 10
 #: The form field every dashboard POST carries (``{{ csrf_field() }}`` in templates).
 CSRF_FIELD = "csrf_token"
 
@@ -86,11 +83,6 @@ class Auth:
         self.codec = SessionCodec(secret, settings.session_hours * 3600) if secret else None
         self.proxy_header = settings.auth_proxy_header.strip().lower()
         self.proxies = _networks(settings.auth_proxies)
-        # Failed sign-ins per e-mail, and (ten times as many: an office shares one address)
-        # per client address.
-        rate = settings.login_rate_per_minute
-        self.failures_by_email = RateLimiter(rate, clock=_monotonic)
-        self.failures_by_client = RateLimiter(rate * CLIENT_RATE_FACTOR, clock=_monotonic)
 
     def require_codec(self) -> SessionCodec:
         """The session codec, or AuthUnconfigured when there is no session secret."""
@@ -115,12 +107,6 @@ class Auth:
         return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
 
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
-
-
 def auth_of(request: Request) -> Auth:
     """The process's ``Auth``."""
     auth: Auth = request.app.state.auth
@@ -134,6 +120,20 @@ def _lookup(request: Request, email: str) -> tuple[str, str] | None:
     with transaction(request.app.state.ctx.engine) as session:
         user = active_user(session, email)
     return (user.name, user.role) if user is not None else None
+
+
+def _session(request: Request, sid: str, email: str) -> tuple[str, str] | None:
+    """(name, role) of the cookie's user while its session is live (not signed out, not
+    revoked, not expired) and the user active; None otherwise."""
+    from successcrew.services.platform.sign_in import session_user
+    from successcrew.store.db import transaction
+
+    ctx = request.app.state.ctx
+    with transaction(ctx.engine) as session:
+        user = session_user(session, sid, now=ctx.wall_now())
+    if user is None or user.email != email:
+        return None
+    return user.name, user.role
 
 
 def current_user(request: Request) -> SignedInUser | None:
@@ -151,7 +151,7 @@ def current_user(request: Request) -> SignedInUser | None:
             user = SignedInUser(email, *found, "proxy", codec.csrf_token("proxy:" + email))
     if user is None:
         data = codec.read(request.cookies.get(COOKIE))
-        found = _lookup(request, data.email) if data is not None else None
+        found = _session(request, data.sid, data.email) if data is not None else None
         if data is not None and found is not None:
             user = SignedInUser(data.email, *found, data.method, codec.csrf_token(data.sid))
     request.state.user = user
@@ -214,7 +214,7 @@ async def verify_csrf(request: Request, user: SignedInUser = Depends(signed_in_u
         raise CsrfRejected("the form was sent from another site")
     form = await request.form()
     token = form.get(CSRF_FIELD)
-    if not isinstance(token, str) or not hmac.compare_digest(token, user.csrf_token):
+    if not isinstance(token, str) or not same_secret(token, user.csrf_token):
         raise CsrfRejected("the form's security token is missing or belongs to another session")
 
 

@@ -4,6 +4,8 @@ carry it), Secure over HTTPS."""
 
 from __future__ import annotations
 
+from math import ceil
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -43,9 +45,26 @@ def login_page(
 
 def start_session(
     request: Request, auth: Auth, email: str, method: str, next_path: str
-) -> RedirectResponse:
-    """Set a new session cookie for ``email`` and redirect to ``next_path`` (303)."""
-    value, _ = auth.require_codec().issue(email, method)
+) -> Response:
+    """Record a new session for ``email``, set its cookie and redirect to ``next_path`` (303)."""
+    from successcrew.services.platform.sign_in import open_session
+    from successcrew.store.db import transaction
+
+    value, data = auth.require_codec().issue(email, method)
+    ctx = request.app.state.ctx
+    with transaction(ctx.engine) as session:
+        opened = open_session(
+            session,
+            email,
+            data.sid,
+            method=method,
+            now=ctx.wall_now(),
+            hours=auth.settings.session_hours,
+        )
+    if not opened:
+        return login_page(
+            request, next_path, error="That user cannot sign in here (disabled).", status=403
+        )
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         COOKIE,
@@ -75,7 +94,9 @@ def login_submit(
     password: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
-    """Check the password; on success a session, else the form again (429 when too many)."""
+    """Check the password; on success a session, else the form again (429 when too many:
+    ``services.platform.sign_in`` has the rule)."""
+    from successcrew.services.platform.sign_in import begin_attempt, end_attempt
     from successcrew.services.platform.users import check_password
     from successcrew.store.db import transaction
 
@@ -87,31 +108,44 @@ def login_submit(
         return login_page(request, next, error="Password sign-in is turned off here.", status=403)
     address = email.strip().lower()
     client = (request.client.host if request.client else "-") or "-"
-    limits = ((auth.failures_by_email, address), (auth.failures_by_client, client))
-    for limiter, key in limits:
-        # Only failures spend the allowance; a peek says whether one is left.
-        left, wait = limiter.peek(key)
-        if not left:
-            return login_page(
-                request,
-                next,
-                error=f"Too many failed sign-ins. Wait {max(1, round(wait))} s and try again.",
-                status=429,
-            )
+    engine = request.app.state.ctx.engine
+    attempt = begin_attempt(
+        engine,
+        address,
+        client,
+        now=request.app.state.ctx.wall_now(),
+        per_minute=auth.settings.login_rate_per_minute,
+    )
+    if not attempt.allowed:
+        return login_page(
+            request,
+            next,
+            error=f"Too many failed sign-ins. Wait {max(1, ceil(attempt.wait_seconds))} s and "
+            "try again.",
+            status=429,
+        )
     user = None
     if address and password:
-        with transaction(request.app.state.ctx.engine) as session:
+        with transaction(engine) as session:
             user = check_password(session, address, password, cost=auth.settings.password_hash_cost)
+    end_attempt(engine, attempt, succeeded=user is not None)
     if user is None:
-        for limiter, key in limits:
-            limiter.allow(key)
         return login_page(request, next, error="That e-mail and password do not match.", status=401)
     return start_session(request, auth, user.email, "password", next)
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 def logout(request: Request) -> Response:
-    """End the session (the cookie is cleared) and go back to the sign-in page."""
+    """End the session on the server (every copy of its cookie stops working), clear the cookie
+    and go back to the sign-in page."""
+    from successcrew.services.platform.sign_in import close_session
+    from successcrew.store.db import transaction
+
+    data = auth_of(request).require_codec().read(request.cookies.get(COOKIE))
+    if data is not None:
+        ctx = request.app.state.ctx
+        with transaction(ctx.engine) as session:
+            close_session(session, data.sid, now=ctx.wall_now())
     response = RedirectResponse("/login", status_code=303)
     secure = auth_of(request).cookie_secure(request)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=secure)

@@ -28,6 +28,7 @@ from joserfc.jwk import KeySet
 from successcrew.web.auth.identity import auth_of, safe_next
 from successcrew.web.auth.login_pages import login_page, start_session
 from successcrew.web.pages import message
+from successcrew.web.signatures import same_secret
 
 if TYPE_CHECKING:
     from joserfc.jwk import KeySetSerialization
@@ -201,7 +202,7 @@ def callback(request: Request, code: str = "", state: str = "", error: str = "")
         )
     except BadSignature:
         return _refuse("This sign-in has expired or was not started here.")
-    if not code or not secrets.compare_digest(state, str(flow.get("state", ""))):
+    if not code or not same_secret(state, str(flow.get("state", ""))):
         return _refuse("This sign-in was not started here (the state does not match).")
     try:
         claims = _id_token_claims(request, code, flow)

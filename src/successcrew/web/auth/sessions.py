@@ -1,7 +1,9 @@
-"""The session cookie: a signed, timestamped value naming who signed in and how.
+"""The session cookie: a signed, timestamped value naming who signed in, how, and the session's
+random id.
 
-Nothing is stored server-side; every request reloads the user's row, so a disabled user or a
-changed role takes effect at once. The CSRF token is derived from the session's random id, so
+The session itself is a row (``services.platform.sign_in``), checked with the user's row on
+every request: signing out, a disabled user or a new password ends it at once, and a changed
+role takes effect at the next click. The CSRF token is derived from the session's random id, so
 a token never outlives (or crosses) its session.
 """
 

@@ -32,15 +32,20 @@ from successcrew.web.dashboard.charts import score_chart
 from successcrew.web.dashboard.reading import (
     bad_request,
     book_owner,
-    ensure_in_book,
+    in_book,
     now_of,
     read_session,
     web_context,
 )
 from successcrew.web.dashboard.rendering import render_dashboard
 from successcrew.web.pages import score_text
+from successcrew.web.params import whole_number
 
 router = APIRouter()
+
+#: The furthest page and renewal window the address may ask for (beyond: 400, saying so).
+MAX_PAGE = 1_000_000
+MAX_RENEWAL_DAYS = 3650
 
 #: Query parameters the table keeps between its links (filters and sort, not the page).
 FILTER_PARAMS = ("band", "segment", "owner", "plan", "renewal", "q", "sort", "dir")
@@ -67,13 +72,9 @@ def _filter(request: Request, user: SignedInUser, *, per_page: int = 50) -> Acco
         value = p.get(name, "").strip()
         return value or None
 
-    def number(name: str, default: int | None) -> int | None:
+    def number(name: str, default: int | None, low: int, high: int) -> int | None:
         raw = text(name)
-        if raw is None:
-            return default
-        if not raw.isdigit():
-            raise ValueError(f"{name}={raw!r}: must be a whole number")
-        return int(raw)
+        return default if raw is None else whole_number(raw, name=name, low=low, high=high)
 
     direction = text("dir") or "asc"
     if direction not in ("asc", "desc"):
@@ -83,11 +84,11 @@ def _filter(request: Request, user: SignedInUser, *, per_page: int = 50) -> Acco
         segment=text("segment"),
         owner=text("owner"),
         plan=text("plan"),
-        renewal_days=number("renewal", None),
+        renewal_days=number("renewal", None, 0, MAX_RENEWAL_DAYS),
         search=text("q"),
         sort=text("sort") or "score",
         descending=direction == "desc",
-        page=number("page", 1) or 1,
+        page=number("page", 1, 1, MAX_PAGE) or 1,
         per_page=per_page,
         book_owner=book_owner(user),
     )
@@ -191,11 +192,10 @@ def _cell(value: str | None) -> str:
 
 
 def _account_in_book(session: Session, external_id: str, user: SignedInUser) -> Any:
-    """The account (None: no such account); 403 when it is not in a CSM's book."""
+    """The account, or None when there is none or it is outside a CSM's book (both 404)."""
     account = find_account(session, external_id)
-    if account is None:
+    if account is None or not in_book(user, account.owner_email):
         return None
-    ensure_in_book(user, account.owner_email)
     return account
 
 
@@ -268,7 +268,7 @@ def override(
         return bad_request(request, "score must be a number 0-100 and expiry a date (YYYY-MM-DD)")
     try:
         with transaction(ctx.engine) as session:
-            acc = find_account(session, external_id)
+            acc = _account_in_book(session, external_id, user)
             if acc is None:
                 return _not_found(request, external_id)
             ensure(user, roles.OVERRIDE, acc.owner_email)
@@ -297,7 +297,7 @@ def note(
     ctx = web_context(request)
     try:
         with transaction(ctx.engine) as session:
-            acc = find_account(session, external_id)
+            acc = _account_in_book(session, external_id, user)
             if acc is None:
                 return _not_found(request, external_id)
             ensure(user, roles.NOTE, acc.owner_email)

@@ -77,8 +77,9 @@ def ask_question(
             result = answer_question(ctx.settings, ctx.engine, question, now=now_of(request))
     except SuccessCrewError as exc:
         return _page(request, user, question=question, error=str(exc))
-    links = {
-        a["id"]: {"href": "/accounts/" + quote(a["external_id"], safe=""), **a}
-        for a in result["accounts"]
-    }
+    # The answer may cite an account by id or by external id: link both.
+    links: dict[int | str, dict[str, Any]] = {}
+    for a in result["accounts"]:
+        link = {"href": "/accounts/" + quote(a["external_id"], safe=""), **a}
+        links[a["id"]] = links[a["external_id"]] = link
     return _page(request, user, question=result["question"], result=result, links=links)

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from successcrew.domain import roles
 from successcrew.errors import AlreadyDecided, InputError
 from successcrew.web.auth import SignedInUser, require, signed_in_user, verify_csrf
+from successcrew.web.dashboard.reading import book_owner
 from successcrew.web.dashboard.rendering import render_dashboard
+from successcrew.web.params import RowId
 
 router = APIRouter()
 
@@ -42,11 +44,13 @@ def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
 
     ctx = request.app.state.ctx
     now = ctx.clock()
+    # A csm sees what is about their own book (and the company's), like every other list.
+    owner = book_owner(user)
     with transaction(ctx.engine) as session:
-        waiting = open_escalations(session)
-        decided = recent_decisions(session)
-        events = list_events(session, now - timedelta(days=EVENT_DAYS), limit=200)
-        proposals = list_proposals(session.connection(), status="pending", limit=100)
+        waiting = open_escalations(session, owner=owner)
+        decided = recent_decisions(session, owner=owner)
+        events = list_events(session, now - timedelta(days=EVENT_DAYS), limit=200, owner=owner)
+        proposals = list_proposals(session.connection(), status="pending", limit=100, owner=owner)
     return render_dashboard(
         request,
         "dashboard/decisions.html",
@@ -56,6 +60,7 @@ def decisions(request: Request, user: SignedInUser = Depends(signed_in_user)) ->
         proposals=proposals,
         may_decide=roles.can(user, roles.DECIDE_ESCALATION),
         may_decide_proposals=roles.can(user, roles.DECIDE_PROPOSAL),
+        book=owner,
         flash=FLASH.get(request.query_params.get("done", "")),
     )
 
@@ -90,7 +95,7 @@ def _decided(
 )
 def decide_escalation(
     request: Request,
-    escalation_id: int,
+    escalation_id: RowId,
     decision: str = Form(...),
     note: str = Form(""),
     user: SignedInUser = Depends(require(roles.DECIDE_ESCALATION)),
@@ -123,7 +128,7 @@ def decide_escalation(
 )
 def decide_proposal(
     request: Request,
-    proposal_id: int,
+    proposal_id: RowId,
     decision: str = Form(...),
     note: str = Form(""),
     user: SignedInUser = Depends(require(roles.DECIDE_PROPOSAL)),

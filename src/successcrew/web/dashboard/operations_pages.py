@@ -19,6 +19,7 @@ from successcrew.web.auth.identity import SignedInUser, require, signed_in_user,
 from successcrew.web.dashboard.reading import bad_request, now_of, read_session, web_context
 from successcrew.web.dashboard.rendering import render_dashboard
 from successcrew.web.pages import PAGE_HEADERS
+from successcrew.web.params import RowId
 
 router = APIRouter()
 
@@ -44,7 +45,7 @@ def operations(request: Request, user: SignedInUser = Depends(signed_in_user)) -
 
 @router.post("/operations/dead-letters/{message_id}/retry", dependencies=[Depends(verify_csrf)])
 def retry(
-    request: Request, message_id: int, user: SignedInUser = Depends(require(roles.PAUSE))
+    request: Request, message_id: RowId, user: SignedInUser = Depends(require(roles.PAUSE))
 ) -> Any:
     """Requeue one dead letter; the next dispatch sends it with every check applied anew."""
     ctx = web_context(request)

@@ -26,6 +26,7 @@ from successcrew.web.dashboard.reading import (
     web_context,
 )
 from successcrew.web.dashboard.rendering import render_dashboard
+from successcrew.web.params import RowId
 
 router = APIRouter()
 
@@ -97,7 +98,7 @@ def nps(request: Request, user: SignedInUser = Depends(signed_in_user)) -> HTMLR
 @router.post("/nps/comments/{response_id}/categories", dependencies=[Depends(verify_csrf)])
 async def categories(
     request: Request,
-    response_id: int,
+    response_id: RowId,
     user: SignedInUser = Depends(require(roles.CORRECT_FEEDBACK)),
 ) -> Any:
     """Set a comment's categories by hand (automatic runs keep the correction)."""

@@ -1,5 +1,6 @@
 """What the read pages share: a session on the app's engine, the clock, the signed-in user's
-book (a CSM reads only the accounts they own), and the 400 page for a bad parameter."""
+book (a CSM reads only the accounts they own; others are answered as absent), and the 400 page
+for a bad parameter."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from successcrew.domain.roles import OWN_BOOK_ROLES
-from successcrew.web.auth.identity import PermissionDenied, SignedInUser
+from successcrew.web.auth.identity import SignedInUser
 from successcrew.web.context import WebContext
 from successcrew.web.dashboard.rendering import render_dashboard
 
@@ -41,11 +42,12 @@ def book_owner(user: SignedInUser) -> str | None:
     return user.email if user.role in OWN_BOOK_ROLES else None
 
 
-def ensure_in_book(user: SignedInUser, owner_email: str | None) -> None:
-    """403 when a CSM opens an account that is not in their book."""
+def in_book(user: SignedInUser, owner_email: str | None) -> bool:
+    """Whether ``user`` may see an account owned by ``owner_email`` (a CSM: their own only).
+    An account outside a CSM's book is answered as one that does not exist (404): whether an
+    external id exists elsewhere in the company is not theirs to learn."""
     mine = book_owner(user)
-    if mine is not None and (owner_email or "").strip().lower() != mine.strip().lower():
-        raise PermissionDenied("this account is not in your book (you are not its owner)")
+    return mine is None or (owner_email or "").strip().lower() == mine.strip().lower()
 
 
 def bad_request(request: Request, sentence: str, hint: str | None = None) -> HTMLResponse:

@@ -18,6 +18,7 @@ from successcrew.web.auth import (
     verify_csrf,
 )
 from successcrew.web.dashboard.rendering import render_dashboard
+from successcrew.web.params import RowId
 
 router = APIRouter()
 
@@ -52,7 +53,7 @@ def my_work(request: Request, user: SignedInUser = Depends(signed_in_user)) -> R
 @router.post("/my-work/{task_id}", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 def update(
     request: Request,
-    task_id: int,
+    task_id: RowId,
     action: str = Form(...),
     until: str = Form(""),
     user: SignedInUser = Depends(require(roles.WORK_TASK)),
